@@ -1,0 +1,5 @@
+import sys
+
+from cvjobs.cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""The `cvjobs` command: serve, demo, import.
+
+`serve` options come from the settings table (`cvjobs.config.SETTINGS`), so every setting
+is also a CVJOBS_* environment variable and the help text is written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cvjobs import __version__, demo, importer
+from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load
+from cvjobs.errors import InvalidRecord, StoreError
+from cvjobs.model import JobRecord
+from cvjobs.service.auth import AuthService
+from cvjobs.store import open_store
+from cvjobs.store.base import Store
+
+_ROOT_SPELLING = ("commandcenter/api", "webconsole/api", "SearchSvc/CVWebService.svc")
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the API server",
+        description="Run the Commvault-compatible job API server. Every option can also be"
+        " set with its CVJOBS_* environment variable; the option wins.",
+    )
+    for s in SETTINGS:
+        if s.name in ENV_ONLY:
+            continue
+        if s.type is bool:
+            p.add_argument(
+                s.flag, dest=s.name, action="store_true", default=None,
+                help=f"{s.help} [{s.env}]",
+            )
+        else:
+            p.add_argument(
+                s.flag, dest=s.name, type=s.type, default=None, metavar=s.name.upper(),
+                help=f"{s.help} (default: {s.default}) [{s.env}]",
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cvjobs",
+        description="A job catalogue that speaks the Commvault REST job API.",
+        epilog="Environment: CVJOBS_ADMIN_PASSWORD sets the password of the admin account"
+        " created on first start (otherwise a random one is printed once).",
+    )
+    parser.add_argument("--version", action="version", version=f"cvjobs {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _serve_parser(sub)
+
+    d = sub.add_parser(
+        "demo",
+        help="fill a catalogue with the demo CommCell",
+        description="Write the deterministic demo CommCell into a catalogue (jobs 1..N plus"
+        " the seed's jobs 4 and 1452). Existing jobs with the same ids are replaced.",
+    )
+    d.add_argument("--jobs", type=int, default=5000, help="how many jobs (default: 5000)")
+    d.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    d.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
+    d.add_argument(
+        "--now", type=int, default=None,
+        help="UNIX time the newest jobs run at (default: the current time)",
+    )
+
+    i = sub.add_parser(
+        "import",
+        help="load job records from files",
+        description="Load job records: GET Job response documents (JSON or XML, as the"
+        " vendor returns them), NDJSON with one jobSummary per line, or, with --job-id and"
+        " --info-type, an AdvancedDetails response document for one job. Jobs are upserted"
+        " by jobId. Every file is checked first; if any record is wrong, nothing is written"
+        " and the error names the file, record and field.",
+    )
+    i.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
+    i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
+    i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
+    return parser
+
+
+def _db(args: argparse.Namespace) -> str:
+    return load({"db": args.db}).db
+
+
+
+async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
+    store = open_store(db)
+    try:
+        await store.put_storage_policies(demo.POLICIES)
+        return await store.upsert_jobs(demo.records(jobs, seed, now))
+    finally:
+        await store.close()
+
+
+async def run_import(args: argparse.Namespace) -> int:
+    if (args.job_id is None) != (args.info_type is None):
+        raise InvalidRecord("import", "--job-id and --info-type go together")
+    if args.job_id is not None:
+        if len(args.files) != 1:
+            raise InvalidRecord("import", "an AdvancedDetails document is imported one at a time")
+        sections = importer.read_advanced_details(args.files[0], args.info_type)
+        store = open_store(_db(args))
+        try:
+            if not await store.put_sections(args.job_id, sections):
+                raise InvalidRecord(str(args.files[0]), f"there is no job {args.job_id}")
+        finally:
+            await store.close()
+        print(f"job {args.job_id}: stored {', '.join(sections)}")
+        return 0
+    batches: list[tuple[Path, list[JobRecord]]] = [
+        (path, importer.read_job_file(path)) for path in args.files
+    ]
+    store = open_store(_db(args))
+    try:
+        for path, records in batches:
+            count = await store.upsert_jobs(records)
+            print(f"{path}: {count} job(s) imported")
+    finally:
+        await store.close()
+    return 0
+
+
+async def prepare(settings: Settings) -> tuple[str | None, int]:
+    """Open the catalogue once before serving: migrate it, create the admin account on
+    first start, fill demo data if asked. Returns (generated password, job count)."""
+    store = open_store(settings.db)
+    try:
+        auth = AuthService(store, clock=time.time, idle_seconds=60)
+        generated = await auth.ensure_admin(settings.admin_password)
+        await auth.purge()
+        if settings.demo and await store.count_jobs() == 0:
+            await store.put_storage_policies(demo.POLICIES)
+            await store.upsert_jobs(demo.records(settings.demo_jobs, settings.seed, int(time.time())))
+        return generated, await store.count_jobs()
+    finally:
+        await store.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cvjobs.app import create_app
+
+    settings = load({s.name: getattr(args, s.name, None) for s in SETTINGS})
+    generated, count = asyncio.run(prepare(settings))
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"cvjobs {__version__}: {count} jobs in {settings.db}")
+    print(f"listening on {url}")
+    for root in _ROOT_SPELLING:
+        print(f"  API root: {url}/{root}/")
+    if generated:
+        print(f"created account admin with password: {generated}")
+        print("  (shown once; set CVJOBS_ADMIN_PASSWORD to choose it on a new catalogue)")
+    else:
+        print("log in as admin (password from CVJOBS_ADMIN_PASSWORD or the first start)")
+    print(f"try: curl -s -H 'Accept: application/json' -H 'Content-Type: application/json'"
+          f" -d '{{\"username\":\"admin\",\"password\":\"<base64 of password>\"}}' {url}/commandcenter/api/Login")
+    sys.stdout.flush()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.log_level == "debug",
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "demo":
+            if args.jobs < 0:
+                raise ValueError("--jobs cannot be negative")
+            now = args.now if args.now is not None else int(time.time())
+            started = time.perf_counter()
+            count = asyncio.run(run_demo(_db(args), args.jobs, args.seed, now))
+            print(f"{count} demo jobs written to {_db(args)} in {time.perf_counter() - started:.1f}s")
+            return 0
+        return asyncio.run(run_import(args))
+    except InvalidRecord as exc:
+        print(f"cvjobs import: {exc}; nothing was written", file=sys.stderr)
+        return 1
+    except (StoreError, ValueError) as exc:
+        print(f"cvjobs: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,116 @@
+"""Settings, declared once: name, type, default and help. This one table drives the
+`cvjobs serve` options, the CVJOBS_* environment variables and the README's settings table
+(a test checks that every setting is documented there).
+
+Precedence: command-line option, then environment variable, then default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "CVJOBS_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting("host", str, "127.0.0.1", "address to listen on"),
+    Setting("port", int, 8400, "TCP port to listen on"),
+    Setting("db", str, "cvjobs.db", "the job catalogue: a SQLite file path"),
+    Setting("demo", bool, False, "fill an empty catalogue with the demo CommCell on start"),
+    Setting("demo_jobs", int, 5000, "how many jobs --demo creates"),
+    Setting("seed", int, 42, "random seed of the demo data (same seed, same catalogue)"),
+    Setting(
+        "token_idle_minutes",
+        int,
+        30,
+        "minutes of inactivity after which a login token expires (a Login may ask for"
+        " another timeout)",
+    ),
+    Setting(
+        "admin_password",
+        str,
+        "",
+        "password of the admin account created on first start; empty: a random one is"
+        " printed once (environment only, so it never shows in ps)",
+    ),
+    Setting("log_level", str, "info", "server log level: debug, info, warning, error"),
+)
+SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
+# Secrets are read from the environment only, never from a command-line option.
+ENV_ONLY: Final = frozenset({"admin_password"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8400
+    db: str = "cvjobs.db"
+    demo: bool = False
+    demo_jobs: int = 5000
+    seed: int = 42
+    token_idle_minutes: int = 30
+    admin_password: str = ""
+    log_level: str = "info"
+
+
+def parse_value(setting: Setting, text: str) -> Any:
+    """Parse a setting from text strictly; ValueError says what was wrong."""
+    if setting.type is bool:
+        folded = text.strip().lower()
+        if folded in ("1", "true", "yes", "on"):
+            return True
+        if folded in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{setting.env}: expected true or false, got {text!r}")
+    if setting.type is int:
+        try:
+            return int(text, 10)
+        except ValueError:
+            raise ValueError(f"{setting.env}: expected a whole number, got {text!r}") from None
+    return text
+
+
+def load(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from explicit overrides (None means not given), then the environment."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        setting = SETTINGS_BY_NAME[f.name]
+        given = overrides.get(f.name)
+        if given is not None:
+            values[f.name] = given
+        elif setting.env in env:
+            values[f.name] = parse_value(setting, env[setting.env])
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if not 0 <= settings.port <= 65535:
+        raise ValueError(f"port must be 0-65535, got {settings.port}")
+    if settings.token_idle_minutes < 1:
+        raise ValueError("token_idle_minutes must be at least 1")
+    if settings.demo_jobs < 0:
+        raise ValueError("demo_jobs cannot be negative")
+    if settings.log_level not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError(f"unknown log level {settings.log_level!r}")
+    if settings.admin_password and len(settings.admin_password) < 8:
+        raise ValueError("CVJOBS_ADMIN_PASSWORD must be at least 8 characters")

@@ -1,0 +1,82 @@
+"""Reading wire documents, JSON or XML, into JSON-shaped dicts: used for request bodies
+and for files given to `cvjobs import`.
+
+XML is read the vendor's way round (the inverse of `cvjobs.render.xml`): attributes become
+string values, child elements nested dicts, repeated children lists. Entity expansion and
+DTDs are refused (defusedxml), so hostile XML costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import orjson
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+
+class DocumentError(ValueError):
+    """The bytes are not a readable JSON or XML document of the expected kind."""
+
+
+def sniff(raw: bytes, content_type: str = "") -> str:
+    """"xml" or "json": by the first significant byte, else by the Content-Type."""
+    head = raw.lstrip()[:1]
+    if head == b"<":
+        return "xml"
+    if head in (b"{", b"["):
+        return "json"
+    return "xml" if "xml" in content_type.lower() else "json"
+
+
+def element_to_dict(element: Element, lists: Collection[str] = ()) -> dict[str, Any]:
+    """An element as a dict. Children named in `lists` are lists even when single."""
+    body: dict[str, Any] = dict(element.attrib)
+    for child in element:
+        value: Any
+        if len(child) == 0 and not child.attrib:
+            value = (child.text or "").strip()
+        else:
+            value = element_to_dict(child, lists)
+        if child.tag in body:
+            existing = body[child.tag]
+            if isinstance(existing, list) and (child.tag in lists or len(existing) > 1):
+                existing.append(value)
+            else:
+                body[child.tag] = [existing, value]
+        else:
+            body[child.tag] = [value] if child.tag in lists else value
+    return body
+
+
+def parse_xml(raw: bytes) -> Element:
+    try:
+        return fromstring(raw, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise DocumentError(f"XML refused: {type(exc).__name__}") from None
+    except ParseError as exc:
+        raise DocumentError(f"not well-formed XML: {exc}") from None
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DocumentError(f"not valid JSON: {exc}") from None
+
+
+def read_object(
+    raw: bytes, content_type: str = "", lists: Collection[str] = ()
+) -> tuple[str | None, dict[str, Any]]:
+    """(XML root name or None for JSON, body as a dict). An empty body is an empty dict."""
+    if not raw.strip():
+        return None, {}
+    if sniff(raw, content_type) == "xml":
+        root = parse_xml(raw)
+        return root.tag, element_to_dict(root, lists)
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise DocumentError("expected a JSON object")
+    return None, body

@@ -1,0 +1,127 @@
+"""The exceptions that become wire errors, each carrying its wire shape (§11 of the wire
+contract). `cvjobs.http.errors` turns them into responses; nothing else does.
+
+Every error knows its HTTP status, the XML root element of its body and the body itself as
+a JSON-shaped dict, so both formats are rendered from the same object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+# errorCode values. 5 (access denied), 1116 (bad login) and 2 (job operation failed) are the
+# vendor's; 1 (bad request) and 404/406 reuse of the HTTP numbers are [OURS].
+CODE_BAD_REQUEST = 1
+CODE_JOB = 2
+CODE_ACCESS_DENIED = 5
+CODE_NOT_FOUND = 404
+CODE_NOT_ACCEPTABLE = 406
+CODE_TOO_LARGE = 413
+CODE_BAD_LOGIN = 1116
+CODE_ACCOUNT_LOCKED = 1127
+
+
+class CvjobsError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    http_status: ClassVar[int] = 400
+    xml_root: ClassVar[str] = "CVGui_GenericResp"
+    error_code: int = CODE_BAD_REQUEST
+
+    def __init__(self, message: str, *, error_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if error_code is not None:
+            self.error_code = error_code
+
+    def body(self) -> dict[str, Any]:
+        return {"errorCode": self.error_code, "errorMessage": self.message}
+
+
+class BadRequest(CvjobsError):
+    """Malformed request: bad id, bad parameter, unreadable body (HTTP 400)."""
+
+
+class NotAuthenticated(CvjobsError):
+    """Missing, unknown or expired token (HTTP 401); clients renew or log in again."""
+
+    http_status = 401
+    error_code = CODE_ACCESS_DENIED
+
+
+class RouteNotFound(CvjobsError):
+    http_status = 404
+    error_code = CODE_NOT_FOUND
+
+
+class MethodNotAllowed(CvjobsError):
+    http_status = 405
+    error_code = CODE_NOT_FOUND
+
+
+class NotAcceptable(CvjobsError):
+    """The Accept header names neither JSON nor XML (HTTP 406, answered as JSON)."""
+
+    http_status = 406
+    error_code = CODE_NOT_ACCEPTABLE
+
+
+class PayloadTooLarge(CvjobsError):
+    http_status = 413
+    error_code = CODE_TOO_LARGE
+
+
+class OperationFailed(CvjobsError):
+    """A well-formed request the catalogue cannot satisfy, answered with HTTP 200 and the
+    generic errorCode body (AdvancedDetails: unknown job, type not applicable)."""
+
+    http_status = 200
+    error_code = CODE_JOB
+
+
+class LoginFailed(CvjobsError):
+    """Wrong user or password, disabled or locked account: HTTP 200 with an errList."""
+
+    http_status = 200
+    xml_root = "DM2ContentIndexing_CheckCredentialResp"
+    error_code = CODE_BAD_LOGIN
+
+    def body(self) -> dict[str, Any]:
+        return {"errList": [{"errorCode": self.error_code, "errLogMessage": self.message}]}
+
+
+class RenewFailed(CvjobsError):
+    """RenewLoginToken refused: HTTP 200 with {"error": {"errLogMessage": ...}}."""
+
+    http_status = 200
+    xml_root = "DM2ContentIndexing_RenewTokenResp"
+    error_code = CODE_ACCESS_DENIED
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"errorCode": self.error_code, "errLogMessage": self.message}}
+
+
+class JobDetailsFailed(CvjobsError):
+    """POST JobDetails on an unknown job: HTTP 200 with {"error": {"errList": [...]}}."""
+
+    http_status = 200
+    xml_root = "JobManager_JobDetailResponse"
+    error_code = CODE_JOB
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {"errList": [{"errorCode": self.error_code, "errLogMessage": self.message}]}
+        }
+
+
+class InvalidRecord(Exception):
+    """A file given to `cvjobs import` is wrong; says where (file, record, field)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+class StoreError(Exception):
+    """The store cannot serve: unreadable database, schema from a newer cvjobs."""

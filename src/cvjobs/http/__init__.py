@@ -1,0 +1,1 @@
+"""The HTTP layer: routing, content negotiation, the auth guard and error mapping."""

@@ -1,0 +1,155 @@
+"""Routing: the three API roots, case-insensitive paths, the auth guard, bounded bodies.
+
+Every route is served under `/commandcenter/api/`, `/webconsole/api/` and
+`/SearchSvc/CVWebService.svc/`, matched without regard to case (clients send both
+`action/kill` and `Action/Kill`). The bare root answers 200 because cvpysdk probes it
+before logging in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cvjobs.errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from cvjobs.http.errors import error_response, unexpected_response
+from cvjobs.http.negotiation import choose
+from cvjobs.errors import CvjobsError
+from cvjobs.model import Account
+from cvjobs.render import JSON, Format
+from cvjobs.service.auth import AuthService
+from cvjobs.service.jobs import JobService
+
+ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    auth: AuthService
+    jobs: JobService
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request
+    fmt: Format
+    services: Services
+    params: dict[str, str]
+    account: Account | None = None
+    body: bytes = b""
+
+    def respond(self, root: str, body: dict[str, object], status: int = 200) -> Response:
+        return Response(self.fmt.render(root, body), status, media_type=self.fmt.media_type)
+
+
+Handler = Callable[[Context], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: str
+    handler: Handler
+    auth: bool = True
+    segments: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.pattern.lower().split("/")))
+
+    def match(self, parts: list[str]) -> dict[str, str] | None:
+        if len(parts) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for want, got in zip(self.segments, parts, strict=True):
+            if want.startswith("{"):
+                params[want[1:-1]] = got
+            elif want != got.lower():
+                return None
+        return params
+
+
+def split_path(path: str) -> list[str] | None:
+    """The segments after an API root, [] for the root itself, None outside the roots.
+    Empty segments (`//Login` from a base URL with a trailing slash) are dropped."""
+    parts = [p for p in path.split("/") if p]
+    lowered = [p.lower() for p in parts]
+    for root in ROOTS:
+        head = root.split("/")
+        if lowered[: len(head)] == head:
+            return parts[len(head) :]
+    return None
+
+
+class Dispatcher:
+    def __init__(self, routes: list[Route], services: Services) -> None:
+        self._routes = routes
+        self._services = services
+
+    async def __call__(self, request: Request) -> Response:
+        fmt = JSON
+        try:
+            fmt = choose(request.headers.get("accept"))
+            return await self._dispatch(request, fmt)
+        except CvjobsError as exc:
+            return error_response(exc, fmt)
+        except Exception as exc:  # noqa: BLE001 - the one place that answers for bugs
+            return unexpected_response(exc, fmt, f"{request.method} {request.url.path}")
+
+    async def _dispatch(self, request: Request, fmt: Format) -> Response:
+        parts = split_path(request.url.path)
+        if parts is None:
+            raise RouteNotFound(f"no such resource: {request.url.path}")
+        if not parts:
+            if request.method in ("GET", "HEAD"):
+                return Response(b"", 200, media_type="text/plain")
+            raise MethodNotAllowed(f"{request.method} is not allowed on the API root")
+        allowed: list[str] = []
+        for route in self._routes:
+            params = route.match(parts)
+            if params is None:
+                continue
+            if route.method != request.method:
+                allowed.append(route.method)
+                continue
+            ctx = Context(request, fmt, self._services, params)
+            if route.auth:
+                ctx.account = await self._services.auth.authenticate(token_of(request))
+            if request.method in ("POST", "PUT"):
+                ctx.body = await read_body(request, MAX_BODY_BYTES)
+            return await route.handler(ctx)
+        if allowed:
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed here; use {' or '.join(sorted(set(allowed)))}"
+            )
+        raise RouteNotFound(f"no such resource: {request.url.path}")
+
+
+def token_of(request: Request) -> str | None:
+    """The token from `Authtoken` (QSDK, Bearer or SAML) or `Authorization: Bearer`."""
+    token = request.headers.get("authtoken")
+    if token:
+        return token
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

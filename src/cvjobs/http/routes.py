@@ -1,0 +1,125 @@
+"""The API's routes: parse the request, call a service, render the answer.
+
+Handlers parse wire input strictly (a bad id or parameter is a 400 in the client's format)
+and leave every rule about jobs and accounts to the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import PlainTextResponse, Response
+
+from cvjobs.documents import DocumentError, read_object
+from cvjobs.errors import BadRequest
+from cvjobs.http.dispatch import Context, Route, token_of
+from cvjobs.render import shapes
+
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str | int, what: str = "job id") -> int:
+    """A positive whole number given as digits (or a JSON integer); BadRequest otherwise."""
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise BadRequest(f"{what} must be a positive whole number")
+    value = text if isinstance(text, int) else None
+    if isinstance(text, str):
+        stripped = text.strip()
+        if stripped.isascii() and stripped.isdigit():
+            value = int(stripped)
+    if value is None or not 0 < value <= MAX_ID:
+        raise BadRequest(f"{what} must be a positive whole number, not {str(text)[:40]!r}")
+    return value
+
+
+def body_of(ctx: Context) -> dict[str, Any]:
+    try:
+        _, body = read_object(ctx.body, ctx.request.headers.get("content-type", ""))
+    except DocumentError as exc:
+        raise BadRequest(f"unreadable request body: {exc}") from None
+    return body
+
+
+def single_query(ctx: Context, name: str) -> str | None:
+    """A query parameter named in any casing, given at most once."""
+    values = [v for k, v in ctx.request.query_params.multi_items() if k.lower() == name.lower()]
+    if len(values) > 1:
+        raise BadRequest(f"{name} is given {len(values)} times")
+    return values[0] if values else None
+
+
+# -- authentication -------------------------------------------------------------------
+
+
+async def login(ctx: Context) -> Response:
+    body = body_of(ctx)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise BadRequest("Login needs a username and a password (Base64)")
+    timeout = body.get("timeout")
+    minutes = None if timeout in (None, "", 0, "0") else parse_id(timeout, "timeout")
+    session = await ctx.services.auth.login(username, password, minutes)
+    return ctx.respond("DM2ContentIndexing_CheckCredentialResp", shapes.login(session))
+
+
+async def who_am_i(ctx: Context) -> Response:
+    assert ctx.account is not None
+    return ctx.respond("CvEntities_ProcessingInstructionInfo", shapes.who_am_i(ctx.account))
+
+
+async def renew_login_token(ctx: Context) -> Response:
+    session_id = body_of(ctx).get("sessionId")
+    token = session_id if isinstance(session_id, str) and session_id else token_of(ctx.request)
+    session = await ctx.services.auth.renew(token)
+    return ctx.respond("DM2ContentIndexing_RenewTokenResp", {"token": session.token})
+
+
+async def logout(ctx: Context) -> Response:
+    # The vendor answers Logout with plain text, also to JSON clients (cvpysdk reads .text).
+    if await ctx.services.auth.logout(token_of(ctx.request)):
+        return PlainTextResponse("User logged out")
+    return PlainTextResponse("Invalid authorization token provided.")
+
+
+# -- jobs -----------------------------------------------------------------------------
+
+
+async def get_job(ctx: Context) -> Response:
+    job = await ctx.services.jobs.get(parse_id(ctx.params["job_id"]))
+    jobs = [job] if job else []
+    return ctx.respond(
+        "JobManager_JobListResponse", shapes.job_list(jobs, len(jobs), xml=ctx.fmt.is_xml)
+    )
+
+
+async def advanced_details(ctx: Context) -> Response:
+    job_id = parse_id(ctx.params["job_id"])
+    raw = single_query(ctx, "infoType")
+    info_type = None
+    if raw is not None:
+        stripped = raw.strip()
+        digits = stripped[1:] if stripped.startswith("-") else stripped
+        if not (digits.isascii() and digits.isdigit()):
+            raise BadRequest(f"infoType must be a whole number, not {raw[:40]!r}")
+        info_type = int(stripped)
+    body = await ctx.services.jobs.advanced_details(job_id, info_type)
+    return ctx.respond("JobManager_AdvanceJobDetailsResp", body)
+
+
+async def job_details(ctx: Context) -> Response:
+    body = body_of(ctx)
+    if "jobId" not in body:
+        raise BadRequest("JobDetails needs a jobId")
+    detail = await ctx.services.jobs.job_detail(parse_id(body["jobId"]))
+    return ctx.respond("JobManager_JobDetailResponse", detail)
+
+
+ROUTES: list[Route] = [
+    Route("POST", "Login", login, auth=False),
+    Route("POST", "RenewLoginToken", renew_login_token, auth=False),
+    Route("POST", "Logout", logout, auth=False),
+    Route("POST", "WhoAmI", who_am_i),
+    Route("GET", "Job/{job_id}", get_job),
+    Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details),
+    Route("POST", "JobDetails", job_details),
+]

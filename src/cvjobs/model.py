@@ -1,0 +1,116 @@
+"""Domain objects: what a job is, independent of the store that keeps it and of the wire
+format that shows it. Renderers turn these into bytes; the store builds them from rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cvjobs import vocab
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An entity named by id and name; id 0 and name "" when the job has none."""
+
+    id: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One job as the catalogue knows it. Names of related entities are resolved."""
+
+    job_id: int
+    status: str
+    job_type: str
+    client: Ref = Ref()
+    app: Ref = Ref()
+    instance: Ref = Ref()
+    backupset: Ref = Ref()
+    subclient: Ref = Ref()
+    dest_client: Ref = Ref()
+    storage_policy: Ref = Ref()
+    user: Ref = Ref()
+    client_groups: tuple[Ref, ...] = ()
+    backup_level: int = 0
+    current_phase: str = ""
+    pending_reason: str = ""
+    pending_reason_error_code: str = ""
+    percent_complete: float = 0.0
+    percent_savings: float = 0.0
+    size_of_application: int = 0
+    size_of_media_on_disk: int = 0
+    total_num_of_files: int = 0
+    total_failed_files: int = 0
+    total_failed_folders: int = 0
+    start_time: int = 0
+    end_time: int = 0
+    last_update_time: int = 0
+    elapsed_time: int = 0
+    is_aged: bool = False
+    is_visible: bool = True
+    submit_error_code: int = 0
+    is_preemptable: int = 0
+
+    @property
+    def status_color(self) -> str:
+        return vocab.status_color(self.status)
+
+    @property
+    def backup_level_name(self) -> str:
+        return vocab.backup_level_name(self.backup_level)
+
+    @property
+    def is_active(self) -> bool:
+        return vocab.is_active(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job to write: the job itself plus the stored sections that come with it.
+
+    `sections` maps a section name (an AdvancedDetails top-level key such as "bkpInfo", or
+    "jobDetail" for the extras of POST JobDetails) to its JSON body.
+    """
+
+    job: Job
+    sections: dict[str, JsonObject] = field(default_factory=dict)
+    # False when the source did not say which groups the client is in: keep what is stored.
+    set_client_groups: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A login account of this server (not a CommCell user named in job records)."""
+
+    account_id: int
+    name: str
+    is_admin: bool
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    account: Account
+    token: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCopy:
+    """A copy of a storage policy and how long it keeps a job's data."""
+
+    copy_id: int
+    name: str
+    retention_days: int
+    is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePolicy:
+    policy: Ref
+    copies: tuple[PolicyCopy, ...]

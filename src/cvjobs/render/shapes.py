@@ -1,0 +1,211 @@
+"""Resource shapes: domain objects as JSON-shaped dicts, the single source of both formats.
+
+`xml=True` changes only how scalars are spelled where the vendor's XML differs from its
+JSON (backupLevel as an enum name, percentages with six decimals); the keys and nesting are
+the same, so the two renderings of one resource cannot drift.
+"""
+
+from __future__ import annotations
+
+from cvjobs import vocab
+from cvjobs.model import Account, Job, JsonObject, Session, StoragePolicy
+
+# "not available" in the vendor's JobDetails numbers.
+NOT_AVAILABLE = -999
+
+
+def _number(value: float) -> float | int:
+    """JSON numbers: integral values print as integers, as the vendor does."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _percent(value: float, xml: bool) -> str | float | int:
+    # The seed's XML prints percentages with six decimals: percentComplete="100.000000".
+    return f"{value:.6f}" if xml else _number(value)
+
+
+def subclient(job: Job) -> JsonObject:
+    return {
+        "clientName": job.client.name,
+        "clientId": job.client.id,
+        "appName": job.app.name,
+        "applicationId": job.app.id,
+        "instanceName": job.instance.name,
+        "instanceId": job.instance.id,
+        "backupsetName": job.backupset.name,
+        "backupsetId": job.backupset.id,
+        "subclientName": job.subclient.name,
+        "subclientId": job.subclient.id,
+    }
+
+
+def job_summary(job: Job, *, xml: bool) -> JsonObject:
+    """Every field of the seed's table and the contract's list, always present (a Zabbix
+    client crashes on a missing attribute): 0, "" or false when unknown."""
+    level_name = job.backup_level_name
+    return {
+        "jobId": job.job_id,
+        "status": job.status,
+        "localizedStatus": job.status,
+        "statusColor": job.status_color,
+        "jobType": job.job_type,
+        "localizedOperationName": job.job_type,
+        "appTypeName": job.app.name,
+        "backupLevel": vocab.backup_level_enum(job.backup_level) if xml else job.backup_level,
+        "backupLevelName": level_name,
+        "localizedBackupLevelName": level_name,
+        "backupSetName": job.backupset.name,
+        "subclientName": job.subclient.name,
+        "destClientName": job.dest_client.name,
+        "currentPhaseName": job.current_phase,
+        "pendingReason": job.pending_reason,
+        "pendingReasonErrorCode": job.pending_reason_error_code,
+        "percentComplete": _percent(job.percent_complete, xml),
+        "percentSavings": _percent(job.percent_savings, xml),
+        "sizeOfApplication": job.size_of_application,
+        "sizeOfMediaOnDisk": job.size_of_media_on_disk,
+        "totalNumOfFiles": job.total_num_of_files,
+        "totalFailedFiles": job.total_failed_files,
+        "totalFailedFolders": job.total_failed_folders,
+        "jobStartTime": job.start_time,
+        "jobEndTime": job.end_time,
+        "lastUpdateTime": job.last_update_time,
+        "jobElapsedTime": job.elapsed_time,
+        "isAged": job.is_aged,
+        "isVisible": job.is_visible,
+        "jobSubmitErrorCode": job.submit_error_code,
+        "isPreemptable": job.is_preemptable,
+        "userName": {"userName": job.user.name, "userId": job.user.id},
+        "subclient": subclient(job),
+        "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},
+        "storagePolicy": {
+            "storagePolicyId": job.storage_policy.id,
+            "storagePolicyName": job.storage_policy.name,
+        },
+        "clientGroups": [
+            {"clientGroupId": g.id, "clientGroupName": g.name} for g in job.client_groups
+        ],
+    }
+
+
+def job_list(jobs: list[Job], total: int, *, xml: bool) -> JsonObject:
+    return {
+        "totalRecordsWithoutPaging": total,
+        "jobs": [{"jobSummary": job_summary(job, xml=xml)} for job in jobs],
+    }
+
+
+def _merge(stored: JsonObject, derived: JsonObject) -> JsonObject:
+    """`derived` over `stored`, recursively: live values from the job row win over the
+    extras recorded with it."""
+    merged = dict(stored)
+    for key, value in derived.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def job_detail(job: Job, extras: JsonObject) -> JsonObject:
+    """POST JobDetails: what the job row knows, over the extras stored with the job (phase
+    attempts, throughput, compression figures, how it was started)."""
+    derived: JsonObject = {
+        "generalInfo": {
+            "jobId": job.job_id,
+            "operationType": job.job_type,
+            "backupType": job.backup_level_name,
+            "jobStartedBy": job.user.name,
+            "startTime": job.start_time,
+            "subclient": subclient(job),
+            "destinationClient": {
+                "clientId": job.dest_client.id,
+                "clientName": job.dest_client.name,
+            },
+        },
+        "detailInfo": {
+            "startTime": job.start_time,
+            "endTime": job.end_time,
+            "numOfObjects": job.total_num_of_files,
+            "sizeOfApplication": job.size_of_application,
+            "sizeOfMediaOnDisk": job.size_of_media_on_disk,
+            # The vendor sends the savings figure as a string with two decimals.
+            "savingsPercent": f"{job.percent_savings:.2f}",
+        },
+        "progressInfo": {
+            "state": job.status,
+            "currentPhase": job.current_phase,
+            "reasonForJobDelay": job.pending_reason,
+            "numOfFilesTransferred": job.total_num_of_files,
+            "percentComplete": _number(job.percent_complete),
+        },
+    }
+    defaults: JsonObject = {
+        "generalInfo": {
+            "jobStartedFrom": "Interactive",
+            "priority": 0,
+            "systemState": job.status,
+        },
+        "detailInfo": {
+            "unCompressedBytes": NOT_AVAILABLE,
+            "compressedBytes": NOT_AVAILABLE,
+            "dataWritten": NOT_AVAILABLE,
+            "throughPut": NOT_AVAILABLE,
+            "transferTime": NOT_AVAILABLE,
+            "skippedItems": 0,
+        },
+        "attemptsInfo": [],
+        "clientStatusInfo": {"vmStatus": []},
+    }
+    return {"job": {"jobDetail": _merge(_merge(defaults, extras), derived)}}
+
+
+def retention(job: Job, policy: StoragePolicy) -> JsonObject:
+    """AdvancedDetails infoType 1: how long each copy of the job's storage policy keeps
+    it. `retainUntil` is 0 while the job has not finished."""
+    return {
+        "storagePolicyRetentionInfoList": [
+            {
+                "storagePolicyId": policy.policy.id,
+                "storagePolicyName": policy.policy.name,
+                "copyRetentionInfoList": [
+                    {
+                        "storagePolicyCopyId": copy.copy_id,
+                        "copyName": copy.name,
+                        "isDefaultCopy": copy.is_default,
+                        "retentionDays": copy.retention_days,
+                        "retainUntil": job.end_time + copy.retention_days * 86400
+                        if job.end_time
+                        else 0,
+                    }
+                    for copy in policy.copies
+                ],
+            }
+        ]
+    }
+
+
+def login(session: Session) -> JsonObject:
+    account = session.account
+    return {
+        "aliasName": str(account.account_id),
+        "userGUID": f"{account.account_id:08X}-0000-0000-0000-000000000000",
+        "loginAttempts": 0,
+        "remainingLockTime": 0,
+        "smtpAddress": "",
+        "userName": account.name,
+        "providerType": 1,
+        "ccn": 0,
+        "token": session.token,
+        "capability": 4328650366975 if account.is_admin else 0,
+        "forcePasswordChange": False,
+        "isAccountLocked": False,
+        "ownerOrganization": {"providerId": 0, "providerDomainName": "Commcell"},
+        "additionalResp": {"nameValues": []},
+        "providerOrganization": {"providerId": 0, "providerDomainName": "Commcell"},
+        "errList": [],
+    }
+
+
+def who_am_i(account: Account) -> JsonObject:
+    return {"user": {"userName": account.name, "userId": account.account_id}}

@@ -1,0 +1,1 @@
+"""Domain services: the rules between the HTTP layer and the store."""

@@ -1,0 +1,173 @@
+"""Accounts, logins and tokens.
+
+Passwords are kept as argon2id hashes. A login token is 256 random bits shown as
+`QSDK <hex>`; only its SHA-256 is stored. A token expires after its idle timeout (30
+minutes, or the Login's `timeout`) without use. RenewLoginToken swaps a token for a new
+one even after it expired from inactivity, because cvpysdk renews only once it has been
+answered 401 with the old token (seen in cvpysdk 11.44, cvpysdk.py `_renew_login_token`);
+that is allowed within `renew_seconds` of the token's last use, and never after Logout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from starlette.concurrency import run_in_threadpool
+
+from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed
+from cvjobs.model import Account, Session
+from cvjobs.store.base import Store
+
+TOKEN_SCHEMES = ("QSDK", "Bearer", "SAML")
+MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
+# How long before an idle session's last_used is written again: sliding expiry at this
+# granularity instead of a database write on every request.
+TOUCH_INTERVAL_SECONDS = 30
+
+
+def token_hash(token: str) -> bytes:
+    """The stored form of a token: SHA-256 of its secret part, scheme stripped."""
+    return hashlib.sha256(token_secret(token).encode()).digest()
+
+
+def token_secret(token: str) -> str:
+    token = token.strip()
+    scheme, _, rest = token.partition(" ")
+    if rest and scheme in TOKEN_SCHEMES:
+        token = rest.strip()
+    return token.lower()
+
+
+def decode_password(encoded: str) -> str:
+    """The wire password is Base64 of the UTF-8 plaintext (wire contract §3)."""
+    try:
+        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadRequest(
+            "password must be the Base64 encoding of the UTF-8 password"
+        ) from None
+
+
+class AuthService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float],
+        idle_seconds: int,
+        renew_seconds: int = 24 * 3600,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._idle_seconds = idle_seconds
+        self._renew_seconds = renew_seconds
+        self._hasher = hasher or PasswordHasher()
+        # Verified against when the user does not exist, so a wrong name costs as much
+        # time as a wrong password and names cannot be probed by timing.
+        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def hash_password(self, password: str) -> str:
+        return await run_in_threadpool(self._hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await run_in_threadpool(verify)
+
+    async def create_account(self, name: str, password: str, *, is_admin: bool) -> Account:
+        if not name.strip():
+            raise BadRequest("an account needs a name")
+        if len(password) < 8:
+            raise BadRequest("a password needs at least 8 characters")
+        return await self._store.create_account(
+            name.strip(), await self.hash_password(password), is_admin=is_admin
+        )
+
+    async def ensure_admin(self, password: str) -> str | None:
+        """Create the `admin` account if there is no account at all. Returns the password
+        when it was generated here (so the caller can show it once), else None."""
+        if await self._store.count_accounts():
+            return None
+        generated = None
+        if not password:
+            password = generated = secrets.token_urlsafe(12)
+        await self.create_account("admin", password, is_admin=True)
+        return generated
+
+    async def login(
+        self, username: str, encoded_password: str, timeout_minutes: int | None = None
+    ) -> Session:
+        password = decode_password(encoded_password)
+        if timeout_minutes is not None and not 1 <= timeout_minutes <= MAX_LOGIN_TIMEOUT_MINUTES:
+            raise BadRequest(
+                f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes"
+            )
+        stored = await self._store.get_account(username.strip()) if username.strip() else None
+        ok = await self._verify(stored.password_hash if stored else self._dummy_hash, password)
+        if stored is None or not ok:
+            raise LoginFailed("Invalid Username or Password")
+        if stored.account.disabled:
+            raise LoginFailed("User account is disabled")
+        idle = timeout_minutes * 60 if timeout_minutes else self._idle_seconds
+        return await self._open_session(stored.account, idle)
+
+    async def _open_session(self, account: Account, idle_seconds: int) -> Session:
+        token = "QSDK " + secrets.token_hex(32)
+        now = self._now()
+        await self._store.create_session(token_hash(token), account.account_id, now, idle_seconds)
+        return Session(account=account, token=token, expires_at=now + idle_seconds)
+
+    async def authenticate(self, token: str | None) -> Account:
+        """The account behind a live token; NotAuthenticated for a missing, unknown,
+        expired or disabled one. Slides the token's expiry forward."""
+        if not token or not token_secret(token):
+            raise NotAuthenticated("Access denied: no authentication token was sent")
+        key = token_hash(token)
+        session = await self._store.get_session(key)
+        now = self._now()
+        if session is None:
+            raise NotAuthenticated("Access denied: the authentication token is not valid")
+        if now > session.last_used + session.idle_seconds:
+            raise NotAuthenticated("Access denied: the authentication token has expired")
+        if session.account.disabled:
+            raise NotAuthenticated("Access denied: the account is disabled")
+        if now - session.last_used >= TOUCH_INTERVAL_SECONDS:
+            await self._store.touch_session(key, now)
+        return session.account
+
+    async def renew(self, token: str | None) -> Session:
+        if not token or not token_secret(token):
+            raise RenewFailed("sessionId is required")
+        key = token_hash(token)
+        session = await self._store.get_session(key)
+        now = self._now()
+        if session is None or session.account.disabled:
+            raise RenewFailed("Invalid authorization token provided.")
+        if now > session.last_used + session.idle_seconds + self._renew_seconds:
+            await self._store.delete_session(key)
+            raise RenewFailed("The session is too old to renew; log in again.")
+        await self._store.delete_session(key)
+        return await self._open_session(session.account, session.idle_seconds)
+
+    async def logout(self, token: str | None) -> bool:
+        if not token or not token_secret(token):
+            return False
+        return await self._store.delete_session(token_hash(token))
+
+    async def purge(self) -> int:
+        """Forget sessions that can no longer be used or renewed."""
+        return await self._store.delete_sessions_idle_since(self._now() - self._renew_seconds)

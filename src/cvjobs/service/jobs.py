@@ -1,0 +1,106 @@
+"""Reading jobs: one job, its JobDetails and its AdvancedDetails sections, with the
+rules for which info types apply to which jobs (wire contract §4, §6, §7)."""
+
+from __future__ import annotations
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
+from cvjobs.model import Job, JsonObject
+from cvjobs.render import shapes
+from cvjobs.store.base import Store
+
+JOB_DETAIL_SECTION = "jobDetail"
+
+_INFO_NAMES = {
+    vocab.INFO_RETENTION: "retention information",
+    vocab.INFO_REFERENCE_COPY: "reference copy information",
+    vocab.INFO_DASH_COPY: "DASH copy information",
+    vocab.INFO_ADMIN: "administrative information",
+    vocab.INFO_BACKUP: "backup information",
+}
+
+
+def info_bits(info_type: int) -> list[int]:
+    return [bit for bit in vocab.INFO_SECTIONS if info_type & bit]
+
+
+def validate_info_type(info_type: int) -> None:
+    if info_type <= 0 or info_type & ~vocab.ALL_INFO_TYPES:
+        raise BadRequest(
+            f"infoType {info_type} is not valid: use 1, 2, 4, 8 or 16, or a sum of them"
+            f" (at most {vocab.ALL_INFO_TYPES})"
+        )
+
+
+def why_not_applicable(job: Job, bit: int) -> str | None:
+    """None if the info type applies to the job, else the reason it does not."""
+    what = f"job {job.job_id} is a {job.job_type} job"
+    if bit == vocab.INFO_RETENTION:
+        if job.job_type not in vocab.BACKUP_JOB_TYPES:
+            return f"retention information exists only for backup jobs; {what}"
+    elif bit == vocab.INFO_REFERENCE_COPY:
+        if job.job_type != vocab.REFERENCE_COPY:
+            return f"reference copy information exists only for reference copy jobs; {what}"
+    elif bit in (vocab.INFO_DASH_COPY, vocab.INFO_ADMIN):
+        if job.job_type != vocab.AUX_COPY:
+            return f"{_INFO_NAMES[bit]} exists only for auxiliary copy jobs; {what}"
+    elif bit == vocab.INFO_BACKUP:
+        if job.job_type not in vocab.BACKUP_JOB_TYPES or job.app.id not in (
+            vocab.EXCHANGE_APP_ID,
+            vocab.SQL_SERVER_APP_ID,
+        ):
+            kind = f"{job.app.name} {job.job_type}" if job.app.name else job.job_type
+            return (
+                "backup information exists only for Exchange Database and SQL Server backup"
+                f" jobs; job {job.job_id} is a {kind} job"
+            )
+    return None
+
+
+class JobService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, job_id: int) -> Job | None:
+        return await self._store.get_job(job_id)
+
+    async def job_detail(self, job_id: int) -> JsonObject:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise JobDetailsFailed(f"No job exists with the job ID {job_id}")
+        sections = await self._store.get_sections(job_id, (JOB_DETAIL_SECTION,))
+        return shapes.job_detail(job, sections.get(JOB_DETAIL_SECTION, {}))
+
+    async def advanced_details(self, job_id: int, info_type: int | None) -> JsonObject:
+        """The requested sections in one object. `info_type` None asks for every section
+        that applies to the job and has been recorded."""
+        if info_type is not None:
+            validate_info_type(info_type)
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise OperationFailed(f"No job exists with the job ID {job_id}")
+        if info_type is None:
+            bits = [b for b in vocab.INFO_SECTIONS if why_not_applicable(job, b) is None]
+        else:
+            bits = info_bits(info_type)
+            for bit in bits:
+                reason = why_not_applicable(job, bit)
+                if reason:
+                    raise OperationFailed(reason)
+        names = [vocab.INFO_SECTIONS[b] for b in bits]
+        stored = await self._store.get_sections(job_id, names)
+        retention = vocab.INFO_SECTIONS[vocab.INFO_RETENTION]
+        if retention in names and retention not in stored and job.storage_policy.id:
+            # Not recorded with the job: derive it from the job's storage policy copies.
+            policy = await self._store.get_storage_policy(job.storage_policy.id)
+            if policy and policy.copies:
+                stored[retention] = shapes.retention(job, policy)
+        if info_type is not None:
+            for bit in bits:
+                if vocab.INFO_SECTIONS[bit] not in stored:
+                    raise OperationFailed(
+                        f"no {_INFO_NAMES[bit]} has been recorded for job {job_id}"
+                    )
+        if not stored:
+            raise OperationFailed(f"no advanced details have been recorded for job {job_id}")
+        return {name: stored[name] for name in names if name in stored}

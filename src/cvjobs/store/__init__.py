@@ -1,0 +1,12 @@
+"""Job catalogue backends behind one interface (`cvjobs.store.base.Store`)."""
+
+from __future__ import annotations
+
+from cvjobs.store.base import Store
+from cvjobs.store.sqlite import SqliteStore
+
+
+def open_store(url: str) -> Store:
+    """A store for `url`: a file path, `sqlite:///path` or `:memory:`."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return SqliteStore(path)

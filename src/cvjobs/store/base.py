@@ -1,0 +1,79 @@
+"""The store interface: everything the services ask of a job catalogue.
+
+A store keeps jobs with their related entities (clients, instances, backup sets,
+subclients, storage policies, client groups, CommCell users), the per-job sections
+(AdvancedDetails and JobDetails extras), and this server's accounts and login sessions.
+Backends implement this protocol; nothing above the store knows which one it talks to.
+Driver errors are translated into `cvjobs.errors.StoreError` inside the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from cvjobs.model import Account, Job, JobRecord, JsonObject, StoragePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    account: Account
+    created_at: int
+    last_used: int
+    idle_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    account: Account
+    password_hash: str
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # Jobs
+    async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
+        """The stored sections of a job among `names` (absent ones are left out)."""
+        ...
+
+    async def upsert_jobs(self, records: Iterable[JobRecord]) -> int:
+        """Insert or replace jobs by id, with their entities and sections, all or nothing.
+        Sections a record does not carry are kept. Returns how many jobs were written."""
+        ...
+
+    async def put_sections(self, job_id: int, sections: dict[str, JsonObject]) -> bool:
+        """Replace the named sections of an existing job; False if there is no such job."""
+        ...
+
+    async def count_jobs(self) -> int: ...
+
+    async def put_storage_policies(self, policies: Iterable[StoragePolicy]) -> None:
+        """Insert or replace storage policies with exactly the copies given."""
+        ...
+
+    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
+
+    # Accounts and sessions
+    async def count_accounts(self) -> int: ...
+
+    async def create_account(self, name: str, password_hash: str, *, is_admin: bool) -> Account: ...
+
+    async def get_account(self, name: str) -> StoredAccount | None: ...
+
+    async def create_session(
+        self, token_hash: bytes, account_id: int, now: int, idle_seconds: int
+    ) -> None: ...
+
+    async def get_session(self, token_hash: bytes) -> StoredSession | None: ...
+
+    async def touch_session(self, token_hash: bytes, now: int) -> None: ...
+
+    async def delete_session(self, token_hash: bytes) -> bool: ...
+
+    async def delete_sessions_idle_since(self, now: int) -> int:
+        """Remove every session whose inactivity timeout has passed at `now`."""
+        ...

@@ -1,0 +1,143 @@
+"""The vendor's vocabularies: job statuses, application types, backup levels, job types
+and AdvancedDetails info types, with the facts the API derives from them.
+
+Everything here is data from the wire contract (§5, §7, §10) or the seed document; values
+marked [OURS] in the contract are our documented choices.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# §10: status -> (is_active, statusColor). Colours other than Completed's black are [OURS].
+_STATUS_TABLE: Final[dict[str, tuple[bool, str]]] = {
+    "Running": (True, "green"),
+    "Waiting": (True, "blue"),
+    "Pending": (True, "blue"),
+    "Queued": (True, "blue"),
+    "Suspended": (True, "orange"),
+    "Suspend Pending": (True, "orange"),
+    "Kill Pending": (True, "orange"),
+    "Interrupt Pending": (True, "orange"),
+    "Running (cannot be verified)": (True, "green"),
+    "Completed": (False, "black"),
+    "Committed": (False, "black"),
+    "Completed w/ one or more errors": (False, "darkorange"),
+    "Completed w/ one or more warnings": (False, "olive"),
+    "Failed": (False, "red"),
+    "Failed to Start": (False, "red"),
+    "Killed": (False, "red"),
+    "Interrupted": (False, "red"),
+    "Abnormal Terminated Cleanup": (False, "red"),
+}
+
+STATUSES: Final[tuple[str, ...]] = tuple(_STATUS_TABLE)
+ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s for s, (a, _) in _STATUS_TABLE.items() if a)
+FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
+_STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s for s in STATUSES}
+
+
+def canonical_status(text: str) -> str | None:
+    """The canonical spelling of a status named in any casing, or None if unknown."""
+    return _STATUS_BY_FOLDED.get(text.strip().casefold())
+
+
+def status_color(status: str) -> str:
+    return _STATUS_TABLE.get(status, (False, "black"))[1]
+
+
+def is_active(status: str) -> bool:
+    return status in ACTIVE_STATUSES
+
+
+# The seed's application types with their documented applicationId, plus the names the seed
+# lists without an id, which get stable ids of ours ([OURS], listed in the README).
+APP_TYPES: Final[dict[int, str]] = {
+    53: "Exchange Database",
+    33: "File System",
+    104: "MySQL",
+    13: "NAS",
+    59: "Notes Database",
+    22: "Oracle",
+    80: "Oracle RAC",
+    125: "PostgreSQL",
+    79: "SAP for MAX DB",
+    61: "SAP for Oracle",
+    81: "SQL Server",
+    5: "Sybase Database",
+    106: "Virtual Server",
+    # [OURS] ids for names the seed lists without one.
+    41: "Active Directory",
+    62: "DB2",
+    103: "DB2 MultiNode",
+    64: "DB2 on UNIX",
+    127: "Documentum",
+    75: "Informix Database",
+    135: "SAP HANA",
+    78: "Sharepoint Server",
+}
+
+EXCHANGE_APP_ID: Final = 53
+SQL_SERVER_APP_ID: Final = 81
+
+# Backup levels [OURS numbers]: code -> (name, XML enum name). The vendor prints the
+# incremental enum as INCREMANTAL (sic, seen in the seed's XML sample for job 4).
+BACKUP_LEVELS: Final[dict[int, tuple[str, str]]] = {
+    1: ("Full", "FULL"),
+    2: ("Incremental", "INCREMANTAL"),
+    4: ("Differential", "DIFFERENTIAL"),
+    8: ("Synthetic Full", "SYNTHETIC_FULL"),
+}
+_LEVEL_BY_WORD: Final[dict[str, int]] = {
+    word.casefold(): code
+    for code, names in BACKUP_LEVELS.items()
+    for word in (*names, names[0].replace(" ", "_"), str(code))
+} | {"incremental": 2}
+
+
+def backup_level_code(value: object) -> int | None:
+    """Parse a backup level given as a code, a name or an XML enum name; None if unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value == 0 or value in BACKUP_LEVELS else None
+    if isinstance(value, str):
+        if value.strip() in ("", "0"):
+            return 0
+        return _LEVEL_BY_WORD.get(value.strip().casefold())
+    return None
+
+
+def backup_level_name(code: int) -> str:
+    return BACKUP_LEVELS[code][0] if code in BACKUP_LEVELS else ""
+
+
+def backup_level_enum(code: int) -> str:
+    return BACKUP_LEVELS[code][1] if code in BACKUP_LEVELS else ""
+
+
+# Human job type names shown in jobSummary.jobType.
+BACKUP = "Backup"
+RESTORE = "Restore"
+AUX_COPY = "Aux Copy"
+SYNTHETIC_FULL = "Synthetic Full"
+DATA_VERIFICATION = "Data Verification"
+REFERENCE_COPY = "Reference Copy"
+ADMIN = "Admin"
+BACKUP_JOB_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL})
+
+# AdvancedDetails info types (§7): bit -> the top-level key of its section.
+INFO_RETENTION: Final = 1
+INFO_REFERENCE_COPY: Final = 2
+INFO_DASH_COPY: Final = 4
+INFO_ADMIN: Final = 8
+INFO_BACKUP: Final = 16
+INFO_SECTIONS: Final[dict[int, str]] = {
+    INFO_RETENTION: "jobRetention",
+    INFO_REFERENCE_COPY: "refCopyInfo",
+    INFO_DASH_COPY: "dashCopyInfo",
+    INFO_ADMIN: "adminInfo",
+    INFO_BACKUP: "bkpInfo",
+}
+ALL_INFO_TYPES: Final = sum(INFO_SECTIONS)
+INFO_BIT_BY_SECTION: Final[dict[str, int]] = {v: k for k, v in INFO_SECTIONS.items()}
