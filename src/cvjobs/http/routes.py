@@ -18,18 +18,25 @@ from cvjobs.render import shapes
 MAX_ID = 2**63 - 1
 
 
-def parse_id(text: str | int, what: str = "job id") -> int:
-    """A positive whole number given as digits (or a JSON integer); BadRequest otherwise."""
-    if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise BadRequest(f"{what} must be a positive whole number")
-    value = text if isinstance(text, int) else None
-    if isinstance(text, str):
-        stripped = text.strip()
-        if stripped.isascii() and stripped.isdigit():
-            value = int(stripped)
-    if value is None or not 0 < value <= MAX_ID:
-        raise BadRequest(f"{what} must be a positive whole number, not {str(text)[:40]!r}")
-    return value
+def parse_int(text: str) -> int | None:
+    """A whole number written strictly as ASCII digits with an optional minus sign (no
+    spaces, signs, decimals or other scripts' digits), or None."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        return None
+    return int(text)
+
+
+def parse_id(value: object, what: str = "job id") -> int:
+    """A positive id given as digits or as a JSON integer; BadRequest otherwise."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        number = parse_int(value)
+    if number is None or not 0 < number <= MAX_ID:
+        raise BadRequest(f"{what} must be a positive whole number, not {str(value)[:40]!r}")
+    return number
 
 
 def body_of(ctx: Context) -> dict[str, Any]:
@@ -97,11 +104,9 @@ async def advanced_details(ctx: Context) -> Response:
     raw = single_query(ctx, "infoType")
     info_type = None
     if raw is not None:
-        stripped = raw.strip()
-        digits = stripped[1:] if stripped.startswith("-") else stripped
-        if not (digits.isascii() and digits.isdigit()):
+        info_type = parse_int(raw)
+        if info_type is None:
             raise BadRequest(f"infoType must be a whole number, not {raw[:40]!r}")
-        info_type = int(stripped)
     body = await ctx.services.jobs.advanced_details(job_id, info_type)
     return ctx.respond("JobManager_AdvanceJobDetailsResp", body)
 

@@ -70,8 +70,9 @@ class AuthService:
         self._renew_seconds = renew_seconds
         self._hasher = hasher or PasswordHasher()
         # Verified against when the user does not exist, so a wrong name costs as much
-        # time as a wrong password and names cannot be probed by timing.
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        # time as a wrong password and names cannot be probed by timing. Made on first
+        # need: hashing is deliberately slow and most apps never need it.
+        self._dummy_hash: str | None = None
 
     def _now(self) -> int:
         return int(self._clock())
@@ -117,6 +118,8 @@ class AuthService:
                 f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes"
             )
         stored = await self._store.get_account(username.strip()) if username.strip() else None
+        if stored is None and self._dummy_hash is None:
+            self._dummy_hash = await self.hash_password(secrets.token_hex(16))
         ok = await self._verify(stored.password_hash if stored else self._dummy_hash, password)
         if stored is None or not ok:
             raise LoginFailed("Invalid Username or Password")

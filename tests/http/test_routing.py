@@ -1,0 +1,96 @@
+"""Roots, path casing, methods, unknown routes and content negotiation (§1, §2, §11)."""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from starlette.testclient import TestClient
+
+ROOTS = ["/commandcenter/api/", "/webconsole/api/", "/SearchSvc/CVWebService.svc/"]
+
+
+@pytest.mark.parametrize("root", [*ROOTS, "/commandcenter/api", "/COMMANDCENTER/API/", "/searchsvc/cvwebservice.svc"])
+def test_bare_root_answers_200(client: TestClient, root: str) -> None:
+    assert client.get(root).status_code == 200
+
+
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("path", ["Job/4", "job/4", "JOB/4", "jOb/4"])
+def test_every_root_and_any_casing(client: TestClient, token: str, root: str, path: str) -> None:
+    response = client.get(root + path, headers={"Authtoken": token, "Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["jobs"][0]["jobSummary"]["jobId"] == 4
+
+
+@pytest.mark.parametrize(
+    "path", ["Job/4/advanceddetails?infoType=1", "JOB/4/ADVANCEDDETAILS?INFOTYPE=1", "Job/4/AdvancedDetails?infotype=1"]
+)
+def test_advanced_details_casing(client: TestClient, auth_json: dict[str, str], path: str) -> None:
+    response = client.get("/webconsole/api/" + path, headers=auth_json)
+    assert "jobRetention" in response.json()
+
+
+def test_double_slash_after_root(client: TestClient, auth_json: dict[str, str]) -> None:
+    # cvpysdk builds //Login when given a web_service_url with a trailing slash.
+    assert client.get("/webconsole/api//Job/4", headers=auth_json).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/commandcenter/api/NoSuchThing", "/nowhere", "/", "/commandcenter/api/Job/4/Nope"])
+def test_unknown_route_is_404_in_the_clients_format(client: TestClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == 404
+    response = client.get(path, headers={"Accept": "application/xml"})
+    assert response.status_code == 404
+    assert fromstring(response.content).tag == "CVGui_GenericResp"
+
+
+def test_wrong_method_is_405(client: TestClient, auth_json: dict[str, str]) -> None:
+    response = client.post("/commandcenter/api/Job/4", headers=auth_json)
+    assert response.status_code == 405
+    assert "GET" in response.json()["errorMessage"]
+    assert client.get("/commandcenter/api/Login", headers=auth_json).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        (None, "application/xml"),
+        ("", "application/xml"),
+        ("*/*", "application/xml"),
+        ("application/json", "application/json"),
+        ("APPLICATION/JSON", "application/json"),
+        ("text/xml", "application/xml"),
+        ("application/xml", "application/xml"),
+        ("*/*, application/json", "application/json"),
+        ("application/json;q=0.5, application/xml", "application/xml"),
+        ("application/xml;q=0.1, application/json;q=0.9", "application/json"),
+        ("text/html, application/json", "application/json"),
+        ("application/json; charset=utf-8", "application/json"),
+    ],
+)
+def test_accept_picks_the_format(client: TestClient, token: str, accept: str | None, media: str) -> None:
+    headers = {"Authtoken": token}
+    if accept is not None:
+        headers["Accept"] = accept
+    response = client.get("/commandcenter/api/Job/4", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media)
+
+
+@pytest.mark.parametrize("accept", ["image/png", "text/html", "application/json;q=0"])
+def test_unacceptable_accept_is_406(client: TestClient, token: str, accept: str) -> None:
+    response = client.get("/commandcenter/api/Job/4", headers={"Authtoken": token, "Accept": accept})
+    assert response.status_code == 406
+    assert response.json()["errorCode"] == 406
+
+
+def test_oversized_body_is_413(client: TestClient, token: str) -> None:
+    response = client.post(
+        "/commandcenter/api/JobDetails",
+        content=b"{" + b" " * (70 * 1024) + b"}",
+        headers={"Authtoken": token, "Accept": "application/json", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["errorCode"] == 413
