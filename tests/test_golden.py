@@ -36,7 +36,9 @@ def assert_contains(sample: dict[str, Any], ours: dict[str, Any], path: str = ""
         assert_contains(s, o, where)
 
 
-def test_job_4_xml_carries_every_sample_attribute(client: TestClient, auth_xml: dict[str, str]) -> None:
+def test_job_4_xml_carries_every_sample_attribute(
+    client: TestClient, auth_xml: dict[str, str]
+) -> None:
     response = client.get(API + "Job/4", headers=auth_xml)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
@@ -44,7 +46,9 @@ def test_job_4_xml_carries_every_sample_attribute(client: TestClient, auth_xml: 
     assert_contains(sample, tree(fromstring(response.content)))
 
 
-def test_job_4_subclient_is_exactly_the_sample(client: TestClient, auth_xml: dict[str, str]) -> None:
+def test_job_4_subclient_is_exactly_the_sample(
+    client: TestClient, auth_xml: dict[str, str]
+) -> None:
     ours = fromstring(client.get(API + "Job/4", headers=auth_xml).content)
     sample = fromstring((FIXTURES / "seed_job4.xml").read_bytes())
     path = "jobs/jobSummary/subclient"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from cvjobs import __version__, demo, importer
 from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load
@@ -19,7 +21,6 @@ from cvjobs.errors import InvalidRecord, StoreError
 from cvjobs.model import JobRecord
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
 
 _ROOT_SPELLING = ("commandcenter/api", "webconsole/api", "SearchSvc/CVWebService.svc")
 
@@ -36,12 +37,19 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             continue
         if s.type is bool:
             p.add_argument(
-                s.flag, dest=s.name, action="store_true", default=None,
+                s.flag,
+                dest=s.name,
+                action="store_true",
+                default=None,
                 help=f"{s.help} [{s.env}]",
             )
         else:
             p.add_argument(
-                s.flag, dest=s.name, type=s.type, default=None, metavar=s.name.upper(),
+                s.flag,
+                dest=s.name,
+                type=s.type,
+                default=None,
+                metavar=s.name.upper(),
                 help=f"{s.help} (default: {s.default}) [{s.env}]",
             )
 
@@ -67,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     d.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     d.add_argument(
-        "--now", type=int, default=None,
+        "--now",
+        type=int,
+        default=None,
         help="UNIX time the newest jobs run at (default: the current time)",
     )
 
@@ -89,7 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _db(args: argparse.Namespace) -> str:
     return load({"db": args.db}).db
-
 
 
 async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
@@ -139,10 +148,16 @@ async def prepare(settings: Settings) -> tuple[str | None, int]:
         await auth.purge()
         if settings.demo and await store.count_jobs() == 0:
             await store.put_storage_policies(demo.POLICIES)
-            await store.upsert_jobs(demo.records(settings.demo_jobs, settings.seed, int(time.time())))
+            await store.upsert_jobs(
+                demo.records(settings.demo_jobs, settings.seed, int(time.time()))
+            )
         return generated, await store.count_jobs()
     finally:
         await store.close()
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -162,9 +177,15 @@ def serve(args: argparse.Namespace) -> int:
         print("  (shown once; set CVJOBS_ADMIN_PASSWORD to choose it on a new catalogue)")
     else:
         print("log in as admin (password from CVJOBS_ADMIN_PASSWORD or the first start)")
-    print(f"try: curl -s -H 'Accept: application/json' -H 'Content-Type: application/json'"
-          f" -d '{{\"username\":\"admin\",\"password\":\"<base64 of password>\"}}' {url}/commandcenter/api/Login")
+    print(
+        f"log in: POST {url}/commandcenter/api/Login with"
+        ' {"username": "admin", "password": "<Base64 of the password>"}'
+    )
     sys.stdout.flush()
+    # uvicorn drains on SIGTERM/SIGINT, then raises the signal again with the handlers it
+    # found: make those end the process with status 0, as a clean shutdown should.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -188,7 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             now = args.now if args.now is not None else int(time.time())
             started = time.perf_counter()
             count = asyncio.run(run_demo(_db(args), args.jobs, args.seed, now))
-            print(f"{count} demo jobs written to {_db(args)} in {time.perf_counter() - started:.1f}s")
+            print(
+                f"{count} demo jobs written to {_db(args)} in {time.perf_counter() - started:.1f}s"
+            )
             return 0
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:

@@ -374,7 +374,9 @@ class _Generator:
         scale = {1: 40.0, 8: 40.0, 4: 8.0}.get(level, 3.0)
         app_size = int(rng.lognormvariate(20.5, 1.2) * scale / 3)
         files = max(1, app_size // (200_000 + int(self.random() * 1_800_000)))
-        savings = round(35.0 + self.random() * 62.5, 6) if job_type in vocab.BACKUP_JOB_TYPES else 0.0
+        savings = (
+            round(35.0 + self.random() * 62.5, 6) if job_type in vocab.BACKUP_JOB_TYPES else 0.0
+        )
         media = int(app_size * (1 - savings / 100)) + 4096
         elapsed = int(60 + app_size / (60e6 + self.random() * 340e6))
         pending_reason = ""
@@ -386,8 +388,11 @@ class _Generator:
             percent = float(rng.randrange(3, 90))
             elapsed = max(self.now - start, 1)
             end = 0
-            app_size, media, files = (int(app_size * percent / 100),
-                                      int(media * percent / 100), int(files * percent / 100))
+            app_size, media, files = (
+                int(app_size * percent / 100),
+                int(media * percent / 100),
+                int(files * percent / 100),
+            )
         else:
             status = _pick(self.random, self.statuses)
             end = start + elapsed
@@ -395,8 +400,11 @@ class _Generator:
             if status in ("Failed", "Killed", "Failed to Start", "Interrupted"):
                 percent = float(rng.randrange(0, 80)) if status != "Failed to Start" else 0.0
                 pending_reason = _pick(self.random, _FAILURES)
-                app_size, media, files = (int(app_size * percent / 100),
-                                          int(media * percent / 100), int(files * percent / 100))
+                app_size, media, files = (
+                    int(app_size * percent / 100),
+                    int(media * percent / 100),
+                    int(files * percent / 100),
+                )
             elif status == "Completed w/ one or more errors":
                 failed_files = rng.randint(1, 250)
                 pending_reason = "Error Code: [7:84] Some files could not be backed up."
@@ -442,8 +450,13 @@ class _Generator:
         out: dict[str, JsonObject] = {}
         if job.job_id > self.jobs - DETAILED_NEWEST:
             out["jobDetail"] = _details(
-                job.job_id, job.start_time, job.end_time, job.job_type,
-                job.size_of_application, job.size_of_media_on_disk, job.total_num_of_files,
+                job.job_id,
+                job.start_time,
+                job.end_time,
+                job.job_type,
+                job.size_of_application,
+                job.size_of_media_on_disk,
+                job.total_num_of_files,
             )
         done = job.status in vocab.FINISHED_STATUSES
         if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
@@ -503,8 +516,11 @@ class _Generator:
                 ("ExchangeServerName" if exchange else "SQLInstanceName"): job.client.name
                 if exchange
                 else f"{job.client.name}\\MSSQLSERVER",
-                "FailureReason": ("Backup Completed Successfully" if ok
-                                  else "Database backup failed: the log chain is broken"),
+                "FailureReason": (
+                    "Backup Completed Successfully"
+                    if ok
+                    else "Database backup failed: the log chain is broken"
+                ),
                 "dbName": f"{job.client.name}_DB{n + 1}",
                 "startTime": job.start_time,
                 "ApplicationSize": job.size_of_application // count,

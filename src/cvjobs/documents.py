@@ -22,7 +22,7 @@ class DocumentError(ValueError):
 
 
 def sniff(raw: bytes, content_type: str = "") -> str:
-    """"xml" or "json": by the first significant byte, else by the Content-Type."""
+    """ "xml" or "json": by the first significant byte, else by the Content-Type."""
     head = raw.lstrip()[:1]
     if head == b"<":
         return "xml"
@@ -53,11 +53,12 @@ def element_to_dict(element: Element, lists: Collection[str] = ()) -> dict[str, 
 
 def parse_xml(raw: bytes) -> Element:
     try:
-        return fromstring(raw, forbid_dtd=True)
+        root: Element = fromstring(raw, forbid_dtd=True)
     except DefusedXmlException as exc:
         raise DocumentError(f"XML refused: {type(exc).__name__}") from None
     except ParseError as exc:
         raise DocumentError(f"not well-formed XML: {exc}") from None
+    return root
 
 
 def parse_json(raw: bytes) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import orjson
 
 from cvjobs import vocab
 from cvjobs.documents import DocumentError, element_to_dict, parse_xml, sniff
-from cvjobs.errors import InvalidRecord
+from cvjobs.errors import BadRequest, InvalidRecord
 from cvjobs.model import Job, JobRecord, JsonObject, Ref
 from cvjobs.service.jobs import info_bits, validate_info_type
 
@@ -214,7 +214,7 @@ def _summaries_from_document(doc: dict[str, Any], where: str) -> Iterator[tuple[
         raise InvalidRecord(where, "'jobs' must be a list")
     for n, item in enumerate(jobs, 1):
         if not isinstance(item, dict) or "jobSummary" not in item:
-            raise InvalidRecord(f"{where} record {n}", "expected {\"jobSummary\": {...}}")
+            raise InvalidRecord(f"{where} record {n}", 'expected {"jobSummary": {...}}')
         yield f"{where} record {n}", item["jobSummary"]
 
 
@@ -274,14 +274,16 @@ def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:
     where = str(path)
     try:
         validate_info_type(info_type)
-    except Exception as exc:  # BadRequest: say it the CLI's way
-        raise InvalidRecord(where, str(exc)) from None
+    except BadRequest as exc:
+        raise InvalidRecord(where, exc.message) from None
     raw = _read(path)
     try:
         if sniff(raw) == "xml":
             root = parse_xml(raw)
             if root.tag != "JobManager_AdvanceJobDetailsResp":
-                raise InvalidRecord(where, f"expected JobManager_AdvanceJobDetailsResp, not {root.tag}")
+                raise InvalidRecord(
+                    where, f"expected JobManager_AdvanceJobDetailsResp, not {root.tag}"
+                )
             doc: Any = _typed(element_to_dict(root, LIST_KEYS), "")
         else:
             doc = orjson.loads(raw)
@@ -295,14 +297,12 @@ def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:
     for key, value in doc.items():
         if key not in wanted:
             raise InvalidRecord(
-                where, f"section {key!r} does not belong to infoType {info_type}"
-                f" (expected {', '.join(sorted(wanted))})"
+                where,
+                f"section {key!r} does not belong to infoType {info_type}"
+                f" (expected {', '.join(sorted(wanted))})",
             )
         if not isinstance(value, dict):
             raise InvalidRecord(where, f"section {key!r} must be an object")
     if not doc:
         raise InvalidRecord(where, "the document has no section")
     return doc
-
-
-Reader = Callable[[Path], list[JobRecord]]

@@ -16,7 +16,9 @@ SQL_BACKUP = "job_type = 'Backup' AND app_id = 81"
 RESTORE = "job_type = 'Restore'"
 
 
-def advanced(client: TestClient, headers: dict[str, str], job_id: int, info: object = None) -> dict[str, object]:
+def advanced(
+    client: TestClient, headers: dict[str, str], job_id: int, info: object = None
+) -> dict[str, object]:
     query = "" if info is None else f"?infoType={info}"
     response = client.get(API + f"Job/{job_id}/AdvancedDetails{query}", headers=headers)
     assert response.status_code == 200, response.text
@@ -40,13 +42,17 @@ def test_reference_copy_info(client: TestClient, db_path: Path, auth_json: dict[
 
 
 @pytest.mark.parametrize(("info", "key"), [(4, "dashCopyInfo"), (8, "adminInfo")])
-def test_aux_copy_sections(client: TestClient, db_path: Path, auth_json: dict[str, str], info: int, key: str) -> None:
+def test_aux_copy_sections(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], info: int, key: str
+) -> None:
     body = advanced(client, auth_json, first_job_id(db_path, AUX_COPY), info)
     assert set(body) == {key}
     assert body[key]["isScalableResourceAllocation"] is True  # type: ignore[index]
 
 
-def test_sql_server_backup_info(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+def test_sql_server_backup_info(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
     body = advanced(client, auth_json, first_job_id(db_path, SQL_BACKUP), 16)
     info = body["bkpInfo"]["sqlDbInfo"]  # type: ignore[index]
     assert info["SourceDatabaseCounters"]["TotalDBs"] == len(info["SourceDatabaseStats"])
@@ -72,7 +78,9 @@ def test_missing_info_type_answers_every_applicable_section(
     assert set(advanced(client, auth_json, aux)) == {"dashCopyInfo", "adminInfo"}
 
 
-def test_missing_info_type_with_nothing_applicable(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+def test_missing_info_type_with_nothing_applicable(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
     body = advanced(client, auth_json, first_job_id(db_path, RESTORE))
     assert body["errorCode"] == 2
     assert "no advanced details" in str(body["errorMessage"])
@@ -98,27 +106,54 @@ def test_type_that_does_not_apply(
     assert words in str(body["errorMessage"])
 
 
-def test_applicable_but_not_recorded(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+def test_applicable_but_not_recorded(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
     import sqlite3
 
     job_id = first_job_id(db_path, SQL_BACKUP)
     with sqlite3.connect(db_path) as db:
         db.execute("DELETE FROM job_sections WHERE job_id = ?", (job_id,))
     body = advanced(client, auth_json, job_id, 16)
-    assert body == {"errorCode": 2, "errorMessage": f"no backup information has been recorded for job {job_id}"}
+    assert body == {
+        "errorCode": 2,
+        "errorMessage": f"no backup information has been recorded for job {job_id}",
+    }
 
 
-def test_unknown_job(client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str]) -> None:
+def test_unknown_job(
+    client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str]
+) -> None:
     body = advanced(client, auth_json, 123456789, 1)
     assert body == {"errorCode": 2, "errorMessage": "No job exists with the job ID 123456789"}
-    root = fromstring(client.get(API + "Job/123456789/AdvancedDetails?infoType=1", headers=auth_xml).content)
+    root = fromstring(
+        client.get(API + "Job/123456789/AdvancedDetails?infoType=1", headers=auth_xml).content
+    )
     assert root.tag == "CVGui_GenericResp"
     assert root.attrib["errorCode"] == "2"
 
 
-@pytest.mark.parametrize("info", ["0", "32", "33", "-1", "-16", "abc", "1.5", "", "0x10", " 1", "1,2", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "info",
+    [
+        "0",
+        "32",
+        "33",
+        "-1",
+        "-16",
+        "abc",
+        "1.5",
+        "",
+        "0x10",
+        " 1",
+        "1,2",
+        "99999999999999999999999",
+    ],
+)
 def test_bad_info_type_is_400(client: TestClient, auth_json: dict[str, str], info: str) -> None:
-    response = client.get(API + "Job/4/AdvancedDetails", params={"infoType": info}, headers=auth_json)
+    response = client.get(
+        API + "Job/4/AdvancedDetails", params={"infoType": info}, headers=auth_json
+    )
     assert response.status_code == 400
     assert response.json()["errorCode"] == 1
     assert "infoType" in response.json()["errorMessage"]
@@ -135,9 +170,13 @@ def test_xml_error_for_bad_info_type(client: TestClient, auth_xml: dict[str, str
     assert fromstring(response.content).attrib["errorCode"] == "1"
 
 
-def test_xml_lists_are_repeated_elements(client: TestClient, db_path: Path, auth_xml: dict[str, str]) -> None:
+def test_xml_lists_are_repeated_elements(
+    client: TestClient, db_path: Path, auth_xml: dict[str, str]
+) -> None:
     job_id = first_job_id(db_path, AUX_COPY)
-    root = fromstring(client.get(API + f"Job/{job_id}/AdvancedDetails?infoType=4", headers=auth_xml).content)
+    root = fromstring(
+        client.get(API + f"Job/{job_id}/AdvancedDetails?infoType=4", headers=auth_xml).content
+    )
     assert root.tag == "JobManager_AdvanceJobDetailsResp"
     assert len(root.findall("dashCopyInfo/copyJobStats")) == 3
     assert root.find("dashCopyInfo").attrib["isScalableResourceAllocation"] == "true"  # type: ignore[union-attr]

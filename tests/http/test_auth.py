@@ -22,11 +22,22 @@ from tests.conftest import (
 EMPTY_XML_POST = {"Content-type": "application/xml", "Content-Length": "0"}
 
 
+def xml_login_body(user: str, password: str) -> str:
+    return f'<DM2ContentIndexing_CheckCredentialReq username="{user}" password="{b64(password)}"/>'
+
+
 def test_json_login_answers_token_and_user(client: TestClient) -> None:
     response = client.post(
         API + "Login",
-        json={"username": "admin", "password": b64(ADMIN_PASSWORD), "domain": "", "mode": 4,
-              "deviceId": "x", "clientType": 30, "commserver": ""},
+        json={
+            "username": "admin",
+            "password": b64(ADMIN_PASSWORD),
+            "domain": "",
+            "mode": 4,
+            "deviceId": "x",
+            "clientType": 30,
+            "commserver": "",
+        },
         headers=JSON_HEADERS,
     )
     assert response.status_code == 200
@@ -36,15 +47,23 @@ def test_json_login_answers_token_and_user(client: TestClient) -> None:
     scheme, secret = body["token"].split(" ")
     assert scheme == "QSDK"
     assert len(secret) == 64 and int(secret, 16) >= 0  # 256 random bits
-    for field in ("aliasName", "userGUID", "ccn", "loginAttempts", "remainingLockTime",
-                  "isAccountLocked", "forcePasswordChange"):
+    for field in (
+        "aliasName",
+        "userGUID",
+        "ccn",
+        "loginAttempts",
+        "remainingLockTime",
+        "isAccountLocked",
+        "forcePasswordChange",
+    ):
         assert field in body
 
 
 def test_xml_login_answers_xml(client: TestClient) -> None:
-    body = f'<DM2ContentIndexing_CheckCredentialReq username="admin" password="{b64(ADMIN_PASSWORD)}"/>'
+    body = xml_login_body("admin", ADMIN_PASSWORD)
     response = client.post(
-        API + "Login", content=body,
+        API + "Login",
+        content=body,
         headers={"Content-type": "application/xml", "Accept": "application/xml"},
     )
     assert response.status_code == 200
@@ -58,8 +77,12 @@ def test_login_username_is_case_insensitive(client: TestClient) -> None:
     assert login(client, "ADMIN").startswith("QSDK ")
 
 
-@pytest.mark.parametrize(("user", "password"), [("admin", "wrong-password"), ("nobody", ADMIN_PASSWORD)])
-def test_bad_credentials_answer_200_with_errlist(client: TestClient, user: str, password: str) -> None:
+@pytest.mark.parametrize(
+    ("user", "password"), [("admin", "wrong-password"), ("nobody", ADMIN_PASSWORD)]
+)
+def test_bad_credentials_answer_200_with_errlist(
+    client: TestClient, user: str, password: str
+) -> None:
     response = client.post(
         API + "Login", json={"username": user, "password": b64(password)}, headers=JSON_HEADERS
     )
@@ -71,7 +94,8 @@ def test_bad_credentials_answer_200_with_errlist(client: TestClient, user: str, 
 
 def test_bad_credentials_in_xml(client: TestClient) -> None:
     response = client.post(
-        API + "Login", content=f'<DM2ContentIndexing_CheckCredentialReq username="admin" password="{b64("nope-nope")}"/>',
+        API + "Login",
+        content=xml_login_body("admin", "nope-nope"),
         headers={"Content-type": "application/xml", "Accept": "application/xml"},
     )
     root = fromstring(response.content)
@@ -89,7 +113,9 @@ def test_bad_base64_is_a_400(client: TestClient, password: str) -> None:
     assert "Base64" in response.json()["errorMessage"]
 
 
-@pytest.mark.parametrize("body", [{}, {"username": "admin"}, {"password": "YQ=="}, {"username": 5, "password": "YQ=="}])
+@pytest.mark.parametrize(
+    "body", [{}, {"username": "admin"}, {"password": "YQ=="}, {"username": 5, "password": "YQ=="}]
+)
 def test_login_missing_fields_is_a_400(client: TestClient, body: dict[str, object]) -> None:
     response = client.post(API + "Login", json=body, headers=JSON_HEADERS)
     assert response.status_code == 400
@@ -98,7 +124,8 @@ def test_login_missing_fields_is_a_400(client: TestClient, body: dict[str, objec
 
 def test_unreadable_login_body_is_a_400_in_xml(client: TestClient) -> None:
     response = client.post(
-        API + "Login", content=b"<DM2ContentIndexing_CheckCredentialReq",
+        API + "Login",
+        content=b"<DM2ContentIndexing_CheckCredentialReq",
         headers={"Content-type": "application/xml", "Accept": "application/xml"},
     )
     assert response.status_code == 400
@@ -112,7 +139,9 @@ def test_tokens_and_passwords_are_stored_only_as_hashes(client: TestClient, db_p
         sessions = [bytes(row[0]) for row in db.execute("SELECT token_hash FROM sessions")]
     assert all(h.startswith("$argon2id$") for h in hashes)
     assert ADMIN_PASSWORD not in "".join(hashes)
-    assert sessions and all(secret.encode() not in s and bytes.fromhex(secret) != s for s in sessions)
+    assert sessions and all(
+        secret.encode() not in s and bytes.fromhex(secret) != s for s in sessions
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,7 +177,9 @@ def test_token_forms_in_authtoken(client: TestClient, token: str, form: str) -> 
 
 def test_authorization_bearer(client: TestClient, token: str) -> None:
     secret = token.split(" ")[1]
-    response = client.get(API + "Job/4", headers={"Authorization": f"Bearer {secret}", **JSON_HEADERS})
+    response = client.get(
+        API + "Job/4", headers={"Authorization": f"Bearer {secret}", **JSON_HEADERS}
+    )
     assert response.status_code == 200
 
 
@@ -204,7 +235,9 @@ def test_who_am_i_json_and_xml(client: TestClient, token: str) -> None:
 
 def test_renew_swaps_an_expired_token(client: TestClient, token: str, clock: FakeClock) -> None:
     clock.advance(31 * 60)
-    assert client.get(API + "Job/4", headers={"Authtoken": token, **JSON_HEADERS}).status_code == 401
+    assert (
+        client.get(API + "Job/4", headers={"Authtoken": token, **JSON_HEADERS}).status_code == 401
+    )
     response = client.post(
         API + "RenewLoginToken",
         json={"sessionId": token, "deviceId": "host"},
@@ -247,4 +280,6 @@ def test_logout(client: TestClient, token: str) -> None:
     assert response.status_code == 200
     assert response.text == "User logged out"
     assert client.get(API + "Job/4", headers={"Authtoken": token}).status_code == 401
-    assert client.post(API + "Logout", headers=headers).text == "Invalid authorization token provided."
+    assert (
+        client.post(API + "Logout", headers=headers).text == "Invalid authorization token provided."
+    )

@@ -11,22 +11,60 @@ from starlette.testclient import TestClient
 from tests.conftest import API, first_job_id
 
 SUMMARY_FIELDS = {
-    "jobId", "status", "localizedStatus", "statusColor", "jobType", "localizedOperationName",
-    "appTypeName", "backupLevel", "backupLevelName", "localizedBackupLevelName",
-    "backupSetName", "subclientName", "destClientName", "currentPhaseName", "pendingReason",
-    "pendingReasonErrorCode", "percentComplete", "percentSavings", "sizeOfApplication",
-    "sizeOfMediaOnDisk", "totalNumOfFiles", "totalFailedFiles", "totalFailedFolders",
-    "jobStartTime", "jobEndTime", "lastUpdateTime", "jobElapsedTime", "isAged", "isVisible",
-    "jobSubmitErrorCode", "isPreemptable", "userName", "subclient", "destinationClient",
-    "storagePolicy", "clientGroups",
+    "jobId",
+    "status",
+    "localizedStatus",
+    "statusColor",
+    "jobType",
+    "localizedOperationName",
+    "appTypeName",
+    "backupLevel",
+    "backupLevelName",
+    "localizedBackupLevelName",
+    "backupSetName",
+    "subclientName",
+    "destClientName",
+    "currentPhaseName",
+    "pendingReason",
+    "pendingReasonErrorCode",
+    "percentComplete",
+    "percentSavings",
+    "sizeOfApplication",
+    "sizeOfMediaOnDisk",
+    "totalNumOfFiles",
+    "totalFailedFiles",
+    "totalFailedFolders",
+    "jobStartTime",
+    "jobEndTime",
+    "lastUpdateTime",
+    "jobElapsedTime",
+    "isAged",
+    "isVisible",
+    "jobSubmitErrorCode",
+    "isPreemptable",
+    "userName",
+    "subclient",
+    "destinationClient",
+    "storagePolicy",
+    "clientGroups",
 }
 SUBCLIENT_FIELDS = {
-    "clientName", "clientId", "appName", "applicationId", "instanceName", "instanceId",
-    "backupsetName", "backupsetId", "subclientName", "subclientId",
+    "clientName",
+    "clientId",
+    "appName",
+    "applicationId",
+    "instanceName",
+    "instanceId",
+    "backupsetName",
+    "backupsetId",
+    "subclientName",
+    "subclientId",
 }
 
 
-def test_json_has_every_field_with_json_types(client: TestClient, auth_json: dict[str, str]) -> None:
+def test_json_has_every_field_with_json_types(
+    client: TestClient, auth_json: dict[str, str]
+) -> None:
     response = client.get(API + "Job/4", headers=auth_json)
     assert response.status_code == 200
     body = response.json()
@@ -54,11 +92,19 @@ def test_xml_spells_scalars_the_vendor_way(client: TestClient, auth_xml: dict[st
     assert summary.attrib["isVisible"] == "true"
     assert summary.find("userName").attrib == {"userName": "admin", "userId": "1"}  # type: ignore[union-attr]
     assert len(summary.findall("clientGroups")) == 2
-    scalars = SUMMARY_FIELDS - {"userName", "subclient", "destinationClient", "storagePolicy", "clientGroups"}
+    scalars = SUMMARY_FIELDS - {
+        "userName",
+        "subclient",
+        "destinationClient",
+        "storagePolicy",
+        "clientGroups",
+    }
     assert scalars <= set(summary.attrib)
 
 
-def test_active_job_has_no_end_time(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+def test_active_job_has_no_end_time(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
     job_id = first_job_id(db_path, "status = 'Suspended'")
     summary = client.get(API + f"Job/{job_id}", headers=auth_json).json()["jobs"][0]["jobSummary"]
     assert summary["jobEndTime"] == 0
@@ -73,9 +119,7 @@ def test_job_without_subclient_still_has_every_field(
     import sqlite3
 
     with sqlite3.connect(db_path) as db:
-        db.execute(
-            "INSERT INTO jobs (id, status, job_type) VALUES (900001, 'Completed', 'Admin')"
-        )
+        db.execute("INSERT INTO jobs (id, status, job_type) VALUES (900001, 'Completed', 'Admin')")
     summary = client.get(API + "Job/900001", headers=auth_json).json()["jobs"][0]["jobSummary"]
     assert set(summary) == SUMMARY_FIELDS
     assert summary["subclient"] == dict.fromkeys(SUBCLIENT_FIELDS, 0) | {
@@ -84,7 +128,9 @@ def test_job_without_subclient_still_has_every_field(
     assert summary["userName"] == {"userName": "", "userId": 0}
 
 
-def test_unknown_job_is_200_with_zero_total(client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str]) -> None:
+def test_unknown_job_is_200_with_zero_total(
+    client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str]
+) -> None:
     response = client.get(API + "Job/987654321", headers=auth_json)
     assert response.status_code == 200
     assert response.json() == {"totalRecordsWithoutPaging": 0, "jobs": []}
@@ -94,8 +140,12 @@ def test_unknown_job_is_200_with_zero_total(client: TestClient, auth_json: dict[
     assert list(root) == []
 
 
-@pytest.mark.parametrize("job_id", ["abc", "-4", "0", "4.0", "1e3", "%20", "99999999999999999999", "４"])
-def test_bad_job_id_is_400(client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str], job_id: str) -> None:
+@pytest.mark.parametrize(
+    "job_id", ["abc", "-4", "0", "4.0", "1e3", "%20", "99999999999999999999", "４"]
+)
+def test_bad_job_id_is_400(
+    client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str], job_id: str
+) -> None:
     response = client.get(API + f"Job/{job_id}", headers=auth_json)
     assert response.status_code == 400
     assert response.json()["errorCode"] == 1

@@ -10,7 +10,9 @@ from starlette.testclient import TestClient
 ROOTS = ["/commandcenter/api/", "/webconsole/api/", "/SearchSvc/CVWebService.svc/"]
 
 
-@pytest.mark.parametrize("root", [*ROOTS, "/commandcenter/api", "/COMMANDCENTER/API/", "/searchsvc/cvwebservice.svc"])
+@pytest.mark.parametrize(
+    "root", [*ROOTS, "/commandcenter/api", "/COMMANDCENTER/API/", "/searchsvc/cvwebservice.svc"]
+)
 def test_bare_root_answers_200(client: TestClient, root: str) -> None:
     assert client.get(root).status_code == 200
 
@@ -24,7 +26,12 @@ def test_every_root_and_any_casing(client: TestClient, token: str, root: str, pa
 
 
 @pytest.mark.parametrize(
-    "path", ["Job/4/advanceddetails?infoType=1", "JOB/4/ADVANCEDDETAILS?INFOTYPE=1", "Job/4/AdvancedDetails?infotype=1"]
+    "path",
+    [
+        "Job/4/advanceddetails?infoType=1",
+        "JOB/4/ADVANCEDDETAILS?INFOTYPE=1",
+        "Job/4/AdvancedDetails?infotype=1",
+    ],
 )
 def test_advanced_details_casing(client: TestClient, auth_json: dict[str, str], path: str) -> None:
     response = client.get("/webconsole/api/" + path, headers=auth_json)
@@ -36,7 +43,9 @@ def test_double_slash_after_root(client: TestClient, auth_json: dict[str, str]) 
     assert client.get("/webconsole/api//Job/4", headers=auth_json).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/commandcenter/api/NoSuchThing", "/nowhere", "/", "/commandcenter/api/Job/4/Nope"])
+@pytest.mark.parametrize(
+    "path", ["/commandcenter/api/NoSuchThing", "/nowhere", "/", "/commandcenter/api/Job/4/Nope"]
+)
 def test_unknown_route_is_404_in_the_clients_format(client: TestClient, path: str) -> None:
     response = client.get(path, headers={"Accept": "application/json"})
     assert response.status_code == 404
@@ -70,7 +79,9 @@ def test_wrong_method_is_405(client: TestClient, auth_json: dict[str, str]) -> N
         ("application/json; charset=utf-8", "application/json"),
     ],
 )
-def test_accept_picks_the_format(client: TestClient, token: str, accept: str | None, media: str) -> None:
+def test_accept_picks_the_format(
+    client: TestClient, token: str, accept: str | None, media: str
+) -> None:
     headers = {"Authtoken": token}
     if accept is not None:
         headers["Accept"] = accept
@@ -81,7 +92,9 @@ def test_accept_picks_the_format(client: TestClient, token: str, accept: str | N
 
 @pytest.mark.parametrize("accept", ["image/png", "text/html", "application/json;q=0"])
 def test_unacceptable_accept_is_406(client: TestClient, token: str, accept: str) -> None:
-    response = client.get("/commandcenter/api/Job/4", headers={"Authtoken": token, "Accept": accept})
+    response = client.get(
+        "/commandcenter/api/Job/4", headers={"Authtoken": token, "Accept": accept}
+    )
     assert response.status_code == 406
     assert response.json()["errorCode"] == 406
 
@@ -90,7 +103,11 @@ def test_oversized_body_is_413(client: TestClient, token: str) -> None:
     response = client.post(
         "/commandcenter/api/JobDetails",
         content=b"{" + b" " * (70 * 1024) + b"}",
-        headers={"Authtoken": token, "Accept": "application/json", "Content-Type": "application/json"},
+        headers={
+            "Authtoken": token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        },
     )
     assert response.status_code == 413
     assert response.json()["errorCode"] == 413

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cvjobs.errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from cvjobs.errors import CvjobsError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
-from cvjobs.errors import CvjobsError
 from cvjobs.model import Account
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService

@@ -51,7 +51,6 @@ def choose(accept: str | None) -> Format:
             best, best_key = fmt, key
     if best is None:
         raise NotAcceptable(
-            f"cannot answer in any of {accept.strip()!r}: use application/json or"
-            " application/xml"
+            f"cannot answer in any of {accept.strip()!r}: use application/json or application/xml"
         )
     return best

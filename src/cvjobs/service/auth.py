@@ -49,9 +49,7 @@ def decode_password(encoded: str) -> str:
     try:
         return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest(
-            "password must be the Base64 encoding of the UTF-8 password"
-        ) from None
+        raise BadRequest("password must be the Base64 encoding of the UTF-8 password") from None
 
 
 class AuthService:
@@ -89,6 +87,11 @@ class AuthService:
 
         return await run_in_threadpool(verify)
 
+    async def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash_password(secrets.token_hex(16))
+        return self._dummy_hash
+
     async def create_account(self, name: str, password: str, *, is_admin: bool) -> Account:
         if not name.strip():
             raise BadRequest("an account needs a name")
@@ -114,13 +117,9 @@ class AuthService:
     ) -> Session:
         password = decode_password(encoded_password)
         if timeout_minutes is not None and not 1 <= timeout_minutes <= MAX_LOGIN_TIMEOUT_MINUTES:
-            raise BadRequest(
-                f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes"
-            )
+            raise BadRequest(f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes")
         stored = await self._store.get_account(username.strip()) if username.strip() else None
-        if stored is None and self._dummy_hash is None:
-            self._dummy_hash = await self.hash_password(secrets.token_hex(16))
-        ok = await self._verify(stored.password_hash if stored else self._dummy_hash, password)
+        ok = await self._verify(stored.password_hash if stored else await self._dummy(), password)
         if stored is None or not ok:
             raise LoginFailed("Invalid Username or Password")
         if stored.account.disabled:

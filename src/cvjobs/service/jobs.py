@@ -32,29 +32,27 @@ def validate_info_type(info_type: int) -> None:
         )
 
 
+# The job types each info type applies to, and how the refusal names them.
+_APPLIES_TO: dict[int, tuple[frozenset[str], str]] = {
+    vocab.INFO_RETENTION: (vocab.BACKUP_JOB_TYPES, "backup jobs"),
+    vocab.INFO_REFERENCE_COPY: (frozenset({vocab.REFERENCE_COPY}), "reference copy jobs"),
+    vocab.INFO_DASH_COPY: (frozenset({vocab.AUX_COPY}), "auxiliary copy jobs"),
+    vocab.INFO_ADMIN: (frozenset({vocab.AUX_COPY}), "auxiliary copy jobs"),
+    vocab.INFO_BACKUP: (vocab.BACKUP_JOB_TYPES, "Exchange Database and SQL Server backup jobs"),
+}
+_BACKUP_INFO_APPS = frozenset({vocab.EXCHANGE_APP_ID, vocab.SQL_SERVER_APP_ID})
+
+
 def why_not_applicable(job: Job, bit: int) -> str | None:
     """None if the info type applies to the job, else the reason it does not."""
-    what = f"job {job.job_id} is a {job.job_type} job"
-    if bit == vocab.INFO_RETENTION:
-        if job.job_type not in vocab.BACKUP_JOB_TYPES:
-            return f"retention information exists only for backup jobs; {what}"
-    elif bit == vocab.INFO_REFERENCE_COPY:
-        if job.job_type != vocab.REFERENCE_COPY:
-            return f"reference copy information exists only for reference copy jobs; {what}"
-    elif bit in (vocab.INFO_DASH_COPY, vocab.INFO_ADMIN):
-        if job.job_type != vocab.AUX_COPY:
-            return f"{_INFO_NAMES[bit]} exists only for auxiliary copy jobs; {what}"
-    elif bit == vocab.INFO_BACKUP:
-        if job.job_type not in vocab.BACKUP_JOB_TYPES or job.app.id not in (
-            vocab.EXCHANGE_APP_ID,
-            vocab.SQL_SERVER_APP_ID,
-        ):
-            kind = f"{job.app.name} {job.job_type}" if job.app.name else job.job_type
-            return (
-                "backup information exists only for Exchange Database and SQL Server backup"
-                f" jobs; job {job.job_id} is a {kind} job"
-            )
-    return None
+    job_types, described = _APPLIES_TO[bit]
+    applies = job.job_type in job_types
+    if bit == vocab.INFO_BACKUP:
+        applies = applies and job.app.id in _BACKUP_INFO_APPS
+    if applies:
+        return None
+    kind = f"{job.app.name} {job.job_type}" if job.app.name else job.job_type
+    return f"{_INFO_NAMES[bit]} exists only for {described}; job {job.job_id} is a {kind} job"
 
 
 class JobService:

@@ -452,7 +452,5 @@ class SqliteStore:
         return cursor.rowcount > 0
 
     async def delete_sessions_idle_since(self, now: int) -> int:
-        cursor = self._db.execute(
-            "DELETE FROM sessions WHERE last_used + idle_seconds < ?", (now,)
-        )
+        cursor = self._db.execute("DELETE FROM sessions WHERE last_used + idle_seconds < ?", (now,))
         return cursor.rowcount

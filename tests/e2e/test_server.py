@@ -1,0 +1,106 @@
+"""The real server over raw sockets: what non-Python clients send."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import socket
+from xml.etree.ElementTree import fromstring
+
+import pytest
+
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+
+def request(
+    server: Server, method: str, path: str, body: bytes = b"", **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        conn.request(
+            method, path, body=body, headers={k.replace("_", "-"): v for k, v in headers.items()}
+        )
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def xml_login(server: Server) -> str:
+    password = base64.b64encode(server.password.encode()).decode()
+    body = f'<DM2ContentIndexing_CheckCredentialReq username="admin" password="{password}"/>'
+    status, headers, content = request(
+        server,
+        "POST",
+        "/SearchSvc/CVWebService.svc/Login",
+        body.encode(),
+        Content_type="application/xml",
+        Accept="application/xml",
+    )
+    assert status == 200 and headers["content-type"].startswith("application/xml")
+    return fromstring(content).attrib["token"]
+
+
+def test_startup_banner(server: Server) -> None:
+    text = server.log.read_text()
+    assert f"listening on {server.url}" in text
+    for root in ("commandcenter/api/", "webconsole/api/", "SearchSvc/CVWebService.svc/"):
+        assert f"{server.url}/{root}" in text
+    assert "log in as admin" in text
+
+
+def test_xml_client_over_the_wire(server: Server) -> None:
+    token = xml_login(server)
+    status, _, content = request(
+        server, "GET", "/SEARCHSVC/cvwebservice.svc/job/4", Authtoken=token
+    )
+    assert status == 200
+    assert fromstring(content).find("jobs/jobSummary").attrib["backupLevel"] == "INCREMANTAL"  # type: ignore[union-attr]
+    status, _, content = request(
+        server,
+        "POST",
+        "/webconsole/api/WhoAmI",
+        Authtoken=token,
+        Content_type="application/xml",
+        Content_Length="0",
+    )
+    assert status == 200 and b'userName="admin"' in content
+    status, _, content = request(
+        server,
+        "POST",
+        "/webconsole/api/logout",
+        Authtoken=token,
+        Content_type="application/xml",
+        Content_Length="0",
+    )
+    assert content == b"User logged out"
+
+
+def test_tls_probe_does_not_hang_the_server(server: Server) -> None:
+    # cvpysdk tries https first on the same port; the server must shrug it off at once.
+    with socket.create_connection((server.host, server.port), timeout=5) as s:
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64)
+        s.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            s.recv(1024)
+    status, _, _ = request(server, "GET", "/commandcenter/api/")
+    assert status == 200
+
+
+def test_errors_are_never_tracebacks(server: Server) -> None:
+    for method, path, body in [
+        ("GET", "/commandcenter/api/Job/abc", b""),
+        ("POST", "/commandcenter/api/Login", b"{broken"),
+        ("GET", "/commandcenter/api/Job/4/AdvancedDetails?infoType=64", b""),
+        ("DELETE", "/commandcenter/api/Job/4", b""),
+    ]:
+        status, _, content = request(
+            server, method, path, body, Accept="application/json", Content_type="application/json"
+        )
+        assert status in (400, 401, 405), (path, status)
+        assert "Traceback" not in content.decode()
+        assert "errorCode" in json.loads(content)

@@ -1,0 +1,80 @@
+"""The demo CommCell: deterministic, realistic, with the seed's jobs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cvjobs import demo, vocab
+from tests.conftest import NOW
+
+
+def test_same_inputs_same_catalogue() -> None:
+    assert list(demo.records(400, 7, NOW)) == list(demo.records(400, 7, NOW))
+    assert list(demo.records(400, 7, NOW)) != list(demo.records(400, 8, NOW))
+
+
+def test_always_has_the_seed_jobs() -> None:
+    small = {r.job.job_id: r for r in demo.records(3, 42, NOW)}
+    assert set(small) == {1, 2, 3, 4, 1452}
+    assert small[4] == demo.seed_job_4()
+    assert small[1452].sections["bkpInfo"] == demo.SEED_1452_BKP_INFO
+    assert small[1452].job.client.name == "EXCH001" and small[1452].job.app.id == 53
+
+
+def test_realistic_mix() -> None:
+    jobs = [r.job for r in demo.records(5000, 42, NOW)]
+    statuses = Counter(j.status for j in jobs)
+    assert statuses["Completed"] / len(jobs) > 0.7
+    for status in (
+        "Completed w/ one or more warnings",
+        "Completed w/ one or more errors",
+        "Failed",
+        "Killed",
+        "Running",
+        "Pending",
+        "Suspended",
+        "Waiting",
+    ):
+        assert statuses[status] > 0, status
+    assert {j.backup_level for j in jobs} >= {1, 2, 4, 8}
+    assert {j.app.id for j in jobs} >= {33, 53, 104, 13, 59, 22, 80, 125, 79, 61, 81, 5, 106}
+    types = Counter(j.job_type for j in jobs)
+    for job_type in (
+        vocab.BACKUP,
+        vocab.SYNTHETIC_FULL,
+        vocab.RESTORE,
+        vocab.AUX_COPY,
+        vocab.REFERENCE_COPY,
+        vocab.ADMIN,
+    ):
+        assert types[job_type] > 0, job_type
+    assert len({j.client.id for j in jobs}) >= 28
+    for job in jobs:
+        assert job.status in vocab.STATUSES
+        if job.is_active:
+            assert job.end_time == 0 and job.percent_complete < 100
+        else:
+            assert job.end_time >= job.start_time
+            assert job.last_update_time >= job.end_time
+    pending = [j for j in jobs if j.status in ("Pending", "Suspended", "Waiting")]
+    assert all(j.pending_reason for j in pending)
+
+
+def test_sections_follow_the_job_type() -> None:
+    for record in demo.records(2000, 42, NOW):
+        job, sections = record.job, record.sections
+        if job.job_type == vocab.AUX_COPY:
+            assert {"dashCopyInfo", "adminInfo"} <= set(sections)
+        if job.job_type == vocab.REFERENCE_COPY:
+            assert "refCopyInfo" in sections
+        if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
+            assert "bkpInfo" in sections
+        if "bkpInfo" in sections:
+            assert job.app.id in (53, 81)
+
+
+def test_every_backup_has_a_storage_policy_with_copies() -> None:
+    policies = {p.policy.id: p for p in demo.POLICIES}
+    for record in demo.records(500, 42, NOW):
+        if record.job.job_type in vocab.BACKUP_JOB_TYPES:
+            assert policies[record.job.storage_policy.id].copies
