@@ -6,12 +6,17 @@ import base64
 import contextlib
 import http.client
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, free_port, wait_until_up
 
 pytestmark = pytest.mark.e2e
 
@@ -104,3 +109,35 @@ def test_errors_are_never_tracebacks(server: Server) -> None:
         assert status in (400, 401, 405), (path, status)
         assert "Traceback" not in content.decode()
         assert "errorCode" in json.loads(content)
+
+
+def test_first_start_prints_a_generated_admin_password(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "first.log"
+    env = {k: v for k, v in os.environ.items() if k != "CVJOBS_ADMIN_PASSWORD"}
+    db = tmp_path / "first.db"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cvjobs", "serve", "--db", str(db), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        srv = Server("127.0.0.1", port, db, log, "")
+        wait_until_up(srv.url, process, log)
+        match = re.search(r"created account admin with password: (\S+)", log.read_text())
+        assert match, log.read_text()
+        password = base64.b64encode(match.group(1).encode()).decode()
+        status, _, content = request(
+            srv,
+            "POST",
+            "/commandcenter/api/Login",
+            json.dumps({"username": "admin", "password": password}).encode(),
+            Accept="application/json",
+            Content_type="application/json",
+        )
+        assert status == 200 and json.loads(content)["token"].startswith("QSDK ")
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0

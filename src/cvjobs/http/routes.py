@@ -115,8 +115,8 @@ async def job_details(ctx: Context) -> Response:
     body = body_of(ctx)
     if "jobId" not in body:
         raise BadRequest("JobDetails needs a jobId")
-    detail = await ctx.services.jobs.job_detail(parse_id(body["jobId"]))
-    return ctx.respond("JobManager_JobDetailResponse", detail)
+    job, extras = await ctx.services.jobs.job_detail(parse_id(body["jobId"]))
+    return ctx.respond("JobManager_JobDetailResponse", shapes.job_detail(job, extras))
 
 
 ROUTES: list[Route] = [

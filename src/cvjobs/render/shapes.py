@@ -8,7 +8,7 @@ the same, so the two renderings of one resource cannot drift.
 from __future__ import annotations
 
 from cvjobs import vocab
-from cvjobs.model import Account, Job, JsonObject, Session, StoragePolicy
+from cvjobs.model import Account, Job, JsonObject, Session
 
 # "not available" in the vendor's JobDetails numbers.
 NOT_AVAILABLE = -999
@@ -158,31 +158,6 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
         "clientStatusInfo": {"vmStatus": []},
     }
     return {"job": {"jobDetail": _merge(_merge(defaults, extras), derived)}}
-
-
-def retention(job: Job, policy: StoragePolicy) -> JsonObject:
-    """AdvancedDetails infoType 1: how long each copy of the job's storage policy keeps
-    it. `retainUntil` is 0 while the job has not finished."""
-    return {
-        "storagePolicyRetentionInfoList": [
-            {
-                "storagePolicyId": policy.policy.id,
-                "storagePolicyName": policy.policy.name,
-                "copyRetentionInfoList": [
-                    {
-                        "storagePolicyCopyId": copy.copy_id,
-                        "copyName": copy.name,
-                        "isDefaultCopy": copy.is_default,
-                        "retentionDays": copy.retention_days,
-                        "retainUntil": job.end_time + copy.retention_days * 86400
-                        if job.end_time
-                        else 0,
-                    }
-                    for copy in policy.copies
-                ],
-            }
-        ]
-    }
 
 
 def login(session: Session) -> JsonObject:

@@ -10,6 +10,7 @@ that is allowed within `renew_seconds` of the token's last use, and never after 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -18,7 +19,6 @@ from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from starlette.concurrency import run_in_threadpool
 
 from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed
 from cvjobs.model import Account, Session
@@ -76,7 +76,7 @@ class AuthService:
         return int(self._clock())
 
     async def hash_password(self, password: str) -> str:
-        return await run_in_threadpool(self._hasher.hash, password)
+        return await asyncio.to_thread(self._hasher.hash, password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         def verify() -> bool:
@@ -85,7 +85,7 @@ class AuthService:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await run_in_threadpool(verify)
+        return await asyncio.to_thread(verify)
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
-from cvjobs.model import Job, JsonObject
-from cvjobs.render import shapes
+from cvjobs.model import Job, JsonObject, StoragePolicy
 from cvjobs.store.base import Store
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -55,6 +54,31 @@ def why_not_applicable(job: Job, bit: int) -> str | None:
     return f"{_INFO_NAMES[bit]} exists only for {described}; job {job.job_id} is a {kind} job"
 
 
+def derive_retention(job: Job, policy: StoragePolicy) -> JsonObject:
+    """AdvancedDetails infoType 1 from the job's storage policy: how long each copy keeps
+    the job. `retainUntil` is 0 while the job has not finished."""
+    return {
+        "storagePolicyRetentionInfoList": [
+            {
+                "storagePolicyId": policy.policy.id,
+                "storagePolicyName": policy.policy.name,
+                "copyRetentionInfoList": [
+                    {
+                        "storagePolicyCopyId": copy.copy_id,
+                        "copyName": copy.name,
+                        "isDefaultCopy": copy.is_default,
+                        "retentionDays": copy.retention_days,
+                        "retainUntil": job.end_time + copy.retention_days * 86400
+                        if job.end_time
+                        else 0,
+                    }
+                    for copy in policy.copies
+                ],
+            }
+        ]
+    }
+
+
 class JobService:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -62,12 +86,13 @@ class JobService:
     async def get(self, job_id: int) -> Job | None:
         return await self._store.get_job(job_id)
 
-    async def job_detail(self, job_id: int) -> JsonObject:
+    async def job_detail(self, job_id: int) -> tuple[Job, JsonObject]:
+        """The job and the JobDetails extras recorded with it (empty if none)."""
         job = await self._store.get_job(job_id)
         if job is None:
             raise JobDetailsFailed(f"No job exists with the job ID {job_id}")
         sections = await self._store.get_sections(job_id, (JOB_DETAIL_SECTION,))
-        return shapes.job_detail(job, sections.get(JOB_DETAIL_SECTION, {}))
+        return job, sections.get(JOB_DETAIL_SECTION, {})
 
     async def advanced_details(self, job_id: int, info_type: int | None) -> JsonObject:
         """The requested sections in one object. `info_type` None asks for every section
@@ -92,7 +117,7 @@ class JobService:
             # Not recorded with the job: derive it from the job's storage policy copies.
             policy = await self._store.get_storage_policy(job.storage_policy.id)
             if policy and policy.copies:
-                stored[retention] = shapes.retention(job, policy)
+                stored[retention] = derive_retention(job, policy)
         if info_type is not None:
             for bit in bits:
                 if vocab.INFO_SECTIONS[bit] not in stored:
