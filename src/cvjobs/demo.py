@@ -241,22 +241,11 @@ def seed_job_1452(agent: Agent) -> JobRecord:
     )
 
 
-_PHASES = {
-    vocab.BACKUP: ("Scan", "Backup", "Archive Index"),
-    vocab.SYNTHETIC_FULL: ("Synthetic Full Backup", "Archive Index"),
-    vocab.RESTORE: ("Restore",),
-    vocab.AUX_COPY: ("Aux Copy",),
-    vocab.DATA_VERIFICATION: ("Data Verification",),
-    vocab.REFERENCE_COPY: ("Reference Copy",),
-    vocab.ADMIN: ("Data Aging",),
-}
-
-
 def _details(
     job_id: int, start: int, end: int, job_type: str, app_size: int, media: int, files: int
 ) -> JsonObject:
     """JobDetails extras: how the job was started, compression figures, phase attempts."""
-    phases = _PHASES.get(job_type, ("Backup",))
+    phases = vocab.phases_of(job_type)
     span = max((end or start) - start, len(phases))
     step = span // len(phases)
     attempts = []
@@ -384,7 +373,7 @@ class _Generator:
         failed_files = 0
         if active:
             status, pending_reason, phase = _ACTIVE[(job_id - self.active_from) % len(_ACTIVE)]
-            phase = phase or _PHASES.get(job_type, ("Backup",))[0]
+            phase = phase or vocab.phases_of(job_type)[0]
             percent = float(rng.randrange(3, 90))
             elapsed = max(self.now - start, 1)
             end = 0

@@ -17,6 +17,7 @@ CODE_ACCESS_DENIED = 5
 CODE_NOT_FOUND = 404
 CODE_NOT_ACCEPTABLE = 406
 CODE_TOO_LARGE = 413
+CODE_CONFLICT = 409
 CODE_BAD_LOGIN = 1116
 CODE_ACCOUNT_LOCKED = 1127
 
@@ -71,6 +72,20 @@ class PayloadTooLarge(CvjobsError):
     error_code = CODE_TOO_LARGE
 
 
+class Forbidden(CvjobsError):
+    """The account may not do this (HTTP 403)."""
+
+    http_status = 403
+    error_code = CODE_ACCESS_DENIED
+
+
+class StaleUpdate(CvjobsError):
+    """An ingest update older than what is stored (HTTP 409); nothing was changed."""
+
+    http_status = 409
+    error_code = CODE_CONFLICT
+
+
 class OperationFailed(CvjobsError):
     """A well-formed request the catalogue cannot satisfy, answered with HTTP 200 and the
     generic errorCode body (AdvancedDetails: unknown job, type not applicable)."""
@@ -111,6 +126,19 @@ class JobDetailsFailed(CvjobsError):
     def body(self) -> dict[str, Any]:
         return {
             "error": {"errList": [{"errorCode": self.error_code, "errLogMessage": self.message}]}
+        }
+
+
+class JobActionFailed(CvjobsError):
+    """A refused job action: HTTP 200 with {"errors": [{"errList": [...]}]} (§8)."""
+
+    http_status = 200
+    xml_root = "JobManager_PerformJobOperationResp"
+    error_code = CODE_JOB
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "errors": [{"errList": [{"errorCode": self.error_code, "errLogMessage": self.message}]}]
         }
 
 

@@ -55,6 +55,8 @@ class Job:
     is_visible: bool = True
     submit_error_code: int = 0
     is_preemptable: int = 0
+    # Not on the wire: when a suspended job resumes by itself (0: never).
+    auto_resume_at: int = 0
 
     @property
     def status_color(self) -> str:
@@ -114,3 +116,65 @@ class PolicyCopy:
 class StoragePolicy:
     policy: Ref
     copies: tuple[PolicyCopy, ...]
+
+
+# Event severities (GET Events): 0 information, 3 minor, 6 major, 9 critical.
+INFO, MINOR, MAJOR, CRITICAL = 0, 3, 6, 9
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A CommCell event: a job state change, a failure, an action, or one ingested."""
+
+    time: int
+    severity: int
+    code: str  # the vendor's "subsystem:number" form, e.g. "19:1327"
+    description: str
+    job_id: int = 0
+    client: Ref = Ref()
+    subsystem: str = "JobManager"
+    user: str = ""
+    from_status: str = ""
+    to_status: str = ""
+    event_id: int = 0
+    acknowledged: bool = False
+
+    @property
+    def numeric_code(self) -> int:
+        """The vendor's eventCode: the subsystem number in the top byte (19:122 is
+        318767226)."""
+        major, _, minor = self.code.partition(":")
+        try:
+            return (int(major) << 24) | int(minor or 0)
+        except ValueError:
+            return 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """What a job list asks for. None means "no filter" throughout."""
+
+    now: int
+    job_types: frozenset[str] | None = None
+    statuses: frozenset[str] | None = None
+    client_ids: tuple[int, ...] | None = None
+    subclient_id: int | None = None
+    backupset_id: int | None = None
+    category: str = "all"  # all, active, finished
+    lookup_seconds: int | None = None  # finished jobs older than this are left out
+    show_aged: bool = True
+    sort_field: str = "jobId"
+    descending: bool = True
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    job_id: int | None = None
+    client_id: int | None = None
+    from_time: int | None = None
+    to_time: int | None = None
+    severities: frozenset[int] | None = None
+    event_id: int | None = None
+    limit: int = 1000

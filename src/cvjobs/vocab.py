@@ -141,3 +141,54 @@ INFO_SECTIONS: Final[dict[int, str]] = {
 }
 ALL_INFO_TYPES: Final = sum(INFO_SECTIONS)
 INFO_BIT_BY_SECTION: Final[dict[str, int]] = {v: k for k, v in INFO_SECTIONS.items()}
+
+# Job type names and numbers accepted in jobFilter / jobTypeList (§5), each mapped to the
+# human jobType it selects. Numbers the vendor documents: Backup 4, AUXCOPY 13 and 104,
+# SYNTHFULL 14, SNAPBACKUP 59, DATA_VERIFICATION 82, CSDRBKP 11, DEDUPDBSYNC 80. The
+# others are [OURS] (listed in the README). Admin job kinds all show as jobType "Admin".
+SNAP_BACKUP = "Snap Backup"
+WORKFLOW = "Workflow"
+_JOB_TYPE_WORDS: Final[dict[str, tuple[str, ...]]] = {
+    BACKUP: ("backup", "4"),
+    RESTORE: ("restore", "1"),
+    AUX_COPY: ("aux copy", "auxcopy", "13", "104"),
+    SYNTHETIC_FULL: ("synthetic full", "synthfull", "14"),
+    SNAP_BACKUP: ("snap backup", "snapbackup", "59"),
+    DATA_VERIFICATION: ("data verification", "data_verification", "82"),
+    REFERENCE_COPY: ("reference copy", "referencecopy", "109"),
+    WORKFLOW: ("workflow", "90"),
+    ADMIN: ("admin", "csdrbkp", "11", "dedupdbsync", "80", "data aging", "data_aging", "10"),
+}
+JOB_TYPE_BY_WORD: Final[dict[str, str]] = {
+    word: name for name, words in _JOB_TYPE_WORDS.items() for word in words
+}
+JOB_TYPES: Final[tuple[str, ...]] = tuple(_JOB_TYPE_WORDS)
+# What GET Job lists when no jobFilter is given: backup jobs.
+DEFAULT_LIST_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL, SNAP_BACKUP})
+# Not admin jobs: what hideAdminJobs keeps.
+NON_ADMIN_TYPES: Final[frozenset[str]] = frozenset(
+    {BACKUP, SYNTHETIC_FULL, SNAP_BACKUP, RESTORE, AUX_COPY}
+)
+
+
+def job_type_named(word: str) -> str | None:
+    """The jobType a jobFilter word (name or number, any casing) selects, or None."""
+    return JOB_TYPE_BY_WORD.get(" ".join(word.strip().casefold().split()))
+
+
+# The phases a job of each type goes through, in order (the engine walks them).
+PHASES: Final[dict[str, tuple[str, ...]]] = {
+    BACKUP: ("Scan", "Backup", "Archive Index"),
+    SYNTHETIC_FULL: ("Synthetic Full Backup", "Archive Index"),
+    SNAP_BACKUP: ("Scan", "Snap Backup", "Archive Index"),
+    RESTORE: ("Restore",),
+    AUX_COPY: ("Aux Copy",),
+    DATA_VERIFICATION: ("Data Verification",),
+    REFERENCE_COPY: ("Reference Copy",),
+    WORKFLOW: ("Workflow",),
+    ADMIN: ("Data Aging",),
+}
+
+
+def phases_of(job_type: str) -> tuple[str, ...]:
+    return PHASES.get(job_type, ("Backup",))

@@ -13,7 +13,16 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from cvjobs.model import Account, Job, JobRecord, JsonObject, StoragePolicy
+from cvjobs.model import (
+    Account,
+    Event,
+    EventQuery,
+    Job,
+    JobQuery,
+    JobRecord,
+    JsonObject,
+    StoragePolicy,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +49,34 @@ class Store(Protocol):
         """The stored sections of a job among `names` (absent ones are left out)."""
         ...
 
-    async def upsert_jobs(self, records: Iterable[JobRecord]) -> int:
+    async def upsert_jobs(
+        self, records: Iterable[JobRecord], *, require_newer: bool = False
+    ) -> int:
         """Insert or replace jobs by id, with their entities and sections, all or nothing.
-        Sections a record does not carry are kept. Returns how many jobs were written."""
+        Sections a record does not carry are kept. With `require_newer`, a record older
+        than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
+        Returns how many jobs were written."""
+        ...
+
+    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        """(the count of all matches, the requested page of them)."""
+        ...
+
+    async def active_jobs(self) -> list[Job]: ...
+
+    async def replace_job(self, job: Job, expect_status: str, events: Iterable[Event]) -> bool:
+        """Write the job's changeable fields and the events, atomically, if the stored job
+        still has `expect_status` (compare and set); False, and nothing written, if not."""
+        ...
+
+    async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
+        """Insert `job` under the next free id, with its events; returns it with that id."""
+        ...
+
+    async def add_events(self, events: Iterable[Event]) -> None: ...
+
+    async def list_events(self, query: EventQuery) -> list[Event]:
+        """Matching events, newest first."""
         ...
 
     async def put_sections(self, job_id: int, sections: dict[str, JsonObject]) -> bool:

@@ -12,14 +12,26 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cvjobs import vocab
-from cvjobs.errors import StoreError
-from cvjobs.model import Account, Job, JobRecord, JsonObject, PolicyCopy, Ref, StoragePolicy
+from cvjobs.errors import StaleUpdate, StoreError
+from cvjobs.model import (
+    Account,
+    Event,
+    EventQuery,
+    Job,
+    JobQuery,
+    JobRecord,
+    JsonObject,
+    PolicyCopy,
+    Ref,
+    StoragePolicy,
+)
 from cvjobs.store.base import StoredAccount, StoredSession
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
 
@@ -29,7 +41,7 @@ _JOB_COLUMNS = (
     " pending_reason_error_code, percent_complete, percent_savings, size_of_application,"
     " size_of_media_on_disk, total_num_of_files, total_failed_files, total_failed_folders,"
     " start_time, end_time, last_update_time, elapsed_time, is_aged, is_visible,"
-    " submit_error_code, is_preemptable"
+    " submit_error_code, is_preemptable, auto_resume_at"
 )
 _JOB_COLUMN_NAMES = [c.strip() for c in _JOB_COLUMNS.split(",")]
 _UPSERT_JOB = (
@@ -37,6 +49,71 @@ _UPSERT_JOB = (
     " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMN_NAMES[1:])
 )
+
+# What job control and the engine change on a job; its identity and entities stay.
+_MUTABLE_COLUMNS = (
+    "status", "current_phase", "pending_reason", "pending_reason_error_code",
+    "percent_complete", "percent_savings", "size_of_application", "size_of_media_on_disk",
+    "total_num_of_files", "total_failed_files", "total_failed_folders", "start_time",
+    "end_time", "last_update_time", "elapsed_time", "is_aged", "is_visible",
+    "submit_error_code", "auto_resume_at",
+)  # fmt: skip
+_REPLACE_JOB = (
+    "UPDATE jobs SET "
+    + ", ".join(f"{c} = ?" for c in _MUTABLE_COLUMNS)
+    + " WHERE id = ? AND status = ?"
+)
+_SORT_COLUMNS = {
+    "jobId": "j.id",
+    "jobStartTime": "j.start_time",
+    "jobEndTime": "j.end_time",
+    "lastUpdateTime": "j.last_update_time",
+    "status": "j.status",
+    "clientName": "c.name",
+}
+_EVENT_COLUMNS = (
+    "id, job_id, client_id, time, severity, event_code, subsystem, description, user_name,"
+    " from_status, to_status, acknowledged"
+)
+
+
+def _in(column: str, values: frozenset[str] | frozenset[int] | tuple[int, ...]) -> str:
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+def _job_filter(q: JobQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of a job list, on indexed columns only."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, values in (
+        ("j.job_type", q.job_types),
+        ("j.status", q.statuses),
+        ("j.client_id", q.client_ids),
+    ):
+        if values is not None:
+            where.append(_in(column, values) if values else "0")
+            params.extend(sorted(values))
+    for column, value in (("j.subclient_id", q.subclient_id), ("j.backupset_id", q.backupset_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    active = sorted(vocab.ACTIVE_STATUSES)
+    if q.category == "active":
+        where.append(_in("j.status", vocab.ACTIVE_STATUSES))
+        params.extend(active)
+    else:
+        recent = "j.end_time >= ?" if q.lookup_seconds is not None else "1"
+        recent_params = [q.now - q.lookup_seconds] if q.lookup_seconds is not None else []
+        if q.category == "finished":
+            where.append(f"NOT {_in('j.status', vocab.ACTIVE_STATUSES)} AND {recent}")
+            params.extend([*active, *recent_params])
+        elif q.lookup_seconds is not None:
+            where.append(f"({_in('j.status', vocab.ACTIVE_STATUSES)} OR {recent})")
+            params.extend([*active, *recent_params])
+    if not q.show_aged:
+        where.append("j.is_aged = 0")
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
 
 # One indexed query per job read: the job row, the names of its entities, and its client's
 # groups folded into one JSON column.
@@ -52,7 +129,7 @@ SELECT j.id, j.status, j.job_type,
        j.percent_complete, j.percent_savings, j.size_of_application, j.size_of_media_on_disk,
        j.total_num_of_files, j.total_failed_files, j.total_failed_folders,
        j.start_time, j.end_time, j.last_update_time, j.elapsed_time,
-       j.is_aged, j.is_visible, j.submit_error_code, j.is_preemptable
+       j.is_aged, j.is_visible, j.submit_error_code, j.is_preemptable, j.auto_resume_at
   FROM jobs j
   LEFT JOIN clients c ON c.id = j.client_id
   LEFT JOIN app_types a ON a.id = j.app_id
@@ -116,6 +193,7 @@ def _job_from_row(r: tuple[Any, ...]) -> Job:
         is_visible=bool(r[36]),
         submit_error_code=r[37],
         is_preemptable=r[38],
+        auto_resume_at=r[39],
     )
 
 
@@ -155,6 +233,7 @@ def _job_params(job: Job) -> tuple[Any, ...]:
         int(job.is_visible),
         job.submit_error_code,
         job.is_preemptable,
+        job.auto_resume_at,
     )
 
 
@@ -304,23 +383,27 @@ class SqliteStore:
         )
         return {name: orjson.loads(body) for name, body in rows}
 
-    async def upsert_jobs(self, records: Iterable[JobRecord]) -> int:
+    async def upsert_jobs(
+        self, records: Iterable[JobRecord], *, require_newer: bool = False
+    ) -> int:
         # Foreign keys are not checked row by row here (that more than doubles the cost of
         # a bulk load): every entity a job refers to is written just before it, in the
         # same transaction, by _EntityWriter.
         self._db.execute("PRAGMA foreign_keys = OFF")
         try:
-            return self._upsert_jobs(records)
+            return self._upsert_jobs(records, require_newer)
         finally:
             self._db.execute("PRAGMA foreign_keys = ON")
 
-    def _upsert_jobs(self, records: Iterable[JobRecord]) -> int:
+    def _upsert_jobs(self, records: Iterable[JobRecord], require_newer: bool) -> int:
         count = 0
         with self._transaction() as db:
             entities = _EntityWriter(db)
             jobs: list[tuple[Any, ...]] = []
             sections: list[tuple[int, str, str]] = []
             for record in records:
+                if require_newer:
+                    self._check_newer(db, record.job)
                 entities.job(record.job, record.set_client_groups)
                 jobs.append(_job_params(record.job))
                 sections.extend(
@@ -332,6 +415,15 @@ class SqliteStore:
                     self._flush(db, jobs, sections)
             self._flush(db, jobs, sections)
         return count
+
+    @staticmethod
+    def _check_newer(db: sqlite3.Connection, job: Job) -> None:
+        row = db.execute("SELECT last_update_time FROM jobs WHERE id = ?", (job.job_id,)).fetchone()
+        if row is not None and row[0] > job.last_update_time:
+            raise StaleUpdate(
+                f"job {job.job_id} was last updated at {row[0]}, after this update's"
+                f" lastUpdateTime {job.last_update_time}; nothing was changed"
+            )
 
     @staticmethod
     def _flush(
@@ -393,6 +485,120 @@ class SqliteStore:
             Ref(policy_id, row[0]),
             tuple(PolicyCopy(c[0], c[1], c[2], bool(c[3])) for c in copies),
         )
+
+    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        where, params = _job_filter(query)
+        total = int(self._db.execute(f"SELECT count(*) FROM jobs j{where}", params).fetchone()[0])
+        if query.limit == 0 or query.offset >= total:
+            return total, []
+        direction = "DESC" if query.descending else "ASC"
+        column = _SORT_COLUMNS[query.sort_field]
+        order = f" ORDER BY {column} {direction}" + (
+            ", j.id " + direction if column != "j.id" else ""
+        )
+        rows = self._db.execute(
+            _SELECT_JOB + where + order + " LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        ).fetchall()
+        return total, [_job_from_row(r) for r in rows]
+
+    async def active_jobs(self) -> list[Job]:
+        marks = ", ".join("?" * len(vocab.ACTIVE_STATUSES))
+        rows = self._db.execute(
+            _SELECT_JOB + f" WHERE j.status IN ({marks}) ORDER BY j.id",
+            sorted(vocab.ACTIVE_STATUSES),
+        ).fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    async def replace_job(self, job: Job, expect_status: str, events: Iterable[Event]) -> bool:
+        with self._transaction() as db:
+            values = [
+                int(v) if isinstance(v, bool) else v
+                for v in (getattr(job, c) for c in _MUTABLE_COLUMNS)
+            ]
+            cursor = db.execute(_REPLACE_JOB, [*values, job.job_id, expect_status])
+            if cursor.rowcount == 0:
+                return False
+            self._insert_events(db, events)
+        return True
+
+    async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
+        with self._transaction() as db:
+            next_id = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM jobs").fetchone()[0])
+            created = replace(job, job_id=next_id)
+            _EntityWriter(db).job(created, set_groups=False)
+            db.execute(_UPSERT_JOB, _job_params(created))
+            self._insert_events(db, (replace(e, job_id=next_id) for e in events))
+        return created
+
+    @staticmethod
+    def _insert_events(db: sqlite3.Connection, events: Iterable[Event]) -> None:
+        db.executemany(
+            "INSERT INTO events (job_id, client_id, time, severity, event_code, subsystem,"
+            " description, user_name, from_status, to_status, acknowledged)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.job_id or None,
+                    e.client.id or None,
+                    e.time,
+                    e.severity,
+                    e.code,
+                    e.subsystem,
+                    e.description,
+                    e.user,
+                    e.from_status,
+                    e.to_status,
+                    int(e.acknowledged),
+                )
+                for e in events
+            ],
+        )
+
+    async def add_events(self, events: Iterable[Event]) -> None:
+        with self._transaction() as db:
+            self._insert_events(db, events)
+
+    async def list_events(self, query: EventQuery) -> list[Event]:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("e.id = ?", query.event_id),
+            ("e.job_id = ?", query.job_id),
+            ("e.client_id = ?", query.client_id),
+            ("e.time >= ?", query.from_time),
+            ("e.time <= ?", query.to_time),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if query.severities is not None:
+            where.append(_in("e.severity", query.severities) if query.severities else "0")
+            params.extend(sorted(query.severities))
+        sql = (
+            "SELECT "
+            + ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+            + ", c.name FROM events e LEFT JOIN clients c ON c.id = e.client_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY e.id DESC LIMIT ?"
+        )
+        return [
+            Event(
+                event_id=r[0],
+                job_id=r[1] or 0,
+                client=_ref(r[2], r[12]),
+                time=r[3],
+                severity=r[4],
+                code=r[5],
+                subsystem=r[6],
+                description=r[7],
+                user=r[8],
+                from_status=r[9],
+                to_status=r[10],
+                acknowledged=bool(r[11]),
+            )
+            for r in self._db.execute(sql, [*params, query.limit])
+        ]
 
     # -- accounts and sessions -----------------------------------------------------------
 

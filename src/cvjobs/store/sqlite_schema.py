@@ -131,5 +131,28 @@ CREATE TABLE sessions (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1),)
+# v2: job control and events. `auto_resume_at` is when a suspended job resumes by itself
+# (pause with autoResumeInSec), 0 for never.
+_V2: Final = """
+ALTER TABLE jobs ADD COLUMN auto_resume_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY,
+    job_id        INTEGER,
+    client_id     INTEGER,
+    time          INTEGER NOT NULL,
+    severity      INTEGER NOT NULL,
+    event_code    TEXT NOT NULL,
+    subsystem     TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    user_name     TEXT NOT NULL DEFAULT '',
+    from_status   TEXT NOT NULL DEFAULT '',
+    to_status     TEXT NOT NULL DEFAULT '',
+    acknowledged  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_job    ON events (job_id, id);
+CREATE INDEX events_client ON events (client_id, id);
+CREATE INDEX events_time   ON events (time, id);
+"""
+
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2))
 LATEST: Final = MIGRATIONS[-1][0]

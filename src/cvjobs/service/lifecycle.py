@@ -1,0 +1,84 @@
+"""The job state machine (wire contract §8, §10): which action may do what from which
+status. Pure functions over status names; the control service and the engine apply them.
+
+User actions pass through a pending status that the engine settles on its next step
+(Suspend Pending -> Suspended, Kill Pending -> Killed), as the vendor's job manager does;
+without an engine the control service settles at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from cvjobs import vocab
+
+SUSPEND, RESUME, KILL, RESUBMIT = "suspend", "resume", "kill", "resubmit"
+ACTIONS: Final = (SUSPEND, RESUME, KILL, RESUBMIT)
+# How clients name the actions in URLs and MultiJobOperation bodies, in any casing.
+ACTION_WORDS: Final[dict[str, str]] = {
+    "pause": SUSPEND,
+    "suspend": SUSPEND,
+    "job_suspend": SUSPEND,
+    "resume": RESUME,
+    "job_resume": RESUME,
+    "kill": KILL,
+    "job_kill": KILL,
+    "resubmit": RESUBMIT,
+    "job_resubmit": RESUBMIT,
+}
+
+# Statuses that run or wait to run: they may be suspended, and killed.
+_RUNNABLE: Final = frozenset(
+    {"Running", "Running (cannot be verified)", "Waiting", "Pending", "Queued"}
+)
+_RESUMABLE: Final = frozenset({"Suspended", "Suspend Pending", "Pending"})
+# The engine's settling of pending statuses.
+SETTLES_TO: Final[dict[str, str]] = {
+    "Suspend Pending": "Suspended",
+    "Kill Pending": "Killed",
+    "Interrupt Pending": "Interrupted",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """`status` is the job's next status (None for resubmit, which makes a new job);
+    `refusal` says why the action is refused, and then nothing changes."""
+
+    status: str | None = None
+    refusal: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def decide(job_id: int, status: str, action: str) -> Decision:
+    """What `action` does to a job in `status`."""
+    what = f"job {job_id}"
+    if action == RESUBMIT:
+        if vocab.is_active(status):
+            return Decision(
+                refusal=f"{what} is still {status}; only finished jobs can be resubmitted"
+            )
+        return Decision()
+    if not vocab.is_active(status):
+        return Decision(refusal=f"{what} is already {status}")
+    if status == "Kill Pending":
+        return Decision(refusal=f"{what} is already being killed")
+    if status == "Interrupt Pending":
+        return Decision(refusal=f"{what} is being interrupted")
+    if action == KILL:
+        return Decision("Kill Pending")
+    if action == SUSPEND:
+        if status == "Suspended":
+            return Decision(refusal=f"{what} is already suspended")
+        if status == "Suspend Pending":
+            return Decision(refusal=f"{what} is already being suspended")
+        return Decision("Suspend Pending")
+    if action == RESUME:
+        if status in _RESUMABLE:
+            return Decision("Running")
+        return Decision(refusal=f"{what} is not suspended; it is {status}")
+    raise ValueError(f"unknown action {action!r}")
