@@ -80,7 +80,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def client(db_path: Path, clock: FakeClock) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(db=str(db_path)), clock=clock)) as test_client:
+    app = create_app(Settings(db=str(db_path)), clock=clock, run_engine=False)
+    with TestClient(app) as test_client:
         yield test_client
 
 

@@ -3,7 +3,12 @@ when the app starts; nothing is built at import time."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -12,14 +17,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from cvjobs import vocab
 from cvjobs.config import Settings
-from cvjobs.http.dispatch import Dispatcher, Services
+from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
+from cvjobs.model import JobQuery
 from cvjobs.service.auth import AuthService
+from cvjobs.service.control import JobControl
+from cvjobs.service.engine import JobEngine, NewJobSource
+from cvjobs.service.events import EventService
 from cvjobs.service.jobs import JobService
 from cvjobs.store import open_store
+from cvjobs.store.base import Store
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+ENGINE_TICK_SECONDS = 1.0
+log = logging.getLogger("cvjobs.engine")
 
 
 async def _endpoint(request: Request) -> Response:
@@ -27,19 +40,76 @@ async def _endpoint(request: Request) -> Response:
     return await dispatcher(request)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Starlette:
+def scaled(clock: Callable[[], float], speed: int) -> Callable[[], float]:
+    """A clock that runs `speed` times faster than `clock`, from now on."""
+    if speed == 1:
+        return clock
+    start = clock()
+    return lambda: start + (clock() - start) * speed
+
+
+async def _new_job_source(store: Store, settings: Settings, now: int) -> NewJobSource | None:
+    """Demo mode's schedule: new runs of recent finished backups of the catalogue."""
+    if not settings.demo or settings.demo_job_interval == 0:
+        return None
+    query = JobQuery(now=now, job_types=vocab.BACKUP_JOB_TYPES, category="finished", limit=50)
+    _, templates = await store.list_jobs(query)
+    return NewJobSource(templates, settings.demo_job_interval)
+
+
+async def _run_engine(engine: JobEngine) -> None:
+    while True:
+        try:
+            await engine.step()
+        except Exception:
+            log.exception("job engine step failed; trying again")
+        await asyncio.sleep(ENGINE_TICK_SECONDS)
+
+
+def create_app(
+    settings: Settings, *, clock: Callable[[], float] = time.time, run_engine: bool = True
+) -> Starlette:
+    """The ASGI app. `clock` is UNIX time in seconds (tests pass a fake one); tokens use
+    it as is, jobs use it sped up by `engine_speed`. With `run_engine` False the engine is
+    built (app.state.engine) but only steps when asked: tests drive it."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings.db)
+        job_clock = scaled(clock, settings.engine_speed)
+        control = JobControl(store, clock=job_clock, engine_settles=settings.engine)
         services = Services(
             auth=AuthService(store, clock=clock, idle_seconds=settings.token_idle_minutes * 60),
             jobs=JobService(store),
+            control=control,
+            events=EventService(store),
+            commcell=CommCell(
+                name=settings.commcell_name,
+                guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),
+                host=socket.gethostname(),
+            ),
+            clock=job_clock,
         )
         app.state.services = services
         app.state.dispatcher = Dispatcher(ROUTES, services)
+        engine = JobEngine(
+            store,
+            control,
+            clock=job_clock,
+            seed=settings.seed,
+            new_jobs=await _new_job_source(store, settings, int(job_clock())),
+        )
+        app.state.engine = engine
+        runner = (
+            asyncio.create_task(_run_engine(engine)) if settings.engine and run_engine else None
+        )
         try:
             yield
         finally:
+            if runner is not None:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
             await store.close()
 
     return Starlette(

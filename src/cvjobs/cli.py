@@ -39,7 +39,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             p.add_argument(
                 s.flag,
                 dest=s.name,
-                action="store_true",
+                action="store_false" if s.default else "store_true",
                 default=None,
                 help=f"{s.help} [{s.env}]",
             )

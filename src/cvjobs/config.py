@@ -26,7 +26,9 @@ class Setting:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        """The command-line option; a setting that is on by default is turned off."""
+        prefix = "--no-" if self.type is bool and self.default else "--"
+        return prefix + self.name.replace("_", "-")
 
 
 SETTINGS: Final[tuple[Setting, ...]] = (
@@ -50,6 +52,26 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "password of the admin account created on first start; empty: a random one is"
         " printed once (environment only, so it never shows in ps)",
     ),
+    Setting(
+        "engine",
+        bool,
+        True,
+        "run the job engine, which moves active jobs along and settles suspend/kill;"
+        " turn it off for a pure catalogue or mirror",
+    ),
+    Setting(
+        "engine_speed",
+        int,
+        1,
+        "run the engine's clock this many times faster than real time (demos, tests)",
+    ),
+    Setting(
+        "demo_job_interval",
+        int,
+        300,
+        "with --demo: engine seconds between the new jobs the engine starts (0: none)",
+    ),
+    Setting("commcell_name", str, "cvjobs", "the CommCell name GET CommServ reports"),
     Setting("log_level", str, "info", "server log level: debug, info, warning, error"),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
@@ -67,6 +89,10 @@ class Settings:
     seed: int = 42
     token_idle_minutes: int = 30
     admin_password: str = ""
+    engine: bool = True
+    engine_speed: int = 1
+    demo_job_interval: int = 300
+    commcell_name: str = "cvjobs"
     log_level: str = "info"
 
 
@@ -108,6 +134,12 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"port must be 0-65535, got {settings.port}")
     if settings.token_idle_minutes < 1:
         raise ValueError("token_idle_minutes must be at least 1")
+    if not 1 <= settings.engine_speed <= 100_000:
+        raise ValueError("engine_speed must be between 1 and 100000")
+    if settings.demo_job_interval < 0:
+        raise ValueError("demo_job_interval cannot be negative")
+    if not settings.commcell_name.strip():
+        raise ValueError("commcell_name cannot be empty")
     if settings.demo_jobs < 0:
         raise ValueError("demo_jobs cannot be negative")
     if settings.log_level not in ("debug", "info", "warning", "error", "critical"):

@@ -15,7 +15,12 @@ EXPECTED: dict[str, dict[str, str | None]] = {
     "Running (cannot be verified)": RUNNING_LIKE,
     "Waiting": RUNNING_LIKE,
     "Queued": RUNNING_LIKE,
-    "Pending": {SUSPEND: "Suspend Pending", RESUME: "Running", KILL: "Kill Pending", RESUBMIT: None},
+    "Pending": {
+        SUSPEND: "Suspend Pending",
+        RESUME: "Running",
+        KILL: "Kill Pending",
+        RESUBMIT: None,
+    },
     "Suspended": {SUSPEND: None, RESUME: "Running", KILL: "Kill Pending", RESUBMIT: None},
     "Suspend Pending": {SUSPEND: None, RESUME: "Running", KILL: "Kill Pending", RESUBMIT: None},
     "Kill Pending": {SUSPEND: None, RESUME: None, KILL: None, RESUBMIT: None},

@@ -20,6 +20,8 @@ from cvjobs.http.negotiation import choose
 from cvjobs.model import Account
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
+from cvjobs.service.control import JobControl
+from cvjobs.service.events import EventService
 from cvjobs.service.jobs import JobService
 
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
@@ -27,9 +29,26 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
+class CommCell:
+    """What GET CommServ tells about this server."""
+
+    name: str
+    guid: str
+    host: str
+    service_pack: int = 40
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     auth: AuthService
     jobs: JobService
+    control: JobControl
+    events: EventService
+    commcell: CommCell
+    clock: Callable[[], float]
+
+    def now(self) -> int:
+        return int(self.clock())
 
 
 @dataclass(slots=True)

@@ -12,8 +12,13 @@ from starlette.responses import PlainTextResponse, Response
 
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest
+from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route, token_of
+from cvjobs.model import EventQuery
 from cvjobs.render import shapes
+from cvjobs.service import lifecycle
+from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
+from cvjobs.service.events import SEVERITY_FLAGS
 
 MAX_ID = 2**63 - 1
 
@@ -119,12 +124,134 @@ async def job_details(ctx: Context) -> Response:
     return ctx.respond("JobManager_JobDetailResponse", shapes.job_detail(job, extras))
 
 
+async def list_jobs(ctx: Context) -> Response:
+    params: dict[str, list[str]] = {}
+    for key, value in ctx.request.query_params.multi_items():
+        params.setdefault(key.lower(), []).append(value)
+    query = queries.from_get(params, ctx.request.headers, ctx.services.now())
+    total, jobs = await ctx.services.jobs.find(query)
+    return ctx.respond(
+        "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
+    )
+
+
+async def post_jobs(ctx: Context) -> Response:
+    query = queries.from_post(body_of(ctx), ctx.services.now())
+    total, jobs = await ctx.services.jobs.find(query)
+    return ctx.respond(
+        "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
+    )
+
+
+def action_named(word: str) -> str:
+    action = lifecycle.ACTION_WORDS.get(word.strip().lower())
+    if action is None:
+        known = ", ".join(sorted(lifecycle.ACTION_WORDS))
+        raise BadRequest(f"unknown job action {word[:40]!r} (known: {known})")
+    return action
+
+
+async def job_action(ctx: Context) -> Response:
+    assert ctx.account is not None
+    job_id = parse_id(ctx.params["job_id"])
+    action = action_named(ctx.params["action"])
+    auto_resume = single_query(ctx, "autoResumeInSec")
+    suspended = single_query(ctx, "startInSuspendedState")
+    new_ids = await ctx.services.control.act(
+        job_id,
+        action,
+        ctx.account,
+        auto_resume_seconds=0
+        if auto_resume is None
+        else queries.whole(auto_resume, "autoResumeInSec", high=MAX_AUTO_RESUME_SECONDS),
+        start_suspended=suspended is not None and queries.flag(suspended, "startInSuspendedState"),
+    )
+    if new_ids:
+        # The vendor lists the new job ids as strings.
+        return ctx.respond(
+            "JobManager_PerformJobOperationResp", {"jobIds": [str(i) for i in new_ids]}
+        )
+    return ctx.respond("JobManager_PerformJobOperationResp", {"errorCode": 0})
+
+
+async def multi_job_operation(ctx: Context) -> Response:
+    assert ctx.account is not None
+    body = body_of(ctx)
+    request = body.get("JobManager_PerformMultiCellJobOpReq", body)
+    op = request.get("jobOpReq") if isinstance(request, dict) else None
+    if not isinstance(op, dict):
+        raise BadRequest('MultiJobOperation needs {"jobOpReq": {"operationType", "jobs"}}')
+    action = action_named(str(op.get("operationType", "")))
+    jobs = op.get("jobs")
+    if isinstance(jobs, dict):  # one job, as XML or a lenient JSON client sends it
+        jobs = [jobs]
+    if not isinstance(jobs, list) or not jobs:
+        raise BadRequest('jobOpReq.jobs must be a list of {"jobId": N}')
+    ids = [parse_id(j.get("jobId") if isinstance(j, dict) else None) for j in jobs]
+    await ctx.services.control.act_on_many(ids, action, ctx.account)
+    return ctx.respond("JobManager_PerformJobOperationResp", {"errorCode": 0})
+
+
+async def list_events(ctx: Context) -> Response:
+    found = await ctx.services.events.find(event_query(ctx))
+    return ctx.respond("EventViewer_EventsListResp", shapes.events(found))
+
+
+async def get_event(ctx: Context) -> Response:
+    event_id = parse_id(ctx.params["event_id"], "event id")
+    found = await ctx.services.events.find(EventQuery(event_id=event_id))
+    return ctx.respond("EventViewer_EventsListResp", shapes.events(found))
+
+
+def event_query(ctx: Context) -> EventQuery:
+    def number(name: str, low: int = 0) -> int | None:
+        raw = single_query(ctx, name)
+        return None if raw is None else queries.whole(raw, name, low=low)
+
+    severities = {
+        severity
+        for name, severity in SEVERITY_FLAGS.items()
+        if (raw := single_query(ctx, name)) is None or queries.flag(raw, name)
+    }
+    return EventQuery(
+        job_id=number("jobId", 1),
+        client_id=number("clientId", 1),
+        from_time=number("fromTime"),
+        to_time=number("toTime"),
+        severities=frozenset(severities),
+        limit=number("limit", 1) or 1000,
+    )
+
+
+async def commserv(ctx: Context) -> Response:
+    cc = ctx.services.commcell
+    return ctx.respond("CommServ_Info", shapes.commserv(cc.name, cc.guid, cc.host, cc.service_pack))
+
+
+async def task_details(ctx: Context) -> Response:
+    job_id = parse_id(ctx.params["job_id"])
+    job = await ctx.services.jobs.get(job_id)
+    if job is None:
+        message = f"No job exists with the job ID {job_id}"
+        error = {"errorCode": 2, "errorMessage": message, "errLogMessage": message}
+        return ctx.respond("TMMsg_TaskInfoResp", {"error": {"errList": [error]}})
+    return ctx.respond("TMMsg_TaskInfoResp", shapes.task_details(job))
+
+
 ROUTES: list[Route] = [
     Route("POST", "Login", login, auth=False),
     Route("POST", "RenewLoginToken", renew_login_token, auth=False),
     Route("POST", "Logout", logout, auth=False),
     Route("POST", "WhoAmI", who_am_i),
+    Route("GET", "Job", list_jobs),
+    Route("POST", "Jobs", post_jobs),
     Route("GET", "Job/{job_id}", get_job),
+    Route("POST", "Job/{job_id}/action/{action}", job_action),
+    Route("POST", "Jobs/MultiJobOperation", multi_job_operation),
+    Route("GET", "Job/{job_id}/TaskDetails", task_details),
+    Route("GET", "Events", list_events),
+    Route("GET", "Events/{event_id}", get_event),
+    Route("GET", "CommServ", commserv),
     Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details),
     Route("POST", "JobDetails", job_details),
 ]

@@ -8,7 +8,7 @@ the same, so the two renderings of one resource cannot drift.
 from __future__ import annotations
 
 from cvjobs import vocab
-from cvjobs.model import Account, Job, JsonObject, Session
+from cvjobs.model import Account, Event, Job, JsonObject, Session
 
 # "not available" in the vendor's JobDetails numbers.
 NOT_AVAILABLE = -999
@@ -184,3 +184,69 @@ def login(session: Session) -> JsonObject:
 
 def who_am_i(account: Account) -> JsonObject:
     return {"user": {"userName": account.name, "userId": account.account_id}}
+
+
+def events(found: list[Event]) -> JsonObject:
+    return {
+        "commservEvents": [
+            {
+                "id": e.event_id,
+                "jobId": e.job_id,
+                "severity": e.severity,
+                "eventCode": str(e.numeric_code),
+                "eventCodeString": e.code,
+                "subsystem": e.subsystem,
+                "description": e.description,
+                "timeSource": e.time,
+                "acknowledge": int(e.acknowledged),
+                "type": 0,
+                "clientEntity": {
+                    "clientId": e.client.id,
+                    "clientName": e.client.name,
+                    "displayName": e.client.name,
+                },
+            }
+            for e in found
+        ]
+    }
+
+
+def commserv(name: str, guid: str, host: str, service_pack: int) -> JsonObject:
+    """GET CommServ: what cvpysdk <= 11.38 reads while connecting (commcell name and id,
+    host, time zone, service pack; csVersionInfo must be a string)."""
+    return {
+        "commcell": {"commCellName": name, "commCellId": 2, "csGUID": guid},
+        "hostName": host,
+        "csTimeZone": {"TimeZoneName": "UTC", "TimeZoneID": 0},
+        "timeZone": "(UTC) Coordinated Universal Time",
+        "currentSPVersion": service_pack,
+        "csVersionInfo": f"11.{service_pack}.0",
+        "releaseName": f"11.{service_pack}",
+    }
+
+
+def task_details(job: Job) -> JsonObject:
+    """GET Job/{id}/TaskDetails: the task that started the job."""
+    backup = job.job_type in vocab.BACKUP_JOB_TYPES
+    return {
+        "taskInfo": {
+            "task": {
+                "taskId": job.job_id,
+                "taskType": 1,
+                "ownerName": job.user.name,
+                "taskFlags": {"disabled": False},
+            },
+            "associations": [subclient(job)],
+            "subTasks": [
+                {
+                    "subTask": {
+                        "subTaskType": 2 if backup else 1,
+                        "operationType": job.job_type,
+                    },
+                    "options": {
+                        "backupOpts": {"backupLevel": vocab.backup_level_enum(job.backup_level)}
+                    },
+                }
+            ],
+        }
+    }

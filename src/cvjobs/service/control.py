@@ -20,6 +20,32 @@ from cvjobs.store.base import Store
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
 
 
+def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "") -> Job:
+    """A new run of `template` (same client, subclient, type and level) starting at `now`,
+    with nothing done yet; its id is given when the store creates it."""
+    return replace(
+        template,
+        job_id=0,
+        status=status,
+        current_phase=vocab.phases_of(template.job_type)[0],
+        pending_reason=pending_reason,
+        pending_reason_error_code="",
+        percent_complete=0.0,
+        size_of_application=0,
+        size_of_media_on_disk=0,
+        total_num_of_files=0,
+        total_failed_files=0,
+        total_failed_folders=0,
+        start_time=now,
+        end_time=0,
+        last_update_time=now,
+        elapsed_time=0,
+        is_aged=False,
+        submit_error_code=0,
+        auto_resume_at=0,
+    )
+
+
 class JobControl:
     def __init__(self, store: Store, *, clock: Callable[[], float], engine_settles: bool) -> None:
         self._store = store
@@ -115,32 +141,13 @@ class JobControl:
 
     async def _resubmit(self, job: Job, account: Account, start_suspended: bool) -> int:
         now = self._now()
-        status = "Suspended" if start_suspended else "Running"
-        template = replace(
+        template = fresh_job(
             job,
-            job_id=0,
-            status=status,
-            user=job.user,
-            current_phase=vocab.phases_of(job.job_type)[0],
-            pending_reason=(
-                f"{job.job_type} job has been suspended by user {account.name}."
-                if start_suspended
-                else ""
-            ),
-            pending_reason_error_code="",
-            percent_complete=0.0,
-            size_of_application=0,
-            size_of_media_on_disk=0,
-            total_num_of_files=0,
-            total_failed_files=0,
-            total_failed_folders=0,
-            start_time=now,
-            end_time=0,
-            last_update_time=now,
-            elapsed_time=0,
-            is_aged=False,
-            submit_error_code=0,
-            auto_resume_at=0,
+            status="Suspended" if start_suspended else "Running",
+            now=now,
+            pending_reason=f"{job.job_type} job has been suspended by user {account.name}."
+            if start_suspended
+            else "",
         )
         event = started_event(template, now, account.name, f"resubmission of job [{job.job_id}]")
         created = await self._store.create_job(template, [event])

@@ -68,7 +68,8 @@ def started_event(job: Job, now: int, user: str, why: str) -> Event:
         time=now,
         severity=INFO,
         code=CODE_STARTED,
-        description=f"{job.job_type} job [{job.job_id}] was started{by}: {why}",
+        # No job id in the text: a new job gets its id as it is written.
+        description=f"{job.job_type} job was started{by}: {why}",
         job_id=job.job_id,
         client=job.client,
         user=user,

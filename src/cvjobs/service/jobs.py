@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
-from cvjobs.model import Job, JsonObject, StoragePolicy
+from cvjobs.model import Job, JobQuery, JsonObject, StoragePolicy
 from cvjobs.store.base import Store
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -85,6 +85,10 @@ class JobService:
 
     async def get(self, job_id: int) -> Job | None:
         return await self._store.get_job(job_id)
+
+    async def find(self, query: JobQuery) -> tuple[int, list[Job]]:
+        """(how many jobs match in all, the page asked for)."""
+        return await self._store.list_jobs(query)
 
     async def job_detail(self, job_id: int) -> tuple[Job, JsonObject]:
         """The job and the JobDetails extras recorded with it (empty if none)."""

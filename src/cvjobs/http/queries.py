@@ -1,0 +1,177 @@
+"""Job list requests as the clients send them, read into a `JobQuery` (wire contract §5):
+GET Job's query parameters and paging headers, and POST Jobs' JSON body. Every value is
+parsed strictly; anything unknown or malformed is a 400 that names it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest
+from cvjobs.model import JobQuery
+
+MAX_LIMIT = 10_000
+MAX_OFFSET = 2**31 - 1
+DEFAULT_LIMIT = 100
+DEFAULT_LOOKUP_SECONDS = 365 * 24 * 3600
+_CATEGORIES = {"all": "all", "active": "active", "finished": "finished",
+               "0": "all", "1": "active", "2": "finished"}  # fmt: skip
+SORT_FIELDS = ("jobId", "jobStartTime", "jobEndTime", "lastUpdateTime", "status", "clientName")
+_SORT_BY_FOLDED = {f.lower(): f for f in SORT_FIELDS}
+
+
+def whole(value: Any, name: str, *, low: int = 0, high: int = 2**63 - 1) -> int:
+    """An integer from JSON or from text (ASCII digits, optional minus sign)."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        digits = value[1:] if value.startswith("-") else value
+        if digits.isascii() and digits.isdigit() and len(digits) <= 19:
+            number = int(value)
+    if number is None:
+        raise BadRequest(f"{name} must be a whole number, not {str(value)[:40]!r}")
+    if not low <= number <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, not {number}")
+    return number
+
+
+def flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int)) and str(value).strip().lower() in ("true", "1", "false", "0"):
+        return str(value).strip().lower() in ("true", "1")
+    raise BadRequest(f"{name} must be true or false, not {str(value)[:40]!r}")
+
+
+def job_types(words: Iterable[Any], name: str) -> frozenset[str]:
+    types = set()
+    for word in words:
+        job_type = vocab.job_type_named(str(word)) if isinstance(word, (str, int)) else None
+        if job_type is None:
+            known = ", ".join(vocab.JOB_TYPES)
+            raise BadRequest(f"unknown job type {str(word)[:40]!r} in {name} (known: {known})")
+        types.add(job_type)
+    return frozenset(types)
+
+
+def statuses(words: Iterable[Any]) -> frozenset[str]:
+    found = set()
+    for word in words:
+        status = vocab.canonical_status(word) if isinstance(word, str) else None
+        if status is None:
+            raise BadRequest(f"unknown status {str(word)[:40]!r} in statusList")
+        found.add(status)
+    return frozenset(found)
+
+
+def _hide_admin(types: frozenset[str] | None, hide: bool) -> frozenset[str] | None:
+    if not hide:
+        return types
+    return vocab.NON_ADMIN_TYPES if types is None else types & vocab.NON_ADMIN_TYPES
+
+
+def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: int) -> JobQuery:
+    """GET Job. `params` maps lower-cased names to their values. Paging may come as
+    headers (the documented way) or as query parameters (what many clients do)."""
+
+    def one(name: str) -> str | None:
+        values = params.get(name.lower(), [])
+        if len(values) > 1:
+            raise BadRequest(f"{name} is given {len(values)} times")
+        return values[0] if values else None
+
+    def paging(name: str, default: int, high: int) -> int:
+        raw = one(name)
+        if raw is None:
+            raw = headers.get(name)
+        return default if raw is None else whole(raw, name, high=high)
+
+    category_word = one("jobCategory")
+    category = "all"
+    if category_word is not None:
+        category = _CATEGORIES.get(category_word.strip().lower(), "")
+        if not category:
+            raise BadRequest(f"jobCategory must be Active, Finished or All, not {category_word!r}")
+    filter_text = one("jobFilter")
+    if filter_text is None:
+        types: frozenset[str] | None = vocab.DEFAULT_LIST_TYPES
+    elif not filter_text.strip():
+        types = None
+    else:
+        types = job_types((w for w in filter_text.split(",") if w.strip()), "jobFilter")
+    hide = one("hideAdminJobs")
+    ids = {name: one(name) for name in ("clientId", "subclientId", "backupsetId")}
+    lookup = one("completedJobLookupTime")
+    return JobQuery(
+        now=now,
+        job_types=_hide_admin(types, hide is not None and flag(hide, "hideAdminJobs")),
+        client_ids=(whole(ids["clientId"], "clientId", low=1),) if ids["clientId"] else None,
+        subclient_id=whole(ids["subclientId"], "subclientId", low=1)
+        if ids["subclientId"]
+        else None,
+        backupset_id=whole(ids["backupsetId"], "backupsetId", low=1)
+        if ids["backupsetId"]
+        else None,
+        category=category,
+        lookup_seconds=DEFAULT_LOOKUP_SECONDS
+        if lookup is None
+        else whole(lookup, "completedJobLookupTime"),
+        limit=paging("limit", DEFAULT_LIMIT, MAX_LIMIT),
+        offset=paging("offset", 0, MAX_OFFSET),
+    )
+
+
+def _object(body: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = body.get(name, {})
+    if not isinstance(value, Mapping):
+        raise BadRequest(f"{name} must be an object")
+    return value
+
+
+def _list(body: Mapping[str, Any], name: str) -> list[Any]:
+    value = body.get(name, [])
+    if not isinstance(value, list):
+        raise BadRequest(f"jobFilter.{name} must be a list")
+    return value
+
+
+def from_post(body: Mapping[str, Any], now: int) -> JobQuery:
+    """POST Jobs, as cvpysdk's all_jobs/active_jobs/finished_jobs send it."""
+    category = _CATEGORIES.get(str(body.get("category", 0)).strip().lower())
+    if category is None:
+        raise BadRequest(
+            f"category must be 0 (all), 1 (active) or 2 (finished), not {body.get('category')!r}"
+        )
+    paging = _object(body, "pagingConfig")
+    jf = _object(body, "jobFilter")
+    sort_word = paging.get("sortField", "jobId")
+    sort_field = _SORT_BY_FOLDED.get(str(sort_word).lower())
+    if sort_field is None:
+        raise BadRequest(f"unknown sortField {sort_word!r} (known: {', '.join(SORT_FIELDS)})")
+    direction = whole(paging.get("sortDirection", 1), "pagingConfig.sortDirection", high=1)
+    clients = []
+    for entry in _list(jf, "clientList"):
+        if not isinstance(entry, Mapping) or "clientId" not in entry:
+            raise BadRequest('jobFilter.clientList entries must be {"clientId": N}')
+        clients.append(whole(entry["clientId"], "clientId", low=1))
+    type_words = _list(jf, "jobTypeList")
+    status_words = _list(jf, "statusList")
+    lookup = jf.get("completedJobLookupTime")
+    return JobQuery(
+        now=now,
+        job_types=_hide_admin(
+            job_types(type_words, "jobTypeList") if type_words else None,
+            flag(jf.get("hideAdminJobs", False), "hideAdminJobs"),
+        ),
+        statuses=statuses(status_words) if status_words else None,
+        client_ids=tuple(clients) if clients else None,
+        category=category,
+        lookup_seconds=None if lookup is None else whole(lookup, "completedJobLookupTime"),
+        show_aged=flag(jf.get("showAgedJobs", False), "showAgedJobs"),
+        sort_field=sort_field,
+        descending=direction == 1,
+        limit=whole(paging.get("limit", DEFAULT_LIMIT), "pagingConfig.limit", high=MAX_LIMIT),
+        offset=whole(paging.get("offset", 0), "pagingConfig.offset", high=MAX_OFFSET),
+    )
