@@ -24,7 +24,7 @@ def count_jobs(db: Path) -> int:
 
 def serve(db: Path) -> tuple[TestClient, dict[str, str]]:
     token = open_session(db)
-    return TestClient(create_app(Settings(db=str(db)))), {"Authtoken": token}
+    return TestClient(create_app(Settings(db=str(db)), run_engine=False)), {"Authtoken": token}
 
 
 def import_files(db: Path, *args: str | Path) -> int:
