@@ -22,6 +22,7 @@ from cvjobs.store.sqlite import SqliteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = 1764000000  # the demo catalogue's "now": 2025-11-24
+CLOCK_START = NOW + 3600  # where each test's fake clock starts
 DEMO_JOBS = 300
 ADMIN_PASSWORD = "admin-pass-1"
 VIEWER_PASSWORD = "viewer-pass-1"
@@ -55,7 +56,7 @@ async def _build_template(path: Path) -> None:
     await auth.create_account("viewer", VIEWER_PASSWORD, is_admin=False)
     # A live session made without Login, so tests that only need a token do not pay for
     # an argon2 verification each.
-    await store.create_session(token_hash(ADMIN_TOKEN), 1, int(time.time()), 1800)
+    await store.create_session(token_hash(ADMIN_TOKEN), 1, CLOCK_START, 1800)
     await store.close()
 
 
@@ -75,7 +76,7 @@ def db_path(template_db: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(time.time())
+    return FakeClock(CLOCK_START)
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def open_session(db_path: Path) -> str:
                 else await store.create_account("tester", "!unusable", is_admin=True)
             )
             await store.create_session(
-                token_hash(ADMIN_TOKEN), account.account_id, int(time.time()), 1800
+                token_hash(ADMIN_TOKEN), account.account_id, CLOCK_START, 1800
             )
         finally:
             await store.close()

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from cvjobs.app import create_app
 from cvjobs.cli import main
 from cvjobs.config import Settings
-from tests.conftest import API, FIXTURES, open_session
+from tests.conftest import API, CLOCK_START, FIXTURES, FakeClock, open_session
 
 
 def count_jobs(db: Path) -> int:
@@ -24,7 +24,9 @@ def count_jobs(db: Path) -> int:
 
 def serve(db: Path) -> tuple[TestClient, dict[str, str]]:
     token = open_session(db)
-    return TestClient(create_app(Settings(db=str(db)), run_engine=False)), {"Authtoken": token}
+    return TestClient(
+        create_app(Settings(db=str(db)), clock=FakeClock(CLOCK_START), run_engine=False)
+    ), {"Authtoken": token}
 
 
 def import_files(db: Path, *args: str | Path) -> int:

@@ -1,0 +1,370 @@
+"""GET Job and POST Jobs (wire contract §5): filters, paging by header or query, exact
+totals. Expectations are computed here in Python from the catalogue's rows, independently
+of the SQL the store builds."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from starlette.testclient import TestClient
+
+from cvjobs import vocab
+from tests.conftest import API, CLOCK_START
+
+YEAR = 365 * 86400
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    status: str
+    job_type: str
+    client_id: int
+    subclient_id: int
+    backupset_id: int
+    start_time: int
+    end_time: int
+    is_aged: bool
+
+
+def rows(db_path: Path) -> list[Row]:
+    with sqlite3.connect(db_path) as db:
+        return [
+            Row(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6], r[7], bool(r[8]))
+            for r in db.execute(
+                "SELECT id, status, job_type, client_id, subclient_id, backupset_id,"
+                " start_time, end_time, is_aged FROM jobs"
+            )
+        ]
+
+
+def expected(
+    all_rows: list[Row],
+    *,
+    types: set[str] | None = vocab.DEFAULT_LIST_TYPES,  # type: ignore[assignment]
+    category: str = "all",
+    lookup: int | None = YEAR,
+    client: int | None = None,
+    subclient: int | None = None,
+    backupset: int | None = None,
+    statuses: set[str] | None = None,
+    show_aged: bool = True,
+) -> list[int]:
+    out = []
+    for r in all_rows:
+        active = r.status in vocab.ACTIVE_STATUSES
+        recent = lookup is None or r.end_time >= CLOCK_START - lookup
+        if types is not None and r.job_type not in types:
+            continue
+        if category == "active" and not active:
+            continue
+        if category == "finished" and (active or not recent):
+            continue
+        if category == "all" and not (active or recent):
+            continue
+        if client is not None and r.client_id != client:
+            continue
+        if subclient is not None and r.subclient_id != subclient:
+            continue
+        if backupset is not None and r.backupset_id != backupset:
+            continue
+        if statuses is not None and r.status not in statuses:
+            continue
+        if not show_aged and r.is_aged:
+            continue
+        out.append(r.id)
+    return sorted(out, reverse=True)
+
+
+def get_list(client: TestClient, headers: dict[str, str], query: str = "", **extra: str) -> Any:
+    response = client.get(API + "Job" + query, headers={**headers, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ids_of(body: Any) -> list[int]:
+    return [j["jobSummary"]["jobId"] for j in body["jobs"]]
+
+
+def test_default_is_backup_jobs_newest_first(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    want = expected(rows(db_path))
+    body = get_list(client, auth_json)
+    assert body["totalRecordsWithoutPaging"] == len(want)
+    assert ids_of(body) == want[:100]
+    assert {j["jobSummary"]["jobType"] for j in body["jobs"]} <= vocab.DEFAULT_LIST_TYPES
+
+
+@pytest.mark.parametrize("how", ["headers", "query"])
+def test_paging_by_headers_or_query(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], how: str
+) -> None:
+    want = expected(rows(db_path), types=None)
+    seen: list[int] = []
+    offset = 0
+    while True:
+        if how == "headers":
+            body = get_list(client, auth_json, "?jobFilter=", limit="7", offset=str(offset))
+        else:
+            body = get_list(client, auth_json, f"?jobFilter=&limit=7&offset={offset}")
+        assert body["totalRecordsWithoutPaging"] == len(want)
+        if not body["jobs"]:
+            break
+        assert len(body["jobs"]) <= 7
+        seen += ids_of(body)
+        offset += 7
+    assert seen == want
+
+
+def test_limit_zero_asks_only_for_the_total(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    body = get_list(client, auth_json, "?jobFilter=&limit=0&offset=0")
+    assert body == {
+        "totalRecordsWithoutPaging": len(expected(rows(db_path), types=None)),
+        "jobs": [],
+    }
+
+
+def test_query_paging_wins_over_headers(client: TestClient, auth_json: dict[str, str]) -> None:
+    assert len(get_list(client, auth_json, "?jobFilter=&limit=3", limit="9")["jobs"]) == 3
+
+
+CLIENTS = [None, 2, 7, 9]
+CATEGORIES = [None, "Active", "finished", "ALL"]
+FILTERS: list[str | None] = [None, "", "Backup", "backup,restore", "4,13", "Aux Copy,Admin"]
+LOOKUPS = [None, 0, 86400 * 30]
+
+
+@pytest.mark.parametrize(
+    ("client_id", "category", "job_filter", "lookup"),
+    list(itertools.product(CLIENTS, CATEGORIES, FILTERS, LOOKUPS)),
+)
+def test_totals_under_every_filter_combination(
+    client: TestClient,
+    db_path: Path,
+    auth_json: dict[str, str],
+    client_id: int | None,
+    category: str | None,
+    job_filter: str | None,
+    lookup: int | None,
+) -> None:
+    params: dict[str, Any] = {"limit": 10000}
+    types: set[str] | None = set(vocab.DEFAULT_LIST_TYPES)
+    if client_id is not None:
+        params["clientId"] = client_id
+    if category is not None:
+        params["jobCategory"] = category
+    if job_filter is not None:
+        params["jobFilter"] = job_filter
+        words = [w for w in job_filter.split(",") if w]
+        types = {vocab.job_type_named(w) for w in words} if words else None  # type: ignore[misc]
+    if lookup is not None:
+        params["completedJobLookupTime"] = lookup
+    response = client.get(API + "Job", params=params, headers=auth_json)
+    assert response.status_code == 200
+    want = expected(
+        rows(db_path),
+        types=types,
+        category=(category or "all").lower(),
+        lookup=YEAR if lookup is None else lookup,
+        client=client_id,
+    )
+    assert response.json()["totalRecordsWithoutPaging"] == len(want)
+    assert ids_of(response.json()) == want
+
+
+@pytest.mark.parametrize(("name", "entity_id"), [("subclientId", 2), ("backupsetId", 3)])
+def test_subclient_and_backupset(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], name: str, entity_id: int
+) -> None:
+    query = f"?{name}={entity_id}&jobFilter=&completedJobLookupTime={YEAR * 20}"
+    body = get_list(client, auth_json, query)
+    key = "subclient" if name == "subclientId" else "backupset"
+    want = expected(rows(db_path), types=None, lookup=YEAR * 20, **{key: entity_id})  # type: ignore[arg-type]
+    assert ids_of(body) == want
+    assert want  # the demo catalogue has jobs there
+
+
+@pytest.mark.parametrize("name", ["hideAdminJobs", "hideAdminjobs", "HIDEADMINJOBS"])
+def test_hide_admin_jobs(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], name: str
+) -> None:
+    body = get_list(client, auth_json, f"?jobFilter=&{name}=true&limit=10000")
+    assert ids_of(body) == expected(rows(db_path), types=set(vocab.NON_ADMIN_TYPES))
+    assert "Admin" not in {j["jobSummary"]["jobType"] for j in body["jobs"]}
+
+
+def test_xml_list(client: TestClient, auth_xml: dict[str, str]) -> None:
+    root = fromstring(client.get(API + "Job?jobFilter=&limit=3", headers=auth_xml).content)
+    assert root.tag == "JobManager_JobListResponse"
+    assert len(root.findall("jobs/jobSummary")) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("?clientId=abc", "clientId"),
+        ("?clientId=0", "clientId"),
+        ("?subclientId=-2", "subclientId"),
+        ("?jobCategory=Sometimes", "jobCategory"),
+        ("?jobFilter=Backup,Nonsense", "unknown job type 'Nonsense'"),
+        ("?limit=-1", "limit"),
+        ("?limit=100001", "limit"),
+        ("?offset=x", "offset"),
+        ("?completedJobLookupTime=-5", "completedJobLookupTime"),
+        ("?hideAdminJobs=maybe", "hideAdminJobs"),
+        ("?clientId=2&clientId=3", "given 2 times"),
+    ],
+)
+def test_bad_parameters_are_400(
+    client: TestClient, auth_json: dict[str, str], query: str, words: str
+) -> None:
+    response = client.get(API + "Job" + query, headers=auth_json)
+    assert response.status_code == 400
+    assert words in response.json()["errorMessage"]
+
+
+def test_bad_paging_header_is_400(client: TestClient, auth_json: dict[str, str]) -> None:
+    response = client.get(API + "Job", headers={**auth_json, "limit": "lots"})
+    assert response.status_code == 400
+
+
+# -- POST Jobs ----------------------------------------------------------------------
+
+
+def cvpysdk_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "scope": 1,
+        "category": 0,
+        "pagingConfig": {"sortDirection": 1, "offset": 0, "sortField": "jobId", "limit": 20},
+        "jobFilter": {
+            "completedJobLookupTime": 30 * 86400,
+            "showAgedJobs": False,
+            "hideAdminJobs": False,
+            "clientList": [],
+            "jobTypeList": [],
+        },
+    }
+    for key, value in changes.items():
+        if key in ("pagingConfig", "jobFilter"):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    return body
+
+
+def post_jobs(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> Any:
+    response = client.post(API + "Jobs", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(("category", "name"), [(0, "all"), (1, "active"), (2, "finished")])
+def test_post_jobs_categories(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], category: int, name: str
+) -> None:
+    body = post_jobs(
+        client, auth_json, cvpysdk_body(category=category, pagingConfig={"limit": 10000})
+    )
+    want = expected(rows(db_path), types=None, category=name, lookup=30 * 86400, show_aged=False)
+    assert body["totalRecordsWithoutPaging"] == len(want)
+    assert ids_of(body) == want
+
+
+def test_post_jobs_filters(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+    body = post_jobs(
+        client,
+        auth_json,
+        cvpysdk_body(
+            pagingConfig={"limit": 10000},
+            jobFilter={
+                "clientList": [{"clientId": 2}, {"clientId": 7}],
+                "jobTypeList": ["Backup"],
+                "statusList": ["completed", "Running"],
+                "completedJobLookupTime": YEAR * 20,
+                "showAgedJobs": True,
+            },
+        ),
+    )
+    want = [
+        i
+        for i in expected(
+            rows(db_path), types={"Backup"}, lookup=YEAR * 20, statuses={"Completed", "Running"}
+        )
+        if i in {r.id for r in rows(db_path) if r.client_id in (2, 7)}
+    ]
+    assert ids_of(body) == want and 4 in want and 1452 in want
+
+
+@pytest.mark.parametrize("field", ["jobId", "jobStartTime", "jobEndTime", "status", "clientName"])
+@pytest.mark.parametrize("direction", [0, 1])
+def test_post_jobs_sorting(
+    client: TestClient, auth_json: dict[str, str], field: str, direction: int
+) -> None:
+    body = post_jobs(
+        client,
+        auth_json,
+        cvpysdk_body(
+            pagingConfig={"sortField": field, "sortDirection": direction, "limit": 10000},
+            jobFilter={"completedJobLookupTime": YEAR * 20, "showAgedJobs": True},
+        ),
+    )
+    summaries = [j["jobSummary"] for j in body["jobs"]]
+    key = {
+        "jobId": lambda s: (s["jobId"],),
+        "jobStartTime": lambda s: (s["jobStartTime"], s["jobId"]),
+        "jobEndTime": lambda s: (s["jobEndTime"], s["jobId"]),
+        "status": lambda s: (s["status"], s["jobId"]),
+        "clientName": lambda s: (s["subclient"]["clientName"], s["jobId"]),
+    }[field]
+    assert summaries == sorted(summaries, key=key, reverse=direction == 1)
+    assert len(summaries) == body["totalRecordsWithoutPaging"]
+
+
+def test_post_jobs_paging(client: TestClient, auth_json: dict[str, str]) -> None:
+    first = post_jobs(client, auth_json, cvpysdk_body(pagingConfig={"limit": 5}))
+    second = post_jobs(client, auth_json, cvpysdk_body(pagingConfig={"limit": 5, "offset": 5}))
+    both = post_jobs(client, auth_json, cvpysdk_body(pagingConfig={"limit": 10}))
+    assert ids_of(first) + ids_of(second) == ids_of(both)
+
+
+def test_post_jobs_no_match(
+    client: TestClient, auth_json: dict[str, str], auth_xml: dict[str, str]
+) -> None:
+    body = cvpysdk_body(jobFilter={"clientList": [{"clientId": 424242}]})
+    assert post_jobs(client, auth_json, body) == {"totalRecordsWithoutPaging": 0, "jobs": []}
+    root = fromstring(client.post(API + "Jobs", json=body, headers=auth_xml).content)
+    assert root.attrib == {"totalRecordsWithoutPaging": "0"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"category": 7}, "category"),
+        ({"pagingConfig": {"sortField": "size"}}, "unknown sortField"),
+        ({"pagingConfig": {"limit": -1}}, "limit"),
+        ({"pagingConfig": {"sortDirection": 2}}, "sortDirection"),
+        ({"jobFilter": {"jobTypeList": ["Backup", "Teleport"]}}, "Teleport"),
+        ({"jobFilter": {"statusList": ["Sleeping"]}}, "Sleeping"),
+        ({"jobFilter": {"clientList": [{"clientName": "x"}]}}, "clientList"),
+        ({"jobFilter": {"clientList": "all"}}, "clientList"),
+        ({"jobFilter": {"showAgedJobs": "sometimes"}}, "showAgedJobs"),
+        ({"pagingConfig": "all"}, "pagingConfig"),
+    ],
+)
+def test_post_jobs_bad_bodies(
+    client: TestClient, auth_json: dict[str, str], changes: dict[str, Any], words: str
+) -> None:
+    body = cvpysdk_body()
+    body.update(changes)
+    response = client.post(API + "Jobs", json=body, headers=auth_json)
+    assert response.status_code == 400
+    assert words in response.json()["errorMessage"]
