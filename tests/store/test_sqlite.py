@@ -154,3 +154,47 @@ def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
     )
     assert "SCAN j" not in plan and "SCAN jobs" not in plan
     assert "SEARCH j USING INTEGER PRIMARY KEY" in plan
+
+
+def test_replace_job_is_a_compare_and_set(store: SqliteStore) -> None:
+    from cvjobs.model import Event
+
+    run(store.upsert_jobs([JobRecord(job(status="Running", end_time=0))]))
+    first = replace(job(status="Running", end_time=0), status="Kill Pending")
+    second = replace(job(status="Running", end_time=0), status="Suspend Pending")
+    event = Event(time=1, severity=0, code="19:100", description="x", job_id=10)
+    assert run(store.replace_job(first, "Running", [event]))
+    assert not run(store.replace_job(second, "Running", [event]))
+    assert run(store.get_job(10)).status == "Kill Pending"  # type: ignore[union-attr]
+    assert store._db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+def test_create_job_takes_the_next_id(store: SqliteStore) -> None:
+    from cvjobs.model import Event
+
+    run(store.upsert_jobs([JobRecord(job(41))]))
+    event = Event(time=1, severity=0, code="19:104", description="started")
+    created = run(store.create_job(replace(job(0), status="Running"), [event]))
+    assert created.job_id == 42
+    assert run(store.get_job(42)) == created
+    assert store._db.execute("SELECT job_id FROM events").fetchone()[0] == 42
+
+
+def test_require_newer_refuses_stale_updates(store: SqliteStore) -> None:
+    from cvjobs.errors import StaleUpdate
+
+    run(store.upsert_jobs([JobRecord(job(last_update_time=500))]))
+    with pytest.raises(StaleUpdate, match="nothing was changed"):
+        run(
+            store.upsert_jobs(
+                [JobRecord(job(11, last_update_time=1)), JobRecord(job(last_update_time=499))],
+                require_newer=True,
+            )
+        )
+    assert run(store.count_jobs()) == 1
+    run(
+        store.upsert_jobs(
+            [JobRecord(job(last_update_time=500, status="Failed"))], require_newer=True
+        )
+    )
+    assert run(store.get_job(10)).status == "Failed"  # type: ignore[union-attr]

@@ -1,0 +1,260 @@
+"""Job control over HTTP (wire contract §8): actions, refusals that change nothing,
+pending states settled by the engine, auto-resume, resubmit, MultiJobOperation, events."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import fromstring
+
+import pytest
+from starlette.testclient import TestClient
+
+from cvjobs import vocab
+from cvjobs.app import create_app
+from cvjobs.config import Settings
+from cvjobs.service.engine import JobEngine
+from cvjobs.service.lifecycle import ACTIONS, decide
+from tests.conftest import API, FakeClock, first_job_id
+
+RUNNING = "status = 'Running'"
+
+
+def engine(client: TestClient) -> JobEngine:
+    found: JobEngine = client.app.state.engine  # type: ignore[attr-defined]
+    return found
+
+
+def step(client: TestClient) -> None:
+    client.portal.call(engine(client).step)  # type: ignore[union-attr]
+
+
+def act(
+    client: TestClient, headers: dict[str, str], job_id: int, action: str, query: str = ""
+) -> Any:
+    response = client.post(
+        API + f"Job/{job_id}/action/{action}{query}",
+        headers={**headers, "Content-type": "application/xml", "Content-Length": "0"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def summary(client: TestClient, headers: dict[str, str], job_id: int) -> dict[str, Any]:
+    body = client.get(API + f"Job/{job_id}", headers=headers).json()
+    result: dict[str, Any] = body["jobs"][0]["jobSummary"]
+    return result
+
+
+def snapshot(db_path: Path, job_id: int) -> tuple[Any, ...]:
+    with sqlite3.connect(db_path) as db:
+        job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        events = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        jobs = db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    return job, events, jobs
+
+
+def test_suspend_passes_through_suspend_pending(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    assert act(client, auth_json, job_id, "pause") == {"errorCode": 0}
+    assert summary(client, auth_json, job_id)["status"] == "Suspend Pending"
+    step(client)
+    after = summary(client, auth_json, job_id)
+    assert after["status"] == "Suspended"
+    assert after["pendingReason"] == "Backup job has been suspended by user admin."
+
+
+def test_resume_and_kill(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], clock: FakeClock
+) -> None:
+    job_id = first_job_id(db_path, "status = 'Suspended'")
+    assert act(client, auth_json, job_id, "Resume") == {"errorCode": 0}
+    assert summary(client, auth_json, job_id)["status"] == "Running"
+    assert act(client, auth_json, job_id, "KILL") == {"errorCode": 0}
+    assert summary(client, auth_json, job_id)["status"] == "Kill Pending"
+    clock.advance(1)
+    step(client)
+    killed = summary(client, auth_json, job_id)
+    assert killed["status"] == "Killed"
+    assert killed["jobEndTime"] == int(clock.now)
+
+
+@pytest.mark.parametrize(
+    "path", ["action/suspend", "Action/Pause", "ACTION/pause", "action/JOB_SUSPEND"]
+)
+def test_action_spellings(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], path: str
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    response = client.post(API + f"Job/{job_id}/{path}", headers=auth_json)
+    assert response.json() == {"errorCode": 0}
+
+
+def test_xml_answers(client: TestClient, db_path: Path, auth_xml: dict[str, str]) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    ok = fromstring(client.post(API + f"Job/{job_id}/action/kill", headers=auth_xml).content)
+    assert ok.tag == "JobManager_PerformJobOperationResp" and ok.attrib.get("errorCode", "0") == "0"
+    refused = fromstring(client.post(API + "Job/4/action/kill", headers=auth_xml).content)
+    assert refused.tag == "JobManager_PerformJobOperationResp"
+    err = refused.find("errors/errList")
+    assert err is not None and err.attrib["errorCode"] == "2"
+    assert err.attrib["errLogMessage"] == "job 4 is already Completed"
+
+
+def set_status(db_path: Path, job_id: int, status: str) -> None:
+    with sqlite3.connect(db_path) as db:
+        db.execute(
+            "UPDATE jobs SET status = ?, end_time = CASE WHEN ? THEN 0 ELSE end_time END"
+            " WHERE id = ?",
+            (status, vocab.is_active(status), job_id),
+        )
+
+
+REFUSED = [
+    (status, action)
+    for status in vocab.STATUSES
+    for action in ACTIONS
+    if not decide(0, status, action).allowed
+]
+
+
+@pytest.mark.parametrize(("status", "action"), REFUSED)
+def test_every_refused_transition_changes_nothing(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], status: str, action: str
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    set_status(db_path, job_id, status)
+    before = snapshot(db_path, job_id)
+    body = act(client, auth_json, job_id, action)
+    errors = body["errors"][0]["errList"][0]
+    assert errors["errorCode"] == 2
+    assert errors["errLogMessage"] == decide(job_id, status, action).refusal
+    assert snapshot(db_path, job_id) == before
+
+
+def test_unknown_job_and_bad_requests(client: TestClient, auth_json: dict[str, str]) -> None:
+    body = act(client, auth_json, 99999999, "kill")
+    assert (
+        body["errors"][0]["errList"][0]["errLogMessage"] == "No job exists with the job ID 99999999"
+    )
+    assert client.post(API + "Job/abc/action/kill", headers=auth_json).status_code == 400
+    response = client.post(API + "Job/4/action/explode", headers=auth_json)
+    assert response.status_code == 400 and "unknown job action" in response.json()["errorMessage"]
+    response = client.post(API + "Job/4/action/pause?autoResumeInSec=soon", headers=auth_json)
+    assert response.status_code == 400
+
+
+def test_auto_resume(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], clock: FakeClock
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    act(client, auth_json, job_id, "pause", "?autoResumeInSec=60")
+    step(client)
+    assert summary(client, auth_json, job_id)["status"] == "Suspended"
+    clock.advance(59)
+    step(client)
+    assert summary(client, auth_json, job_id)["status"] == "Suspended"
+    clock.advance(2)
+    step(client)
+    assert summary(client, auth_json, job_id)["status"] == "Running"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"), [("", "Running"), ("?startInSuspendedState=true", "Suspended")]
+)
+def test_resubmit_makes_a_new_job(
+    client: TestClient, db_path: Path, auth_json: dict[str, str], query: str, status: str
+) -> None:
+    with sqlite3.connect(db_path) as db:
+        top = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    body = act(client, auth_json, 4, "Resubmit", query)
+    assert body == {"jobIds": [str(top + 1)]}
+    new = summary(client, auth_json, top + 1)
+    old = summary(client, auth_json, 4)
+    assert new["status"] == status
+    assert new["subclient"] == old["subclient"] and new["jobType"] == old["jobType"]
+    assert new["percentComplete"] == 0 and new["jobEndTime"] == 0
+    assert old["status"] == "Completed"
+
+
+def test_resubmit_of_an_active_job_is_refused(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    body = act(client, auth_json, job_id, "resubmit")
+    assert (
+        "only finished jobs can be resubmitted" in body["errors"][0]["errList"][0]["errLogMessage"]
+    )
+
+
+def multi(client: TestClient, headers: dict[str, str], operation: str, ids: list[int]) -> Any:
+    body = {"jobOpReq": {"operationType": operation, "jobs": [{"jobId": i} for i in ids]}}
+    response = client.post(API + "Jobs/MultiJobOperation", json=body, headers=headers)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_multi_job_operation(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+    with sqlite3.connect(db_path) as db:
+        running = [r[0] for r in db.execute("SELECT id FROM jobs WHERE status = 'Running' LIMIT 2")]
+    assert len(running) == 2
+    before = [snapshot(db_path, i) for i in (*running, 4)]
+    refused = multi(client, auth_json, "JOB_KILL", [*running, 4])
+    assert "job 4 is already Completed" in refused["errors"][0]["errList"][0]["errLogMessage"]
+    assert [snapshot(db_path, i) for i in (*running, 4)] == before
+    assert multi(client, auth_json, "JOB_KILL", running) == {"errorCode": 0}
+    assert {summary(client, auth_json, i)["status"] for i in running} == {"Kill Pending"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"jobOpReq": {"operationType": "JOB_KILL"}},
+        {"jobOpReq": {"operationType": "FLY", "jobs": [{"jobId": 4}]}},
+        {"jobOpReq": {"operationType": "JOB_KILL", "jobs": [{"id": 4}]}},
+    ],
+)
+def test_multi_job_operation_bad_bodies(
+    client: TestClient, auth_json: dict[str, str], body: dict[str, Any]
+) -> None:
+    assert (
+        client.post(API + "Jobs/MultiJobOperation", json=body, headers=auth_json).status_code == 400
+    )
+
+
+def test_every_change_is_an_event(
+    client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    act(client, auth_json, job_id, "pause")
+    step(client)
+    events = client.get(API + f"Events?jobId={job_id}", headers=auth_json).json()["commservEvents"]
+    moves = [(e["description"]) for e in events]
+    assert len(events) == 2
+    assert "from [Suspend Pending] to [Suspended]" in moves[0]
+    assert "from [Running] to [Suspend Pending] by user [admin]: suspend" in moves[1]
+    assert events[1]["clientEntity"]["clientId"] > 0
+    assert events[0]["eventCodeString"] == "19:101"
+    assert events[0]["eventCode"] == str((19 << 24) | 101)
+
+
+@pytest.fixture
+def no_engine_client(db_path: Path, clock: FakeClock) -> Iterator[TestClient]:
+    app = create_app(Settings(db=str(db_path), engine=False), clock=clock)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_without_an_engine_actions_settle_at_once(
+    no_engine_client: TestClient, db_path: Path, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(db_path, RUNNING)
+    act(no_engine_client, auth_json, job_id, "pause")
+    assert summary(no_engine_client, auth_json, job_id)["status"] == "Suspended"
+    act(no_engine_client, auth_json, job_id, "kill")
+    assert summary(no_engine_client, auth_json, job_id)["status"] == "Killed"
