@@ -26,6 +26,7 @@ from cvjobs.service.auth import AuthService
 from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine, NewJobSource
 from cvjobs.service.events import EventService
+from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 from cvjobs.store import open_store
 from cvjobs.store.base import Store
@@ -83,6 +84,7 @@ def create_app(
             jobs=JobService(store),
             control=control,
             events=EventService(store),
+            ingest=IngestService(store, clock=job_clock),
             commcell=CommCell(
                 name=settings.commcell_name,
                 guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),

@@ -22,9 +22,12 @@ from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
 from cvjobs.service.control import JobControl
 from cvjobs.service.events import EventService
+from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
+# cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
+NATIVE_ROOT = "cvjobs/v1"
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -44,6 +47,7 @@ class Services:
     jobs: JobService
     control: JobControl
     events: EventService
+    ingest: IngestService
     commcell: CommCell
     clock: Callable[[], float]
 
@@ -73,6 +77,7 @@ class Route:
     pattern: str
     handler: Handler
     auth: bool = True
+    native: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -90,15 +95,15 @@ class Route:
         return params
 
 
-def split_path(path: str) -> list[str] | None:
-    """The segments after an API root, [] for the root itself, None outside the roots.
-    Empty segments (`//Login` from a base URL with a trailing slash) are dropped."""
+def split_path(path: str) -> tuple[bool, list[str]] | None:
+    """(native, the segments after the root): [] for a root itself, None outside the
+    roots. Empty segments (`//Login` from a base URL with a trailing slash) are dropped."""
     parts = [p for p in path.split("/") if p]
     lowered = [p.lower() for p in parts]
-    for root in ROOTS:
+    for root in (*ROOTS, NATIVE_ROOT):
         head = root.split("/")
         if lowered[: len(head)] == head:
-            return parts[len(head) :]
+            return root == NATIVE_ROOT, parts[len(head) :]
     return None
 
 
@@ -110,7 +115,8 @@ class Dispatcher:
     async def __call__(self, request: Request) -> Response:
         fmt = JSON
         try:
-            fmt = choose(request.headers.get("accept"))
+            if not request.url.path.lower().lstrip("/").startswith(NATIVE_ROOT):
+                fmt = choose(request.headers.get("accept"))
             return await self._dispatch(request, fmt)
         except CvjobsError as exc:
             return error_response(exc, fmt)
@@ -118,16 +124,17 @@ class Dispatcher:
             return unexpected_response(exc, fmt, f"{request.method} {request.url.path}")
 
     async def _dispatch(self, request: Request, fmt: Format) -> Response:
-        parts = split_path(request.url.path)
-        if parts is None:
+        found = split_path(request.url.path)
+        if found is None:
             raise RouteNotFound(f"no such resource: {request.url.path}")
+        native, parts = found
         if not parts:
             if request.method in ("GET", "HEAD"):
                 return Response(b"", 200, media_type="text/plain")
             raise MethodNotAllowed(f"{request.method} is not allowed on the API root")
         allowed: list[str] = []
         for route in self._routes:
-            params = route.match(parts)
+            params = route.match(parts) if route.native == native else None
             if params is None:
                 continue
             if route.method != request.method:
@@ -136,7 +143,7 @@ class Dispatcher:
             ctx = Context(request, fmt, self._services, params)
             if route.auth:
                 ctx.account = await self._services.auth.authenticate(token_of(request))
-            if request.method in ("POST", "PUT"):
+            if request.method in ("POST", "PUT", "PATCH"):
                 ctx.body = await read_body(request, MAX_BODY_BYTES)
             return await route.handler(ctx)
         if allowed:

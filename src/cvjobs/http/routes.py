@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 
 from cvjobs.documents import DocumentError, read_object
-from cvjobs.errors import BadRequest
+from cvjobs.errors import BadRequest, RouteNotFound
 from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route, token_of
 from cvjobs.model import EventQuery
@@ -19,6 +19,7 @@ from cvjobs.render import shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
 from cvjobs.service.events import SEVERITY_FLAGS
+from cvjobs.service.ingest import require_admin
 
 MAX_ID = 2**63 - 1
 
@@ -238,6 +239,42 @@ async def task_details(ctx: Context) -> Response:
     return ctx.respond("TMMsg_TaskInfoResp", shapes.task_details(job))
 
 
+# -- the ingest API (/cvjobs/v1/, JSON) --------------------------------------------------
+
+
+async def ingest_jobs(ctx: Context) -> Response:
+    assert ctx.account is not None
+    ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account)
+    return ctx.respond("", {"written": len(ids), "jobIds": ids})
+
+
+async def ingest_job_update(ctx: Context) -> Response:
+    assert ctx.account is not None
+    require_admin(ctx.account)
+    job_id = parse_id(ctx.params["job_id"])
+    patch = body_of(ctx)
+    job = await ctx.services.jobs.get(job_id)
+    if job is None:
+        raise RouteNotFound(f"No job exists with the job ID {job_id}")
+    if patch.get("jobId", job_id) != job_id:
+        raise BadRequest(f"jobId {patch['jobId']!r} in the body is not the job {job_id}")
+    # The stored summary with the patch laid over it; the update is as new as it says, or
+    # now if it does not say.
+    merged = {**shapes.job_summary(job, xml=False), **patch}
+    if "lastUpdateTime" not in patch:
+        merged["lastUpdateTime"] = max(ctx.services.now(), job.last_update_time)
+    await ctx.services.ingest.put_jobs({"jobSummary": merged}, ctx.account)
+    updated = await ctx.services.jobs.get(job_id)
+    assert updated is not None
+    return ctx.respond("", {"jobSummary": shapes.job_summary(updated, xml=False)})
+
+
+async def ingest_events(ctx: Context) -> Response:
+    assert ctx.account is not None
+    written = await ctx.services.ingest.add_events(body_of(ctx), ctx.account)
+    return ctx.respond("", {"written": written})
+
+
 ROUTES: list[Route] = [
     Route("POST", "Login", login, auth=False),
     Route("POST", "RenewLoginToken", renew_login_token, auth=False),
@@ -252,6 +289,9 @@ ROUTES: list[Route] = [
     Route("GET", "Events", list_events),
     Route("GET", "Events/{event_id}", get_event),
     Route("GET", "CommServ", commserv),
+    Route("POST", "jobs", ingest_jobs, native=True),
+    Route("PATCH", "jobs/{job_id}", ingest_job_update, native=True),
+    Route("POST", "events", ingest_events, native=True),
     Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details),
     Route("POST", "JobDetails", job_details),
 ]

@@ -50,12 +50,16 @@ class Store(Protocol):
         ...
 
     async def upsert_jobs(
-        self, records: Iterable[JobRecord], *, require_newer: bool = False
+        self,
+        records: Iterable[JobRecord],
+        *,
+        require_newer: bool = False,
+        events: Iterable[Event] = (),
     ) -> int:
-        """Insert or replace jobs by id, with their entities and sections, all or nothing.
-        Sections a record does not carry are kept. With `require_newer`, a record older
-        than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
-        Returns how many jobs were written."""
+        """Insert or replace jobs by id, with their entities and sections, and `events`,
+        all or nothing. Sections a record does not carry are kept. With `require_newer`, a
+        record older than the stored job (by lastUpdateTime) raises StaleUpdate and
+        nothing is written. Returns how many jobs were written."""
         ...
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:

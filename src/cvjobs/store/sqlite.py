@@ -384,18 +384,24 @@ class SqliteStore:
         return {name: orjson.loads(body) for name, body in rows}
 
     async def upsert_jobs(
-        self, records: Iterable[JobRecord], *, require_newer: bool = False
+        self,
+        records: Iterable[JobRecord],
+        *,
+        require_newer: bool = False,
+        events: Iterable[Event] = (),
     ) -> int:
         # Foreign keys are not checked row by row here (that more than doubles the cost of
         # a bulk load): every entity a job refers to is written just before it, in the
         # same transaction, by _EntityWriter.
         self._db.execute("PRAGMA foreign_keys = OFF")
         try:
-            return self._upsert_jobs(records, require_newer)
+            return self._upsert_jobs(records, require_newer, events)
         finally:
             self._db.execute("PRAGMA foreign_keys = ON")
 
-    def _upsert_jobs(self, records: Iterable[JobRecord], require_newer: bool) -> int:
+    def _upsert_jobs(
+        self, records: Iterable[JobRecord], require_newer: bool, events: Iterable[Event]
+    ) -> int:
         count = 0
         with self._transaction() as db:
             entities = _EntityWriter(db)
@@ -414,6 +420,7 @@ class SqliteStore:
                 if len(jobs) >= 10_000:
                     self._flush(db, jobs, sections)
             self._flush(db, jobs, sections)
+            self._insert_events(db, events)
         return count
 
     @staticmethod

@@ -1,0 +1,170 @@
+"""Wire records read into domain objects: a `jobSummary` as the vendor sends it (JSON
+types, or XML's attribute strings) checked field by field into a `JobRecord`. Used by
+`cvjobs import` and the ingest API; errors name the record and the field."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from cvjobs import vocab
+from cvjobs.errors import InvalidRecord
+from cvjobs.model import Job, JobRecord, Ref
+
+_INTEGER = re.compile(r"-?\d+")
+_MAX_INT = 2**63 - 1
+
+
+class _Field:
+    """Typed reads from one wire record; errors name the field."""
+
+    def __init__(self, record: dict[str, Any], where: str) -> None:
+        self.record = record
+        self.where = where
+
+    def fail(self, name: str, message: str) -> InvalidRecord:
+        return InvalidRecord(self.where, f"field {name!r}: {message}")
+
+    def integer(self, name: str, source: dict[str, Any] | None = None, *, minimum: int = 0) -> int:
+        value = (self.record if source is None else source).get(name, 0)
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            value = int(value.strip())
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"expected a whole number, got {value!r}")
+        if not minimum <= value <= _MAX_INT:
+            raise self.fail(name, f"{value} is out of range (at least {minimum})")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self.record.get(name, 0)
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise self.fail(name, f"expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(name, f"expected a number, got {value!r}")
+        if not math.isfinite(value) or not 0 <= value <= 100:
+            raise self.fail(name, f"expected a percentage from 0 to 100, got {value!r}")
+        return float(value)
+
+    def text(self, name: str, source: dict[str, Any] | None = None) -> str:
+        value = (self.record if source is None else source).get(name, "")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise self.fail(name, f"expected a string, got {value!r}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.record.get(name, default)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return value.strip().lower() in ("true", "1")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise self.fail(name, f"expected true or false, got {value!r}")
+
+    def nested(self, name: str) -> dict[str, Any]:
+        value = self.record.get(name, {})
+        if value == "":
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(name, f"expected an object, got {value!r}")
+        return value
+
+    def ref(self, name: str, id_key: str, name_key: str) -> Ref:
+        nested = self.nested(name)
+        return Ref(self.integer(id_key, nested), self.text(name_key, nested))
+
+
+def job_from_summary(summary: Any, where: str) -> JobRecord:
+    """A `jobSummary` as the vendor sends it (JSON types, or XML's attribute strings)."""
+    if not isinstance(summary, dict):
+        raise InvalidRecord(where, "expected a jobSummary object")
+    f = _Field(summary, where)
+    if "jobId" not in summary:
+        raise f.fail("jobId", "is required")
+    job_id = f.integer("jobId", minimum=1)
+    f.where = f"{where} (jobId {job_id})"
+    status = vocab.canonical_status(f.text("status"))
+    if status is None:
+        raise f.fail("status", f"unknown status {summary.get('status')!r}")
+    job_type = f.text("jobType").strip()
+    if not job_type:
+        raise f.fail("jobType", "is required")
+    level = vocab.backup_level_code(summary.get("backupLevel", summary.get("backupLevelName", 0)))
+    if level is None:
+        raise f.fail("backupLevel", f"unknown backup level {summary.get('backupLevel')!r}")
+
+    sub = f.nested("subclient")
+    s = _Field(sub, f.where)
+    client = Ref(s.integer("clientId"), s.text("clientName"))
+    dest = f.ref("destinationClient", "clientId", "clientName")
+    if not dest.id and f.text("destClientName") and f.text("destClientName") == client.name:
+        dest = client  # only the name was given, and it is the job's own client
+    groups_given = "clientGroups" in summary
+    groups = summary.get("clientGroups") or []
+    if not isinstance(groups, list):
+        groups = [groups]
+    client_groups = []
+    for group in groups:
+        if not isinstance(group, dict):
+            raise f.fail("clientGroups", f"expected objects, got {group!r}")
+        g = _Field(group, f.where)
+        client_groups.append(Ref(g.integer("clientGroupId", minimum=1), g.text("clientGroupName")))
+    job = Job(
+        job_id=job_id,
+        status=status,
+        job_type=job_type,
+        client=client,
+        app=Ref(s.integer("applicationId"), s.text("appName") or f.text("appTypeName")),
+        instance=Ref(s.integer("instanceId"), s.text("instanceName")),
+        backupset=Ref(s.integer("backupsetId"), s.text("backupsetName")),
+        subclient=Ref(s.integer("subclientId"), s.text("subclientName")),
+        dest_client=dest,
+        storage_policy=f.ref("storagePolicy", "storagePolicyId", "storagePolicyName"),
+        user=f.ref("userName", "userId", "userName"),
+        client_groups=tuple(client_groups),
+        backup_level=level,
+        current_phase=f.text("currentPhaseName"),
+        pending_reason=f.text("pendingReason"),
+        pending_reason_error_code=f.text("pendingReasonErrorCode"),
+        percent_complete=f.number("percentComplete"),
+        percent_savings=f.number("percentSavings"),
+        size_of_application=f.integer("sizeOfApplication"),
+        size_of_media_on_disk=f.integer("sizeOfMediaOnDisk"),
+        total_num_of_files=f.integer("totalNumOfFiles"),
+        total_failed_files=f.integer("totalFailedFiles"),
+        total_failed_folders=f.integer("totalFailedFolders"),
+        start_time=f.integer("jobStartTime"),
+        end_time=f.integer("jobEndTime"),
+        last_update_time=f.integer("lastUpdateTime"),
+        elapsed_time=f.integer("jobElapsedTime"),
+        is_aged=f.boolean("isAged", False),
+        is_visible=f.boolean("isVisible", True),
+        submit_error_code=f.integer("jobSubmitErrorCode", minimum=-(2**31)),
+        is_preemptable=f.integer("isPreemptable"),
+    )
+    return JobRecord(job, set_client_groups=groups_given)
+
+
+def typed(value: Any, key: str) -> Any:
+    """XML attribute text as the JSON type the vendor sends: whole numbers as numbers and
+    true/false as booleans, except in names, reasons, paths and messages, which stay text."""
+    if isinstance(value, dict):
+        return {k: typed(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v, key) for v in value]
+    lowered = key.lower()
+    if not isinstance(value, str) or any(
+        word in lowered for word in ("name", "reason", "path", "message", "guid")
+    ):
+        return value
+    if _INTEGER.fullmatch(value) and abs(int(value)) <= _MAX_INT:
+        return int(value)
+    if value in ("true", "false"):
+        return value == "true"
+    return value

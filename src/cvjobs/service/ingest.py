@@ -1,0 +1,152 @@
+"""The ingest API's rules: backup tooling writes jobs, progress and events (JSON under
+/cvjobs/v1/). Records are checked like `cvjobs import` checks them; a batch is all or
+nothing; an update older than what is stored (by lastUpdateTime) is refused with 409 and
+changes nothing. Only administrators may ingest.
+
+Ingest reports what happened, so it may set any status: the job-control state machine
+governs actions, not reports. Status changes are written as events all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest, Forbidden, InvalidRecord
+from cvjobs.model import Account, Event, JobRecord, JsonObject, Ref
+from cvjobs.records import job_from_summary
+from cvjobs.service.events import CODE_INGESTED, started_event, status_event
+from cvjobs.service.jobs import JOB_DETAIL_SECTION
+from cvjobs.store.base import Store
+
+MAX_BATCH = 10_000
+_SEVERITIES = frozenset({0, 3, 6, 9})
+
+
+def require_admin(account: Account) -> None:
+    if not account.is_admin:
+        raise Forbidden(f"only administrators may ingest; {account.name} is not one")
+
+
+def _items(body: dict[str, Any], key: str) -> list[Any]:
+    """A batch under `key`, or the body itself as a batch of one."""
+    if key in body:
+        items = body[key]
+        if not isinstance(items, list) or not items:
+            raise BadRequest(f"{key} must be a non-empty list")
+        if len(items) > MAX_BATCH:
+            raise BadRequest(f"at most {MAX_BATCH} {key} in one request, not {len(items)}")
+        return items
+    return [body]
+
+
+def _record(item: Any, where: str, now: int) -> JobRecord:
+    if not isinstance(item, dict):
+        raise InvalidRecord(where, "expected an object")
+    summary = item.get("jobSummary", item)
+    if isinstance(summary, dict) and "lastUpdateTime" not in summary:
+        summary = {**summary, "lastUpdateTime": now}
+    record = job_from_summary(summary, where)
+    sections: dict[str, JsonObject] = {}
+    detail = item.get("jobDetail")
+    if detail is not None:
+        if not isinstance(detail, dict):
+            raise InvalidRecord(where, "jobDetail must be an object")
+        sections[JOB_DETAIL_SECTION] = detail
+    advanced = item.get("advancedDetails", {})
+    if not isinstance(advanced, dict):
+        raise InvalidRecord(where, "advancedDetails must be an object")
+    for name, body in advanced.items():
+        if name not in vocab.INFO_BIT_BY_SECTION:
+            known = ", ".join(vocab.INFO_SECTIONS.values())
+            raise InvalidRecord(where, f"unknown advancedDetails section {name!r} (known: {known})")
+        if not isinstance(body, dict):
+            raise InvalidRecord(where, f"advancedDetails.{name} must be an object")
+        sections[name] = body
+    return JobRecord(record.job, sections, record.set_client_groups)
+
+
+class IngestService:
+    def __init__(self, store: Store, *, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    async def _events_for(self, records: list[JobRecord], user: str, now: int) -> list[Event]:
+        events = []
+        for record in records:
+            new = record.job
+            old = await self._store.get_job(new.job_id)
+            if old is None:
+                events.append(started_event(new, now, user, "ingested"))
+            elif old.status != new.status:
+                events.append(status_event(old, new.status, now, user, "ingested"))
+        return events
+
+    async def put_jobs(self, body: dict[str, Any], account: Account) -> list[int]:
+        """Create or replace jobs, one or a batch, all or nothing. Returns their ids.
+        A PATCH arrives here too, as the stored summary with the patch laid over it."""
+        require_admin(account)
+        now = self._now()
+        try:
+            records = [
+                _record(item, f"jobs[{n}]", now) for n, item in enumerate(_items(body, "jobs"))
+            ]
+        except InvalidRecord as exc:
+            raise BadRequest(str(exc)) from None
+        ids = [r.job.job_id for r in records]
+        if len(set(ids)) != len(ids):
+            raise BadRequest("a job appears more than once in the batch")
+        events = await self._events_for(records, account.name, now)
+        await self._store.upsert_jobs(records, require_newer=True, events=events)
+        return ids
+
+    async def add_events(self, body: dict[str, Any], account: Account) -> int:
+        require_admin(account)
+        now = self._now()
+        events = []
+        for n, item in enumerate(_items(body, "events")):
+            events.append(await self._event(item, f"events[{n}]", now, account.name))
+        await self._store.add_events(events)
+        return len(events)
+
+    async def _event(self, item: Any, where: str, now: int, user: str) -> Event:
+        if not isinstance(item, dict):
+            raise BadRequest(f"{where}: expected an object")
+
+        def whole(name: str, default: int) -> int:
+            value = item.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BadRequest(f"{where}: {name} must be a whole number, not {value!r}")
+            return value
+
+        description = item.get("description")
+        if not isinstance(description, str) or not description.strip():
+            raise BadRequest(f"{where}: description is required")
+        severity = whole("severity", 0)
+        if severity not in _SEVERITIES:
+            raise BadRequest(f"{where}: severity must be 0, 3, 6 or 9, not {severity}")
+        code = item.get("eventCodeString", item.get("eventCode", CODE_INGESTED))
+        subsystem = item.get("subsystem", "JobManager")
+        if not isinstance(code, str) or not isinstance(subsystem, str):
+            raise BadRequest(f"{where}: eventCode and subsystem must be strings")
+        job_id = whole("jobId", 0)
+        client = Ref(whole("clientId", 0), "")
+        if job_id:
+            job = await self._store.get_job(job_id)
+            if job is None:
+                raise BadRequest(f"{where}: there is no job {job_id}")
+            client = job.client
+        return Event(
+            time=whole("timeSource", whole("time", now)),
+            severity=severity,
+            code=code,
+            description=description,
+            job_id=job_id,
+            client=client,
+            subsystem=subsystem,
+            user=user,
+        )

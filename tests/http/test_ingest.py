@@ -1,0 +1,245 @@
+"""The ingest API under /cvjobs/v1/: upserts one or many, progress updates, events; stale
+updates refused with 409; batches all or nothing; administrators only."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import API, VIEWER_PASSWORD, login
+
+V1 = "/cvjobs/v1/"
+
+
+def job(job_id: int, **changes: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "jobId": job_id,
+        "status": "Running",
+        "jobType": "Backup",
+        "backupLevel": 1,
+        "percentComplete": 10,
+        "jobStartTime": 1_764_000_000,
+        "lastUpdateTime": 1_764_000_100,
+        "subclient": {
+            "clientId": 501,
+            "clientName": "ingested-client",
+            "applicationId": 33,
+            "appName": "File System",
+            "subclientId": 901,
+            "subclientName": "default",
+        },
+    }
+    summary.update(changes)
+    return summary
+
+
+def count(db_path: Path, table: str = "jobs") -> int:
+    with sqlite3.connect(db_path) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def get_summary(client: TestClient, token: str, job_id: int) -> dict[str, Any]:
+    body = client.get(
+        API + f"Job/{job_id}", headers={"Authtoken": token, "Accept": "application/json"}
+    ).json()
+    result: dict[str, Any] = body["jobs"][0]["jobSummary"]
+    return result
+
+
+def test_one_job(client: TestClient, token: str) -> None:
+    response = client.post(V1 + "jobs", json=job(700001), headers={"Authtoken": token})
+    assert response.status_code == 200
+    assert response.json() == {"written": 1, "jobIds": [700001]}
+    summary = get_summary(client, token, 700001)
+    assert summary["subclient"]["clientName"] == "ingested-client"
+    assert summary["status"] == "Running"
+
+
+def test_batch_with_sections(client: TestClient, token: str) -> None:
+    batch = {
+        "jobs": [
+            {
+                "jobSummary": job(700002, status="Completed", jobEndTime=1_764_000_200),
+                "jobDetail": {"attemptsInfo": [{"phaseName": "Backup", "status": "Completed"}]},
+                "advancedDetails": {"jobRetention": {"storagePolicyRetentionInfoList": []}},
+            },
+            job(700003),
+        ]
+    }
+    response = client.post(V1 + "jobs", json=batch, headers={"Authtoken": token})
+    assert response.json() == {"written": 2, "jobIds": [700002, 700003]}
+    headers = {"Authtoken": token, "Accept": "application/json"}
+    detail = client.post(API + "JobDetails", json={"jobId": 700002}, headers=headers).json()
+    assert detail["job"]["jobDetail"]["attemptsInfo"] == [
+        {"phaseName": "Backup", "status": "Completed"}
+    ]
+    advanced = client.get(API + "Job/700002/AdvancedDetails?infoType=1", headers=headers).json()
+    assert advanced == {"jobRetention": {"storagePolicyRetentionInfoList": []}}
+
+
+@pytest.mark.parametrize(
+    ("batch", "words"),
+    [
+        (
+            {"jobs": [job(700010), job(700011, status="Dreaming")]},
+            "jobs[1] (jobId 700011): field 'status'",
+        ),
+        ({"jobs": [job(700010), job(700010)]}, "more than once"),
+        ({"jobs": []}, "non-empty list"),
+        (
+            {"jobs": [job(700010), {"jobSummary": job(700012), "advancedDetails": {"nope": {}}}]},
+            "unknown advancedDetails",
+        ),
+        ({"jobs": [job(700010), "x"]}, "expected an object"),
+    ],
+)
+def test_a_bad_batch_writes_nothing(
+    client: TestClient, db_path: Path, token: str, batch: dict[str, Any], words: str
+) -> None:
+    before = count(db_path), count(db_path, "events")
+    response = client.post(V1 + "jobs", json=batch, headers={"Authtoken": token})
+    assert response.status_code == 400
+    assert words in response.json()["errorMessage"]
+    assert (count(db_path), count(db_path, "events")) == before
+
+
+def test_a_stale_update_is_409_and_changes_nothing(
+    client: TestClient, db_path: Path, token: str
+) -> None:
+    client.post(V1 + "jobs", json=job(700020, lastUpdateTime=2000), headers={"Authtoken": token})
+    before = get_summary(client, token, 700020)
+    stale = {"jobs": [job(700021), job(700020, lastUpdateTime=1999, status="Failed")]}
+    response = client.post(V1 + "jobs", json=stale, headers={"Authtoken": token})
+    assert response.status_code == 409
+    assert response.json()["errorCode"] == 409
+    assert get_summary(client, token, 700020) == before
+    headers = {"Authtoken": token, "Accept": "application/json"}
+    assert client.get(API + "Job/700021", headers=headers).json()["totalRecordsWithoutPaging"] == 0
+
+
+def test_progress_update(client: TestClient, token: str) -> None:
+    client.post(V1 + "jobs", json=job(700030, lastUpdateTime=2000), headers={"Authtoken": token})
+    response = client.patch(
+        V1 + "jobs/700030",
+        json={"percentComplete": 55.5, "currentPhaseName": "Backup", "lastUpdateTime": 2100},
+        headers={"Authtoken": token},
+    )
+    assert response.status_code == 200
+    assert response.json()["jobSummary"]["percentComplete"] == 55.5
+    summary = get_summary(client, token, 700030)
+    assert summary["currentPhaseName"] == "Backup" and summary["lastUpdateTime"] == 2100
+    assert summary["subclient"]["clientName"] == "ingested-client"  # the rest is kept
+    stale = client.patch(
+        V1 + "jobs/700030",
+        json={"percentComplete": 60, "lastUpdateTime": 2099},
+        headers={"Authtoken": token},
+    )
+    assert stale.status_code == 409
+    assert get_summary(client, token, 700030)["percentComplete"] == 55.5
+
+
+def test_status_change_by_update_is_an_event(client: TestClient, token: str) -> None:
+    client.post(V1 + "jobs", json=job(700040, lastUpdateTime=2000), headers={"Authtoken": token})
+    client.patch(
+        V1 + "jobs/700040",
+        json={
+            "status": "Completed",
+            "lastUpdateTime": 2001,
+            "percentComplete": 100,
+            "jobEndTime": 2001,
+        },
+        headers={"Authtoken": token},
+    )
+    events = client.get(
+        API + "Events?jobId=700040", headers={"Authtoken": token, "Accept": "application/json"}
+    ).json()
+    descriptions = [e["description"] for e in events["commservEvents"]]
+    assert "from [Running] to [Completed] by user [admin]: ingested" in descriptions[0]
+    assert "was started by user [admin]: ingested" in descriptions[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("jobs/999999", {"percentComplete": 5}, 404),
+        ("jobs/4", {"jobId": 5}, 400),
+        ("jobs/4", {"percentComplete": 500}, 400),
+        ("jobs/abc", {}, 400),
+    ],
+)
+def test_bad_updates(
+    client: TestClient, token: str, path: str, body: dict[str, Any], status: int
+) -> None:
+    assert client.patch(V1 + path, json=body, headers={"Authtoken": token}).status_code == status
+
+
+def test_events(client: TestClient, db_path: Path, token: str) -> None:
+    body = {
+        "events": [
+            {
+                "jobId": 4,
+                "severity": 6,
+                "eventCode": "19:1327",
+                "description": "media problem",
+                "timeSource": 5000,
+            },
+            {"clientId": 7, "description": "client note"},
+        ]
+    }
+    response = client.post(V1 + "events", json=body, headers={"Authtoken": token})
+    assert response.json() == {"written": 2}
+    events = client.get(
+        API + "Events?jobId=4", headers={"Authtoken": token, "Accept": "application/json"}
+    ).json()
+    event = events["commservEvents"][0]
+    assert event["description"] == "media problem" and event["severity"] == 6
+    assert event["eventCodeString"] == "19:1327" and event["timeSource"] == 5000
+    assert event["clientEntity"]["clientName"] == "WINTER"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"description": ""},
+        {"description": "x", "severity": 4},
+        {"description": "x", "jobId": 99999999},
+        {"description": "x", "time": -1},
+        "text",
+    ],
+)
+def test_bad_events_write_nothing(
+    client: TestClient, db_path: Path, token: str, event: Any
+) -> None:
+    before = count(db_path, "events")
+    body = {"events": [{"description": "fine"}, event]}
+    assert client.post(V1 + "events", json=body, headers={"Authtoken": token}).status_code == 400
+    assert count(db_path, "events") == before
+
+
+def test_only_admins_may_ingest(client: TestClient, db_path: Path) -> None:
+    token = login(client, "viewer", VIEWER_PASSWORD)
+    before = count(db_path)
+    for method, path, body in [
+        ("POST", "jobs", job(700050)),
+        ("PATCH", "jobs/4", {"percentComplete": 1}),
+        ("POST", "events", {"description": "x"}),
+    ]:
+        response = client.request(method, V1 + path, json=body, headers={"Authtoken": token})
+        assert response.status_code == 403, path
+        assert "only administrators" in response.json()["errorMessage"]
+    assert count(db_path) == before
+
+
+def test_ingest_needs_a_token_and_is_json(client: TestClient) -> None:
+    response = client.post(V1 + "jobs", json=job(700060), headers={"Accept": "application/xml"})
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_ingest_routes_are_not_under_the_vendor_roots(client: TestClient, token: str) -> None:
+    assert client.post(API + "jobs/x", json={}, headers={"Authtoken": token}).status_code == 404
+    assert client.get("/cvjobs/v1/Job/4", headers={"Authtoken": token}).status_code == 404
