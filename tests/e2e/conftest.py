@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,12 +57,20 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"cvjobs did not come up:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def running_server(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`python -m cvjobs serve --demo` on a free port until the block ends; it must then
+    stop cleanly (exit 0) on SIGTERM."""
     log = workdir / "server.log"
     srv = Server("127.0.0.1", free_port(), workdir / "cvjobs.db", log, PASSWORD)
-    env = {**os.environ, "CVJOBS_ADMIN_PASSWORD": PASSWORD, "CVJOBS_DEMO_JOBS": "300"}
+    environment = {
+        **os.environ,
+        "CVJOBS_ADMIN_PASSWORD": PASSWORD,
+        "CVJOBS_DEMO_JOBS": "300",
+        **(env or {}),
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
@@ -76,10 +85,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 srv.host,
                 "--port",
                 str(srv.port),
+                *args,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=environment,
         )
     try:
         wait_until_up(srv.url, process, log)
@@ -88,3 +98,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process.terminate()
         code = process.wait(timeout=30)
         assert code == 0, f"cvjobs exited with {code} on SIGTERM:\n{log.read_text()}"
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared server: demo catalogue, engine in real time, no scheduled new jobs."""
+    with running_server(tmp_path_factory.mktemp("e2e"), "--demo-job-interval", "0") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose engine runs 1000 times faster than real time: jobs finish in
+    seconds, so clients that wait for completion can be tested."""
+    workdir = tmp_path_factory.mktemp("e2e-fast")
+    with running_server(workdir, "--engine-speed", "1000", "--demo-job-interval", "0") as srv:
+        yield srv
