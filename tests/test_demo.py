@@ -78,3 +78,15 @@ def test_every_backup_has_a_storage_policy_with_copies() -> None:
     for record in demo.records(500, 42, NOW):
         if record.job.job_type in vocab.BACKUP_JOB_TYPES:
             assert policies[record.job.storage_policy.id].copies
+
+
+def test_troubled_jobs_leave_an_event_with_their_reason() -> None:
+    for record in demo.records(1000, 42, NOW):
+        job = record.job
+        if job.status in ("Failed", "Killed", "Completed w/ one or more errors"):
+            (event,) = record.events
+            assert event.to_status == job.status and event.job_id == job.job_id
+            assert job.pending_reason in event.description
+            assert event.time == job.end_time
+        elif job.status == "Completed":
+            assert record.events == ()

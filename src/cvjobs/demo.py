@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from cvjobs import vocab
-from cvjobs.model import Job, JobRecord, JsonObject, PolicyCopy, Ref, StoragePolicy
+from cvjobs.model import Event, Job, JobRecord, JsonObject, PolicyCopy, Ref, StoragePolicy
+from cvjobs.service.events import status_event
 
 T = TypeVar("T")
 DAY = 86400
@@ -432,7 +433,7 @@ class _Generator:
             is_aged=bool(end) and end + longest * DAY < self.now,
             is_preemptable=int(job_type == vocab.AUX_COPY),
         )
-        return JobRecord(job, sections=self.sections(job))
+        return JobRecord(job, sections=self.sections(job), events=_history(job))
 
     def sections(self, job: Job) -> dict[str, JsonObject]:
         rng = self.rng
@@ -531,6 +532,22 @@ class _Generator:
                 "SourceDatabaseStats": stats,
             }
         }
+
+
+_EVENTFUL = frozenset(
+    {"Failed", "Failed to Start", "Killed", "Interrupted", "Completed w/ one or more errors"}
+)
+
+
+def _history(job: Job) -> tuple[Event, ...]:
+    """The event a finished job with trouble left behind: how it ended, and why."""
+    if job.status not in _EVENTFUL:
+        return ()
+    return (
+        status_event(
+            replace(job, status="Running"), job.status, job.end_time, "", job.pending_reason
+        ),
+    )
 
 
 def records(jobs: int, seed: int, now: int) -> Iterator[JobRecord]:

@@ -73,7 +73,7 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
-    """A job to write: the job itself plus the stored sections that come with it.
+    """A job to write: the job itself plus the stored sections and events that come with it.
 
     `sections` maps a section name (an AdvancedDetails top-level key such as "bkpInfo", or
     "jobDetail" for the extras of POST JobDetails) to its JSON body.
@@ -83,6 +83,8 @@ class JobRecord:
     sections: dict[str, JsonObject] = field(default_factory=dict)
     # False when the source did not say which groups the client is in: keep what is stored.
     set_client_groups: bool = True
+    # Events written with the job (its start, its failure, a status change by ingest).
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

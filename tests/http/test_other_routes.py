@@ -20,6 +20,7 @@ def add_events(db_path: Path) -> None:
         (None, 7, 4000, 9, "7:75", "ClientManager", "critical client problem"),
     ]
     with sqlite3.connect(db_path) as db:
+        db.execute("DELETE FROM events")  # only these, not the demo's history
         db.executemany(
             "INSERT INTO events (job_id, client_id, time, severity, event_code, subsystem,"
             " description) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -193,7 +193,7 @@ class JobEngine:
                 "Error Code: [7:84] Some files could not be backed up." if plan.failed_files else ""
             ),
         )
-        return await self._move(job, finished, "the job ended", now)
+        return await self._move(job, finished, finished.pending_reason or "the job ended", now)
 
     async def _move(self, job: Job, new: Job, why: str, now: int) -> bool:
         return await self._store.replace_job(

@@ -10,6 +10,7 @@ governs actions, not reports. Status changes are written as events all the same.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from cvjobs import vocab
@@ -75,16 +76,17 @@ class IngestService:
     def _now(self) -> int:
         return int(self._clock())
 
-    async def _events_for(self, records: list[JobRecord], user: str, now: int) -> list[Event]:
-        events = []
-        for record in records:
-            new = record.job
-            old = await self._store.get_job(new.job_id)
-            if old is None:
-                events.append(started_event(new, now, user, "ingested"))
-            elif old.status != new.status:
-                events.append(status_event(old, new.status, now, user, "ingested"))
-        return events
+    async def _with_events(self, record: JobRecord, user: str, now: int) -> JobRecord:
+        """The record with the event its arrival makes: a new job, or a status change."""
+        new = record.job
+        old = await self._store.get_job(new.job_id)
+        if old is None:
+            event = started_event(new, now, user, "ingested")
+        elif old.status != new.status:
+            event = status_event(old, new.status, now, user, "ingested")
+        else:
+            return record
+        return replace(record, events=(*record.events, event))
 
     async def put_jobs(self, body: dict[str, Any], account: Account) -> list[int]:
         """Create or replace jobs, one or a batch, all or nothing. Returns their ids.
@@ -100,8 +102,8 @@ class IngestService:
         ids = [r.job.job_id for r in records]
         if len(set(ids)) != len(ids):
             raise BadRequest("a job appears more than once in the batch")
-        events = await self._events_for(records, account.name, now)
-        await self._store.upsert_jobs(records, require_newer=True, events=events)
+        records = [await self._with_events(r, account.name, now) for r in records]
+        await self._store.upsert_jobs(records, require_newer=True)
         return ids
 
     async def add_events(self, body: dict[str, Any], account: Account) -> int:

@@ -50,14 +50,10 @@ class Store(Protocol):
         ...
 
     async def upsert_jobs(
-        self,
-        records: Iterable[JobRecord],
-        *,
-        require_newer: bool = False,
-        events: Iterable[Event] = (),
+        self, records: Iterable[JobRecord], *, require_newer: bool = False
     ) -> int:
-        """Insert or replace jobs by id, with their entities and sections, and `events`,
-        all or nothing. Sections a record does not carry are kept. With `require_newer`, a
+        """Insert or replace jobs by id, with their entities, sections and events, all or
+        nothing. Sections a record does not carry are kept. With `require_newer`, a
         record older than the stored job (by lastUpdateTime) raises StaleUpdate and
         nothing is written. Returns how many jobs were written."""
         ...

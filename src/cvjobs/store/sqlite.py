@@ -384,29 +384,24 @@ class SqliteStore:
         return {name: orjson.loads(body) for name, body in rows}
 
     async def upsert_jobs(
-        self,
-        records: Iterable[JobRecord],
-        *,
-        require_newer: bool = False,
-        events: Iterable[Event] = (),
+        self, records: Iterable[JobRecord], *, require_newer: bool = False
     ) -> int:
         # Foreign keys are not checked row by row here (that more than doubles the cost of
         # a bulk load): every entity a job refers to is written just before it, in the
         # same transaction, by _EntityWriter.
         self._db.execute("PRAGMA foreign_keys = OFF")
         try:
-            return self._upsert_jobs(records, require_newer, events)
+            return self._upsert_jobs(records, require_newer)
         finally:
             self._db.execute("PRAGMA foreign_keys = ON")
 
-    def _upsert_jobs(
-        self, records: Iterable[JobRecord], require_newer: bool, events: Iterable[Event]
-    ) -> int:
+    def _upsert_jobs(self, records: Iterable[JobRecord], require_newer: bool) -> int:
         count = 0
         with self._transaction() as db:
             entities = _EntityWriter(db)
             jobs: list[tuple[Any, ...]] = []
             sections: list[tuple[int, str, str]] = []
+            events: list[Event] = []
             for record in records:
                 if require_newer:
                     self._check_newer(db, record.job)
@@ -416,6 +411,7 @@ class SqliteStore:
                     (record.job.job_id, name, orjson.dumps(body).decode())
                     for name, body in record.sections.items()
                 )
+                events.extend(record.events)
                 count += 1
                 if len(jobs) >= 10_000:
                     self._flush(db, jobs, sections)
