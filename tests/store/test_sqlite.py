@@ -198,3 +198,14 @@ def test_require_newer_refuses_stale_updates(store: SqliteStore) -> None:
         )
     )
     assert run(store.get_job(10)).status == "Failed"  # type: ignore[union-attr]
+
+
+def test_an_entity_named_by_id_alone_keeps_its_name(store: SqliteStore) -> None:
+    run(store.upsert_jobs([JobRecord(job())]))
+    bare = job(11, client=Ref(2, ""), app=Ref(33, ""), backupset=Ref(3, ""), subclient=Ref(4, ""))
+    run(store.upsert_jobs([JobRecord(bare)]))
+    again = run(store.get_job(11))
+    assert again.client.name == "c2" and again.app.name == "File System"  # type: ignore[union-attr]
+    assert again.backupset.name == "bs" and again.subclient.name == "sc"  # type: ignore[union-attr]
+    run(store.upsert_jobs([JobRecord(job(12, client=Ref(2, "renamed")))]))
+    assert run(store.get_job(10)).client.name == "renamed"  # type: ignore[union-attr]

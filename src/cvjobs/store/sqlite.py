@@ -237,6 +237,11 @@ def _job_params(job: Job) -> tuple[Any, ...]:
     )
 
 
+# A record that names an entity by id alone (name "") does not blank the stored name; a
+# new name renames it (a mirror follows renames).
+_KEEP_NAME = "CASE WHEN excluded.name = '' THEN name ELSE excluded.name END"
+
+
 class _EntityWriter:
     """Upserts the entities jobs refer to, skipping rows already written in this batch, so
     a million jobs on thirty clients cost thirty client writes, not a million."""
@@ -256,7 +261,7 @@ class _EntityWriter:
             table,
             ref.id,
             f"INSERT INTO {table} (id, name) VALUES (?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            f" ON CONFLICT (id) DO UPDATE SET name = {_KEEP_NAME}",
             (ref.id, ref.name),
         )
 
@@ -275,8 +280,9 @@ class _EntityWriter:
             job.backupset.id,
             "INSERT INTO backupsets (id, client_id, app_id, instance_id, name)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " client_id = excluded.client_id, app_id = excluded.app_id,"
-            " instance_id = excluded.instance_id, name = excluded.name",
+            " client_id = coalesce(excluded.client_id, client_id),"
+            " app_id = coalesce(excluded.app_id, app_id),"
+            f" instance_id = coalesce(excluded.instance_id, instance_id), name = {_KEEP_NAME}",
             (
                 job.backupset.id,
                 _nullable(job.client),
@@ -289,8 +295,8 @@ class _EntityWriter:
             "subclients",
             job.subclient.id,
             "INSERT INTO subclients (id, backupset_id, name) VALUES (?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET backupset_id = excluded.backupset_id,"
-            " name = excluded.name",
+            " ON CONFLICT (id) DO UPDATE SET"
+            f" backupset_id = coalesce(excluded.backupset_id, backupset_id), name = {_KEEP_NAME}",
             (job.subclient.id, _nullable(job.backupset), job.subclient.name),
         )
         if set_groups and job.client.id:
