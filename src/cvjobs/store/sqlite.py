@@ -500,16 +500,27 @@ class SqliteStore:
         total = int(self._db.execute(f"SELECT count(*) FROM jobs j{where}", params).fetchone()[0])
         if query.limit == 0 or query.offset >= total:
             return total, []
+        # The page's ids first, from the jobs table (and clients, to sort by name) alone;
+        # only then the joins for those rows. Joining before the sort would build every
+        # matching row, a million of them in a big catalogue, to keep a hundred.
         direction = "DESC" if query.descending else "ASC"
         column = _SORT_COLUMNS[query.sort_field]
         order = f" ORDER BY {column} {direction}" + (
-            ", j.id " + direction if column != "j.id" else ""
+            f", j.id {direction}" if column != "j.id" else ""
         )
+        join = " LEFT JOIN clients c ON c.id = j.client_id" if column.startswith("c.") else ""
+        ids = [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT j.id FROM jobs j{join}{where}{order} LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            )
+        ]
         rows = self._db.execute(
-            _SELECT_JOB + where + order + " LIMIT ? OFFSET ?",
-            [*params, query.limit, query.offset],
+            _SELECT_JOB + f" WHERE j.id IN ({', '.join('?' * len(ids))})", ids
         ).fetchall()
-        return total, [_job_from_row(r) for r in rows]
+        by_id = {row[0]: _job_from_row(row) for row in rows}
+        return total, [by_id[i] for i in ids]
 
     async def active_jobs(self) -> list[Job]:
         marks = ", ".join("?" * len(vocab.ACTIVE_STATUSES))
