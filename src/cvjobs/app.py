@@ -96,7 +96,6 @@ def create_app(
         app.state.dispatcher = Dispatcher(ROUTES, services)
         engine = JobEngine(
             store,
-            control,
             clock=job_clock,
             seed=settings.seed,
             new_jobs=await _new_job_source(store, settings, int(job_clock())),

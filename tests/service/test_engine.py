@@ -11,7 +11,6 @@ import pytest
 
 from cvjobs import vocab
 from cvjobs.model import EventQuery, Job, JobRecord, Ref
-from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine, NewJobSource, plan_for
 from cvjobs.store.sqlite import SqliteStore
 from tests.conftest import FakeClock
@@ -46,8 +45,7 @@ def running(job_id: int = 100, **changes: object) -> Job:
 
 
 def make(store: SqliteStore, clock: FakeClock, new_jobs: NewJobSource | None = None) -> JobEngine:
-    control = JobControl(store, clock=clock, engine_settles=True)
-    return JobEngine(store, control, clock=clock, seed=42, new_jobs=new_jobs)
+    return JobEngine(store, clock=clock, seed=42, new_jobs=new_jobs)
 
 
 def test_a_running_job_moves_through_its_phases_and_finishes(store: SqliteStore) -> None:

@@ -13,6 +13,7 @@ import pytest
 from cvjobs import demo
 from cvjobs.errors import StoreError
 from cvjobs.model import Job, JobRecord, Ref
+from cvjobs.store.base import JobChange
 from cvjobs.store.sqlite import SqliteStore
 from cvjobs.store.sqlite_schema import LATEST
 
@@ -163,10 +164,26 @@ def test_replace_job_is_a_compare_and_set(store: SqliteStore) -> None:
     first = replace(job(status="Running", end_time=0), status="Kill Pending")
     second = replace(job(status="Running", end_time=0), status="Suspend Pending")
     event = Event(time=1, severity=0, code="19:100", description="x", job_id=10)
-    assert run(store.replace_job(first, "Running", [event]))
-    assert not run(store.replace_job(second, "Running", [event]))
+    won = JobChange(first, "Running", (event,))
+    lost = JobChange(second, "Running", (event,))
+    assert run(store.replace_jobs([won], all_or_nothing=True)) == 1
+    assert run(store.replace_jobs([lost], all_or_nothing=True)) == 0
     assert run(store.get_job(10)).status == "Kill Pending"  # type: ignore[union-attr]
     assert store._db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+
+
+def test_replace_jobs_all_or_nothing(store: SqliteStore) -> None:
+    run(
+        store.upsert_jobs([JobRecord(job(1, status="Running")), JobRecord(job(2, status="Failed"))])
+    )
+    changes = [
+        JobChange(job(1, status="Kill Pending"), "Running"),
+        JobChange(job(2, status="Kill Pending"), "Running"),  # job 2 is not Running
+    ]
+    assert run(store.replace_jobs(changes, all_or_nothing=True)) == 0
+    assert run(store.get_job(1)).status == "Running"  # type: ignore[union-attr]
+    assert run(store.replace_jobs(changes, all_or_nothing=False)) == 1
+    assert run(store.get_job(1)).status == "Kill Pending"  # type: ignore[union-attr]
 
 
 def test_create_job_takes_the_next_id(store: SqliteStore) -> None:

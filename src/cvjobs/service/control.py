@@ -15,7 +15,7 @@ from cvjobs.errors import JobActionFailed
 from cvjobs.model import Account, Job
 from cvjobs.service import lifecycle
 from cvjobs.service.events import started_event, status_event
-from cvjobs.store.base import Store
+from cvjobs.store.base import JobChange, Store
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
 
@@ -46,6 +46,40 @@ def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "")
     )
 
 
+def settled(job: Job, now: int) -> JobChange | None:
+    """A job moved out of its pending status (Suspend Pending -> Suspended, ...), or None
+    if it has none."""
+    target = lifecycle.SETTLES_TO.get(job.status)
+    if target is None:
+        return None
+    new = replace(
+        job,
+        status=target,
+        last_update_time=max(now, job.last_update_time),
+        end_time=now if not vocab.is_active(target) else 0,
+    )
+    return JobChange(new, job.status, (status_event(job, target, now, "", ""),))
+
+
+def acted(job: Job, action: str, status: str, user: str, now: int, auto_resume: int) -> JobChange:
+    """What a user's action does to the job (already allowed by the state machine)."""
+    pending_reason = job.pending_reason
+    if action == lifecycle.SUSPEND:
+        pending_reason = f"{job.job_type} job has been suspended by user {user}."
+    elif action == lifecycle.RESUME:
+        pending_reason = ""
+    elif action == lifecycle.KILL:
+        pending_reason = f"{job.job_type} job has been killed by user {user}."
+    new = replace(
+        job,
+        status=status,
+        pending_reason=pending_reason,
+        last_update_time=max(now, job.last_update_time),
+        auto_resume_at=now + auto_resume if auto_resume else 0,
+    )
+    return JobChange(new, job.status, (status_event(job, status, now, user, action),))
+
+
 class JobControl:
     def __init__(self, store: Store, *, clock: Callable[[], float], engine_settles: bool) -> None:
         self._store = store
@@ -62,23 +96,6 @@ class JobControl:
             raise JobActionFailed(f"No job exists with the job ID {job_id}")
         return job
 
-    def _changed(self, job: Job, action: str, status: str, user: str, auto_resume: int) -> Job:
-        now = self._now()
-        pending_reason = job.pending_reason
-        if action == lifecycle.SUSPEND:
-            pending_reason = f"{job.job_type} job has been suspended by user {user}."
-        elif action == lifecycle.RESUME:
-            pending_reason = ""
-        elif action == lifecycle.KILL:
-            pending_reason = f"{job.job_type} job has been killed by user {user}."
-        return replace(
-            job,
-            status=status,
-            pending_reason=pending_reason,
-            last_update_time=max(now, job.last_update_time),
-            auto_resume_at=now + auto_resume if auto_resume else 0,
-        )
-
     async def act(
         self,
         job_id: int,
@@ -89,55 +106,46 @@ class JobControl:
         start_suspended: bool = False,
     ) -> list[int]:
         """Apply one action to one job. Returns the new job's id for a resubmit, else []."""
-        job = await self._job(job_id)
-        decision = lifecycle.decide(job_id, job.status, action)
-        if decision.refusal:
-            raise JobActionFailed(decision.refusal)
         if action == lifecycle.RESUBMIT:
+            job = await self._job(job_id)
+            refusal = lifecycle.decide(job_id, job.status, action).refusal
+            if refusal:
+                raise JobActionFailed(refusal)
             return [await self._resubmit(job, account, start_suspended)]
-        assert decision.status is not None
-        changed = self._changed(job, action, decision.status, account.name, auto_resume_seconds)
-        event = status_event(job, decision.status, self._now(), account.name, action)
-        if not await self._store.replace_job(changed, job.status, [event]):
-            now_status = (await self._job(job_id)).status
-            raise JobActionFailed(
-                f"job {job_id} changed to {now_status} while it was being asked to {action};"
-                " nothing was done"
-            )
-        if not self._engine_settles:
-            await self.settle(changed)
+        await self.act_on_many([job_id], action, account, auto_resume_seconds=auto_resume_seconds)
         return []
 
-    async def act_on_many(self, job_ids: list[int], action: str, account: Account) -> None:
-        """One action on many jobs: every job is checked first, and if any would refuse,
-        none is touched."""
+    async def act_on_many(
+        self, job_ids: list[int], action: str, account: Account, *, auto_resume_seconds: int = 0
+    ) -> None:
+        """One action on one or many jobs, all or nothing: if any job refuses, or changes
+        under the action (a concurrent action won), no job is touched."""
         if action == lifecycle.RESUBMIT:
             raise JobActionFailed("resubmit takes one job at a time")
-        jobs = [await self._job(job_id) for job_id in job_ids]
-        refusals = [
-            reason
-            for job in jobs
-            if (reason := lifecycle.decide(job.job_id, job.status, action).refusal)
-        ]
-        if refusals:
-            raise JobActionFailed("; ".join(refusals) + "; no job was changed")
-        for job in jobs:
-            await self.act(job.job_id, action, account)
-
-    async def settle(self, job: Job) -> Job | None:
-        """Move a job out of a pending status (the engine's work); None if it has none."""
-        target = lifecycle.SETTLES_TO.get(job.status)
-        if target is None:
-            return None
         now = self._now()
-        settled = replace(
-            job,
-            status=target,
-            last_update_time=max(now, job.last_update_time),
-            end_time=now if not vocab.is_active(target) else 0,
-        )
-        event = status_event(job, target, now, "", "")
-        return settled if await self._store.replace_job(settled, job.status, [event]) else None
+        jobs = [await self._job(job_id) for job_id in job_ids]
+        changes, refusals = [], []
+        for job in jobs:
+            decision = lifecycle.decide(job.job_id, job.status, action)
+            if decision.refusal:
+                refusals.append(decision.refusal)
+            else:
+                assert decision.status is not None
+                changes.append(
+                    acted(job, action, decision.status, account.name, now, auto_resume_seconds)
+                )
+        if refusals:
+            more = "; no job was changed" if len(jobs) > 1 else ""
+            raise JobActionFailed("; ".join(refusals) + more)
+        if not await self._store.replace_jobs(changes, all_or_nothing=True):
+            raise JobActionFailed(
+                f"a job changed while it was being asked to {action} (another action came"
+                " first); nothing was done"
+            )
+        if not self._engine_settles:
+            now = self._now()
+            pending = [c for change in changes if (c := settled(change.job, now))]
+            await self._store.replace_jobs(pending, all_or_nothing=True)
 
     async def _resubmit(self, job: Job, account: Account, start_suspended: bool) -> int:
         now = self._now()

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from cvjobs import vocab
 from cvjobs.model import Job
 from cvjobs.service import lifecycle
-from cvjobs.service.control import JobControl, fresh_job
+from cvjobs.service.control import fresh_job, settled
 from cvjobs.service.events import started_event, status_event
-from cvjobs.store.base import Store
+from cvjobs.store.base import JobChange, Store
 
 # Outcomes of a job that runs to its end, with weights.
 _OUTCOMES = (
@@ -95,18 +95,55 @@ class NewJobSource:
     every_seconds: int
 
 
+def _moved(job: Job, new: Job, why: str, now: int) -> JobChange:
+    return JobChange(new, job.status, (status_event(job, new.status, now, "", why),))
+
+
+def _ran(job: Job, plan: Plan, now: int) -> JobChange:
+    """A running job after `now - lastUpdateTime` more seconds of work: further along its
+    phases, or finished with its plan's outcome."""
+    elapsed = job.elapsed_time + (now - job.last_update_time)
+    share = min(elapsed / plan.total_seconds, 1.0)
+    progressed = replace(
+        job,
+        elapsed_time=elapsed,
+        last_update_time=now,
+        current_phase=plan.phase_at(elapsed),
+        percent_complete=max(job.percent_complete, round(share * 100, 1)),
+        percent_savings=plan.savings,
+        size_of_application=max(job.size_of_application, int(plan.app_size * share)),
+        size_of_media_on_disk=max(
+            job.size_of_media_on_disk, int(plan.app_size * share * (1 - plan.savings / 100))
+        ),
+        total_num_of_files=max(job.total_num_of_files, int(plan.files * share)),
+    )
+    if share < 1.0:
+        return JobChange(progressed, job.status)
+    failed = plan.outcome == "Failed"
+    finished = replace(
+        progressed,
+        status=plan.outcome,
+        end_time=now,
+        current_phase="",
+        percent_complete=progressed.percent_complete if failed else 100.0,
+        total_failed_files=plan.failed_files,
+        total_failed_folders=plan.failed_files // 20,
+        pending_reason=plan.failure_reason
+        or ("Error Code: [7:84] Some files could not be backed up." if plan.failed_files else ""),
+    )
+    return _moved(job, finished, finished.pending_reason or "the job ended", now)
+
+
 class JobEngine:
     def __init__(
         self,
         store: Store,
-        control: JobControl,
         *,
         clock: Callable[[], float],
         seed: int,
         new_jobs: NewJobSource | None = None,
     ) -> None:
         self._store = store
-        self._control = control
         self._clock = clock
         self._seed = seed
         self._new_jobs = new_jobs
@@ -114,91 +151,38 @@ class JobEngine:
         self._started = 0
 
     async def step(self) -> int:
-        """Advance every active job to the clock's now. Returns how many jobs changed."""
+        """Advance every active job to the clock's now, in one write. Returns how many
+        jobs changed (a job an action changed meanwhile is left for the next step)."""
         now = int(self._clock())
-        changed = 0
-        for job in await self._store.active_jobs():
-            if await self._advance(job, now):
-                changed += 1
-        changed += await self._start_new_jobs(now)
-        return changed
+        changes = [c for job in await self._store.active_jobs() if (c := self._advance(job, now))]
+        changed = await self._store.replace_jobs(changes, all_or_nothing=False)
+        return changed + await self._start_new_jobs(now)
 
-    async def _advance(self, job: Job, now: int) -> bool:
+    def _advance(self, job: Job, now: int) -> JobChange | None:
         if job.status in lifecycle.SETTLES_TO:
-            return await self._control.settle(job) is not None
+            return settled(job, now)
         if job.status == "Suspended":
             if job.auto_resume_at and now >= job.auto_resume_at:
-                return await self._move(
-                    job,
-                    replace(
-                        job,
-                        status="Running",
-                        pending_reason="",
-                        auto_resume_at=0,
-                        last_update_time=now,
-                    ),
-                    "automatic resume",
-                    now,
+                resumed = replace(
+                    job, status="Running", pending_reason="", auto_resume_at=0, last_update_time=now
                 )
-            return False
+                return _moved(job, resumed, "automatic resume", now)
+            return None
         plan = plan_for(job, self._seed)
         if job.status in _WAITING:
-            if now - job.last_update_time >= plan.wait_seconds:
-                return await self._move(
-                    job,
-                    replace(
-                        job,
-                        status="Running",
-                        pending_reason="",
-                        last_update_time=now,
-                        current_phase=plan.phases[0][0],
-                    ),
-                    "resources became available",
-                    now,
-                )
-            return False
+            if now - job.last_update_time < plan.wait_seconds:
+                return None
+            started = replace(
+                job,
+                status="Running",
+                pending_reason="",
+                last_update_time=now,
+                current_phase=plan.phases[0][0],
+            )
+            return _moved(job, started, "resources became available", now)
         if job.status in _RUNNING and now > job.last_update_time:
-            return await self._run(job, plan, now)
-        return False
-
-    async def _run(self, job: Job, plan: Plan, now: int) -> bool:
-        elapsed = job.elapsed_time + (now - job.last_update_time)
-        share = min(elapsed / plan.total_seconds, 1.0)
-        progressed = replace(
-            job,
-            elapsed_time=elapsed,
-            last_update_time=now,
-            current_phase=plan.phase_at(elapsed),
-            percent_complete=max(job.percent_complete, round(share * 100, 1)),
-            percent_savings=plan.savings,
-            size_of_application=max(job.size_of_application, int(plan.app_size * share)),
-            size_of_media_on_disk=max(
-                job.size_of_media_on_disk, int(plan.app_size * share * (1 - plan.savings / 100))
-            ),
-            total_num_of_files=max(job.total_num_of_files, int(plan.files * share)),
-        )
-        if share < 1.0:
-            return await self._store.replace_job(progressed, job.status, [])
-        failed = plan.outcome == "Failed"
-        finished = replace(
-            progressed,
-            status=plan.outcome,
-            end_time=now,
-            current_phase="",
-            percent_complete=progressed.percent_complete if failed else 100.0,
-            total_failed_files=plan.failed_files,
-            total_failed_folders=plan.failed_files // 20,
-            pending_reason=plan.failure_reason
-            or (
-                "Error Code: [7:84] Some files could not be backed up." if plan.failed_files else ""
-            ),
-        )
-        return await self._move(job, finished, finished.pending_reason or "the job ended", now)
-
-    async def _move(self, job: Job, new: Job, why: str, now: int) -> bool:
-        return await self._store.replace_job(
-            new, job.status, [status_event(job, new.status, now, "", why)]
-        )
+            return _ran(job, plan, now)
+        return None
 
     async def _start_new_jobs(self, now: int) -> int:
         source = self._new_jobs

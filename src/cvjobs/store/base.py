@@ -9,7 +9,7 @@ Driver errors are translated into `cvjobs.errors.StoreError` inside the backend.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +31,16 @@ class StoredSession:
     created_at: int
     last_used: int
     idle_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job's new state, written only if its stored status is still `expect_status`
+    (compare and set), with the events the change makes."""
+
+    job: Job
+    expect_status: str
+    events: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +74,11 @@ class Store(Protocol):
 
     async def active_jobs(self) -> list[Job]: ...
 
-    async def replace_job(self, job: Job, expect_status: str, events: Iterable[Event]) -> bool:
-        """Write the job's changeable fields and the events, atomically, if the stored job
-        still has `expect_status` (compare and set); False, and nothing written, if not."""
+    async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
+        """Write each change's changeable fields (status, progress, times; not the job's
+        identity or entities) and its events, in one transaction. A change whose job no
+        longer has its expected status is skipped, or with `all_or_nothing` undoes them
+        all. Returns how many were written."""
         ...
 
     async def create_job(self, job: Job, events: Iterable[Event]) -> Job:

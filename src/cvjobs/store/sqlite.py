@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +32,7 @@ from cvjobs.model import (
     Ref,
     StoragePolicy,
 )
-from cvjobs.store.base import StoredAccount, StoredSession
+from cvjobs.store.base import JobChange, StoredAccount, StoredSession
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
 
 _JOB_COLUMNS = (
@@ -316,6 +316,10 @@ class _EntityWriter:
                 )
 
 
+class _Undo(Exception):
+    """Raised inside a transaction to roll it back without an error."""
+
+
 class SqliteStore:
     """A job catalogue in one SQLite file (or ":memory:")."""
 
@@ -337,9 +341,13 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN ... COMMIT; an exception rolls back (and `_Undo` ends there quietly)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+        except _Undo:
+            self._db.execute("ROLLBACK")
+            return
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -530,17 +538,25 @@ class SqliteStore:
         ).fetchall()
         return [_job_from_row(r) for r in rows]
 
-    async def replace_job(self, job: Job, expect_status: str, events: Iterable[Event]) -> bool:
+    async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
+        written = 0
         with self._transaction() as db:
-            values = [
-                int(v) if isinstance(v, bool) else v
-                for v in (getattr(job, c) for c in _MUTABLE_COLUMNS)
-            ]
-            cursor = db.execute(_REPLACE_JOB, [*values, job.job_id, expect_status])
-            if cursor.rowcount == 0:
-                return False
-            self._insert_events(db, events)
-        return True
+            for change in changes:
+                values = [
+                    int(v) if isinstance(v, bool) else v
+                    for v in (getattr(change.job, c) for c in _MUTABLE_COLUMNS)
+                ]
+                cursor = db.execute(
+                    _REPLACE_JOB, [*values, change.job.job_id, change.expect_status]
+                )
+                if cursor.rowcount == 0:
+                    if all_or_nothing:
+                        written = 0
+                        raise _Undo
+                    continue
+                self._insert_events(db, change.events)
+                written += 1
+        return written
 
     async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
         with self._transaction() as db:
