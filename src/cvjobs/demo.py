@@ -335,7 +335,8 @@ class _Generator:
         self.ma = next(a for a in self.agents if a.client.name == "ma-01")
         self.types = _weighted(_TYPE_MIX)
         self.statuses = _weighted(_FINISHED_MIX)
-        self.active_from = jobs - max(8, jobs // 500) + 1
+        # A few active jobs, as on a busy CommServe: 8 to 200 of them.
+        self.active_from = jobs - max(8, min(jobs // 500, 200)) + 1
         recent = max(jobs - HISTORIC_IDS + 1, 1)
         self.recent_step = 365 * DAY / recent
 
