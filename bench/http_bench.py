@@ -168,6 +168,30 @@ def main() -> int:
                 get(api + "Job/1452/AdvancedDetails?infoType=16", token, "application/json")
             ],
             "POST JobDetails": [post(api + "JobDetails", token, '{"jobId": 4}')],
+            "GET Job list, 100": [
+                get(api + "Job?jobCategory=Finished&limit=100", token, "application/json")
+            ],
+            "POST Jobs, cvpysdk": [
+                post(
+                    api + "Jobs",
+                    token,
+                    json.dumps(
+                        {
+                            "category": 2,
+                            "pagingConfig": {
+                                "sortDirection": 1,
+                                "offset": 0,
+                                "sortField": "jobId",
+                                "limit": 20,
+                            },
+                            "jobFilter": {
+                                "completedJobLookupTime": 86400 * 7,
+                                "showAgedJobs": False,
+                            },
+                        }
+                    ),
+                )
+            ],
         }
         with urllib.request.urlopen(
             urllib.request.Request(
