@@ -8,12 +8,11 @@ import math
 import re
 from typing import Any
 
-from cvjobs import vocab
+from cvjobs import parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, Ref
 
-_INTEGER = re.compile(r"-?\d+")
-_MAX_INT = 2**63 - 1
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class _Field:
@@ -28,15 +27,10 @@ class _Field:
 
     def integer(self, name: str, source: dict[str, Any] | None = None, *, minimum: int = 0) -> int:
         value = (self.record if source is None else source).get(name, 0)
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-            value = int(value.strip())
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"expected a whole number, got {value!r}")
-        if not minimum <= value <= _MAX_INT:
-            raise self.fail(name, f"{value} is out of range (at least {minimum})")
-        return value
+        try:
+            return parse.integer(value, low=minimum, lenient=True)
+        except ValueError as exc:
+            raise self.fail(name, str(exc)) from None
 
     def number(self, name: str) -> float:
         value = self.record.get(name, 0)
@@ -60,12 +54,10 @@ class _Field:
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = self.record.get(name, default)
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-            return value.strip().lower() in ("true", "1")
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise self.fail(name, f"expected true or false, got {value!r}")
+        try:
+            return parse.boolean(self.record.get(name, default))
+        except ValueError as exc:
+            raise self.fail(name, str(exc)) from None
 
     def nested(self, name: str) -> dict[str, Any]:
         value = self.record.get(name, {})
@@ -163,7 +155,7 @@ def typed(value: Any, key: str) -> Any:
         word in lowered for word in ("name", "reason", "path", "message", "guid")
     ):
         return value
-    if _INTEGER.fullmatch(value) and abs(int(value)) <= _MAX_INT:
+    if _INTEGER.fullmatch(value) and abs(int(value)) <= parse.MAX_INT:
         return int(value)
     if value in ("true", "false"):
         return value == "true"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cvjobs import vocab
+from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest
 from cvjobs.model import JobQuery
 
@@ -21,28 +21,19 @@ SORT_FIELDS = ("jobId", "jobStartTime", "jobEndTime", "lastUpdateTime", "status"
 _SORT_BY_FOLDED = {f.lower(): f for f in SORT_FIELDS}
 
 
-def whole(value: Any, name: str, *, low: int = 0, high: int = 2**63 - 1) -> int:
+def whole(value: Any, name: str, *, low: int = 0, high: int = parse.MAX_INT) -> int:
     """An integer from JSON or from text (ASCII digits, optional minus sign)."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str):
-        digits = value[1:] if value.startswith("-") else value
-        if digits.isascii() and digits.isdigit() and len(digits) <= 19:
-            number = int(value)
-    if number is None:
-        raise BadRequest(f"{name} must be a whole number, not {str(value)[:40]!r}")
-    if not low <= number <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, not {number}")
-    return number
+    try:
+        return parse.integer(value, low=low, high=high)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
 
 
 def flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (str, int)) and str(value).strip().lower() in ("true", "1", "false", "0"):
-        return str(value).strip().lower() in ("true", "1")
-    raise BadRequest(f"{name} must be true or false, not {str(value)[:40]!r}")
+    try:
+        return parse.boolean(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from None
 
 
 def job_types(words: Iterable[Any], name: str) -> frozenset[str]:

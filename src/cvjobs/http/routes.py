@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
 
+from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, RouteNotFound
 from cvjobs.http import queries
@@ -21,28 +22,15 @@ from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
 from cvjobs.service.events import SEVERITY_FLAGS
 from cvjobs.service.ingest import require_admin
 
-MAX_ID = 2**63 - 1
-
-
-def parse_int(text: str) -> int | None:
-    """A whole number written strictly as ASCII digits with an optional minus sign (no
-    spaces, signs, decimals or other scripts' digits), or None."""
-    digits = text[1:] if text.startswith("-") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
-        return None
-    return int(text)
-
 
 def parse_id(value: object, what: str = "job id") -> int:
     """A positive id given as digits or as a JSON integer; BadRequest otherwise."""
-    number = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str):
-        number = parse_int(value)
-    if number is None or not 0 < number <= MAX_ID:
-        raise BadRequest(f"{what} must be a positive whole number, not {str(value)[:40]!r}")
-    return number
+    try:
+        return parse.integer(value, low=1)
+    except ValueError:
+        raise BadRequest(
+            f"{what} must be a positive whole number, not {str(value)[:40]!r}"
+        ) from None
 
 
 def body_of(ctx: Context) -> dict[str, Any]:
@@ -110,9 +98,7 @@ async def advanced_details(ctx: Context) -> Response:
     raw = single_query(ctx, "infoType")
     info_type = None
     if raw is not None:
-        info_type = parse_int(raw)
-        if info_type is None:
-            raise BadRequest(f"infoType must be a whole number, not {raw[:40]!r}")
+        info_type = queries.whole(raw, "infoType", low=parse.MIN_INT)
     body = await ctx.services.jobs.advanced_details(job_id, info_type)
     return ctx.respond("JobManager_AdvanceJobDetailsResp", body)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from cvjobs import vocab
+from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord
 from cvjobs.model import Account, Event, JobRecord, JsonObject, Ref
 from cvjobs.records import job_from_summary
@@ -120,10 +120,10 @@ class IngestService:
             raise BadRequest(f"{where}: expected an object")
 
         def whole(name: str, default: int) -> int:
-            value = item.get(name, default)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise BadRequest(f"{where}: {name} must be a whole number, not {value!r}")
-            return value
+            try:
+                return parse.integer(item.get(name, default), low=0)
+            except ValueError as exc:
+                raise BadRequest(f"{where}: {name}: {exc}") from None
 
         description = item.get("description")
         if not isinstance(description, str) or not description.strip():
