@@ -16,6 +16,8 @@ import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from cvjobs import parse
+
 
 class DocumentError(ValueError):
     """The bytes are not a readable JSON or XML document of the expected kind."""
@@ -31,15 +33,22 @@ def sniff(raw: bytes, content_type: str = "") -> str:
     return "xml" if "xml" in content_type.lower() else "json"
 
 
-def element_to_dict(element: Element, lists: Collection[str] = ()) -> dict[str, Any]:
+MAX_DEPTH = 64  # nesting deeper than any vendor document; deeper is refused, not recursed
+
+
+def element_to_dict(
+    element: Element, lists: Collection[str] = (), depth: int = 0
+) -> dict[str, Any]:
     """An element as a dict. Children named in `lists` are lists even when single."""
+    if depth > MAX_DEPTH:
+        raise DocumentError(f"XML nested deeper than {MAX_DEPTH} levels")
     body: dict[str, Any] = dict(element.attrib)
     for child in element:
         value: Any
         if len(child) == 0 and not child.attrib:
             value = (child.text or "").strip()
         else:
-            value = element_to_dict(child, lists)
+            value = element_to_dict(child, lists, depth + 1)
         if child.tag in body:
             existing = body[child.tag]
             if isinstance(existing, list) and (child.tag in lists or len(existing) > 1):
@@ -80,4 +89,6 @@ def read_object(
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise DocumentError("expected a JSON object")
+    if parse.depth(body) > MAX_DEPTH:
+        raise DocumentError(f"JSON nested deeper than {MAX_DEPTH} levels")
     return None, body

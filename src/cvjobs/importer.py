@@ -23,7 +23,7 @@ from cvjobs import vocab
 from cvjobs.documents import DocumentError, element_to_dict, parse_xml, sniff
 from cvjobs.errors import BadRequest, InvalidRecord
 from cvjobs.model import JobRecord, JsonObject
-from cvjobs.records import job_from_summary, typed
+from cvjobs.records import check_section, job_from_summary, typed
 from cvjobs.service.jobs import info_bits, validate_info_type
 
 # Children that are lists even when an XML document has only one of them.
@@ -144,8 +144,7 @@ def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:
                 f"section {key!r} does not belong to infoType {info_type}"
                 f" (expected {', '.join(sorted(wanted))})",
             )
-        if not isinstance(value, dict):
-            raise InvalidRecord(where, f"section {key!r} must be an object")
+        check_section(key, value, where)
     if not doc:
         raise InvalidRecord(where, "the document has no section")
     return doc

@@ -13,6 +13,9 @@ from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, Ref
 
 _INTEGER = re.compile(r"-?[0-9]+")
+# Keys of stored sections become XML element and attribute names, so they must be names.
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+MAX_SECTION_DEPTH = 32
 
 
 class _Field:
@@ -160,3 +163,25 @@ def typed(value: Any, key: str) -> Any:
     if value in ("true", "false"):
         return value == "true"
     return value
+
+
+def check_section(name: str, body: Any, where: str) -> None:
+    """A section body (AdvancedDetails or JobDetails extras) that can be stored and shown
+    in both formats: an object, nested at most MAX_SECTION_DEPTH deep, whose keys are all
+    XML names."""
+    if not isinstance(body, dict):
+        raise InvalidRecord(where, f"section {name!r} must be an object")
+    if parse.depth(body) > MAX_SECTION_DEPTH:
+        raise InvalidRecord(where, f"section {name!r} nests deeper than {MAX_SECTION_DEPTH}")
+    stack: list[Any] = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not _XML_NAME.fullmatch(key):
+                    raise InvalidRecord(
+                        where, f"section {name!r} has the key {key[:40]!r}, which is not a name"
+                    )
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)

@@ -243,3 +243,35 @@ def test_ingest_needs_a_token_and_is_json(client: TestClient) -> None:
 def test_ingest_routes_are_not_under_the_vendor_roots(client: TestClient, token: str) -> None:
     assert client.post(API + "jobs/x", json={}, headers={"Authtoken": token}).status_code == 404
     assert client.get("/cvjobs/v1/Job/4", headers={"Authtoken": token}).status_code == 404
+
+
+def nested(levels: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"a": 1}
+    for _ in range(levels):
+        body = {"a": body}
+    return body
+
+
+@pytest.mark.parametrize(
+    "section",
+    [{'bad key"><evil x="1': 1}, {"1num": {"a": 1}}, {"ok": [{"not ok": 1}]}, nested(40)],
+)
+def test_sections_must_render_in_xml(
+    client: TestClient, db_path: Path, token: str, section: dict[str, Any]
+) -> None:
+    body = {"jobSummary": job(700070), "advancedDetails": {"jobRetention": section}}
+    response = client.post(V1 + "jobs", json=body, headers={"Authtoken": token})
+    assert response.status_code == 400
+    assert "jobRetention" in response.json()["errorMessage"]
+
+
+def test_huge_numbers_are_400_not_500(client: TestClient, token: str) -> None:
+    for body in (
+        {"events": [{"description": "x", "jobId": 2**63}]},
+        {"events": [{"description": "x", "timeSource": 2**64}]},
+    ):
+        assert (
+            client.post(V1 + "events", json=body, headers={"Authtoken": token}).status_code == 400
+        )
+    response = client.post(V1 + "jobs", json=job(2**63), headers={"Authtoken": token})
+    assert response.status_code == 400

@@ -111,3 +111,23 @@ def test_oversized_body_is_413(client: TestClient, token: str) -> None:
     )
     assert response.status_code == 413
     assert response.json()["errorCode"] == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<a>" * 5000 + b"</a>" * 5000, "application/xml"),
+        (b"[" * 900 + b"]" * 900, "application/json"),
+        (b'{"a":' * 200 + b"1" + b"}" * 200, "application/json"),
+    ],
+)
+def test_deeply_nested_bodies_are_400_not_500(
+    client: TestClient, body: bytes, content_type: str
+) -> None:
+    response = client.post(
+        "/commandcenter/api/Login",
+        content=body,
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "errorMessage" in response.json()

@@ -16,7 +16,7 @@ from typing import Any
 from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord
 from cvjobs.model import Account, Event, JobRecord, JsonObject, Ref
-from cvjobs.records import job_from_summary
+from cvjobs.records import check_section, job_from_summary
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
 from cvjobs.store.base import Store
@@ -52,8 +52,7 @@ def _record(item: Any, where: str, now: int) -> JobRecord:
     sections: dict[str, JsonObject] = {}
     detail = item.get("jobDetail")
     if detail is not None:
-        if not isinstance(detail, dict):
-            raise InvalidRecord(where, "jobDetail must be an object")
+        check_section(JOB_DETAIL_SECTION, detail, where)
         sections[JOB_DETAIL_SECTION] = detail
     advanced = item.get("advancedDetails", {})
     if not isinstance(advanced, dict):
@@ -62,8 +61,7 @@ def _record(item: Any, where: str, now: int) -> JobRecord:
         if name not in vocab.INFO_BIT_BY_SECTION:
             known = ", ".join(vocab.INFO_SECTIONS.values())
             raise InvalidRecord(where, f"unknown advancedDetails section {name!r} (known: {known})")
-        if not isinstance(body, dict):
-            raise InvalidRecord(where, f"advancedDetails.{name} must be an object")
+        check_section(name, body, where)
         sections[name] = body
     return JobRecord(record.job, sections, record.set_client_groups)
 
