@@ -33,6 +33,7 @@ from cvjobs.store.base import Store
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 ENGINE_TICK_SECONDS = 1.0
+SERVER_BUSY_SECONDS = 2.0
 log = logging.getLogger("cvjobs.engine")
 
 
@@ -76,7 +77,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings.db)
+        # Short: while a write waits for another process's lock, every request waits.
+        store = open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS)
         job_clock = scaled(clock, settings.engine_speed)
         control = JobControl(store, clock=job_clock, engine_settles=settings.engine)
         services = Services(

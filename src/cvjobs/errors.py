@@ -18,6 +18,7 @@ CODE_NOT_FOUND = 404
 CODE_NOT_ACCEPTABLE = 406
 CODE_TOO_LARGE = 413
 CODE_CONFLICT = 409
+CODE_UNAVAILABLE = 503
 CODE_BAD_LOGIN = 1116
 CODE_ACCOUNT_LOCKED = 1127
 
@@ -151,5 +152,9 @@ class InvalidRecord(Exception):
         self.message = message
 
 
-class StoreError(Exception):
-    """The store cannot serve: unreadable database, schema from a newer cvjobs."""
+class StoreError(CvjobsError):
+    """The store cannot serve: unreadable database, schema from a newer cvjobs, or busy
+    (another process holds the write lock too long). HTTP 503: try again later."""
+
+    http_status = 503
+    error_code = CODE_UNAVAILABLE

@@ -258,3 +258,26 @@ def test_without_an_engine_actions_settle_at_once(
     assert summary(no_engine_client, auth_json, job_id)["status"] == "Suspended"
     act(no_engine_client, auth_json, job_id, "kill")
     assert summary(no_engine_client, auth_json, job_id)["status"] == "Killed"
+
+
+def test_a_locked_catalogue_is_503_and_changes_nothing(
+    db_path: Path, clock: FakeClock, auth_json: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cvjobs.app.SERVER_BUSY_SECONDS", 0.1)
+    job_id = first_job_id(db_path, RUNNING)
+    app = create_app(Settings(db=str(db_path)), clock=clock, run_engine=False)
+    with TestClient(app) as client:
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process is writing, for a long time
+        try:
+            before = snapshot(db_path, job_id)
+            response = client.post(API + f"Job/{job_id}/action/kill", headers=auth_json)
+            assert response.status_code == 503
+            assert "busy" in response.json()["errorMessage"]
+            # reads go on meanwhile
+            assert client.get(API + f"Job/{job_id}", headers=auth_json).status_code == 200
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert snapshot(db_path, job_id) == before
+        assert act(client, auth_json, job_id, "kill") == {"errorCode": 0}

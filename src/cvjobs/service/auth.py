@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed
+from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed, StoreError
 from cvjobs.model import Account, Session
 from cvjobs.store.base import Store
 
@@ -148,7 +149,10 @@ class AuthService:
         if session.account.disabled:
             raise NotAuthenticated("Access denied: the account is disabled")
         if now - session.last_used >= TOUCH_INTERVAL_SECONDS:
-            await self._store.touch_session(key, now)
+            # Sliding the expiry is not worth failing a read for: if the catalogue is busy,
+            # the next request slides it.
+            with contextlib.suppress(StoreError):
+                await self._store.touch_session(key, now)
         return session.account
 
     async def renew(self, token: str | None) -> Session:

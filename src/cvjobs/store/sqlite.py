@@ -8,13 +8,15 @@ processes (the CLI, a second server) read while this one writes.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -35,6 +37,7 @@ from cvjobs.model import (
 from cvjobs.store.base import JobChange, StoredAccount, StoredSession
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
 
+_T = TypeVar("_T")
 _JOB_COLUMNS = (
     "id, status, job_type, client_id, app_id, instance_id, backupset_id, subclient_id,"
     " dest_client_id, storage_policy_id, user_id, backup_level, current_phase, pending_reason,"
@@ -320,14 +323,44 @@ class _Undo(Exception):
     """Raised inside a transaction to roll it back without an error."""
 
 
-class SqliteStore:
-    """A job catalogue in one SQLite file (or ":memory:")."""
+def _translating(cls: type[_T]) -> type[_T]:
+    """Every public coroutine of the class turns driver errors into StoreError, so nothing
+    above the store sees sqlite3."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.iscoroutinefunction(member):
+            continue
 
-    def __init__(self, path: str | Path) -> None:
+        def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            @functools.wraps(method)
+            async def translated(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await method(*args, **kwargs)
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise StoreError(
+                            "the catalogue is busy (another process is writing to it); try again"
+                        ) from exc
+                    raise StoreError(f"the catalogue failed: {exc}") from exc
+                except sqlite3.DatabaseError as exc:
+                    raise StoreError(f"the catalogue failed: {exc}") from exc
+
+            return translated
+
+        setattr(cls, name, wrap(member))
+    return cls
+
+
+@_translating
+class SqliteStore:
+    """A job catalogue in one SQLite file (or ":memory:"). `busy_seconds` is how long a
+    write waits for another process's write lock before giving up with StoreError; keep
+    it short in a server, whose requests all wait meanwhile."""
+
+    def __init__(self, path: str | Path, *, busy_seconds: float = 30.0) -> None:
         self.path = str(path)
         try:
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=busy_seconds
             )
             self._db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode loses nothing on a process crash (only on power loss).
