@@ -10,17 +10,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 # errorCode values. 5 (access denied), 1116 (bad login) and 2 (job operation failed) are the
-# vendor's; 1 (bad request) and 404/406 reuse of the HTTP numbers are [OURS].
+# vendor's; 1 (bad request) and the reuse of HTTP numbers (404, 405, ...) are [OURS].
 CODE_BAD_REQUEST = 1
 CODE_JOB = 2
 CODE_ACCESS_DENIED = 5
 CODE_NOT_FOUND = 404
+CODE_METHOD_NOT_ALLOWED = 405
 CODE_NOT_ACCEPTABLE = 406
 CODE_TOO_LARGE = 413
 CODE_CONFLICT = 409
 CODE_UNAVAILABLE = 503
 CODE_BAD_LOGIN = 1116
-CODE_ACCOUNT_LOCKED = 1127
 
 
 class CvjobsError(Exception):
@@ -56,9 +56,16 @@ class RouteNotFound(CvjobsError):
     error_code = CODE_NOT_FOUND
 
 
+class NoSuchJob(CvjobsError):
+    """A route of cvjobs' own API names a job that does not exist (HTTP 404)."""
+
+    http_status = 404
+    error_code = CODE_JOB
+
+
 class MethodNotAllowed(CvjobsError):
     http_status = 405
-    error_code = CODE_NOT_FOUND
+    error_code = CODE_METHOD_NOT_ALLOWED
 
 
 class NotAcceptable(CvjobsError):

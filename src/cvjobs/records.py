@@ -10,7 +10,7 @@ from typing import Any
 
 from cvjobs import parse, vocab
 from cvjobs.errors import InvalidRecord
-from cvjobs.model import Job, JobRecord, Ref
+from cvjobs.model import Job, JobRecord, JsonObject, Ref
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # Keys of stored sections become XML element and attribute names, so they must be names.
@@ -90,6 +90,9 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     job_type = f.text("jobType").strip()
     if not job_type:
         raise f.fail("jobType", "is required")
+    # Known types in any spelling ("backup", 4) are stored by their human name, so job
+    # type filters find them; other names are kept as sent.
+    job_type = vocab.job_type_named(job_type) or job_type
     level = vocab.backup_level_code(summary.get("backupLevel", summary.get("backupLevelName", 0)))
     if level is None:
         raise f.fail("backupLevel", f"unknown backup level {summary.get('backupLevel')!r}")
@@ -144,6 +147,76 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
         is_preemptable=f.integer("isPreemptable"),
     )
     return JobRecord(job, set_client_groups=groups_given)
+
+
+def json_number(value: float) -> float | int:
+    """JSON numbers: integral values print as integers, as the vendor does."""
+    return int(value) if float(value).is_integer() else value
+
+
+def subclient_of(job: Job) -> JsonObject:
+    return {
+        "clientName": job.client.name,
+        "clientId": job.client.id,
+        "appName": job.app.name,
+        "applicationId": job.app.id,
+        "instanceName": job.instance.name,
+        "instanceId": job.instance.id,
+        "backupsetName": job.backupset.name,
+        "backupsetId": job.backupset.id,
+        "subclientName": job.subclient.name,
+        "subclientId": job.subclient.id,
+    }
+
+
+def summary_of(job: Job) -> JsonObject:
+    """A job as a `jobSummary` record, the inverse of `job_from_summary`: every field of
+    the seed's table and the contract's list, always present (a Zabbix client crashes on a
+    missing attribute), 0, "" or false when unknown."""
+    level_name = job.backup_level_name
+    return {
+        "jobId": job.job_id,
+        "status": job.status,
+        "localizedStatus": job.status,
+        "statusColor": job.status_color,
+        "jobType": job.job_type,
+        "localizedOperationName": job.job_type,
+        "appTypeName": job.app.name,
+        "backupLevel": job.backup_level,
+        "backupLevelName": level_name,
+        "localizedBackupLevelName": level_name,
+        "backupSetName": job.backupset.name,
+        "subclientName": job.subclient.name,
+        "destClientName": job.dest_client.name,
+        "currentPhaseName": job.current_phase,
+        "pendingReason": job.pending_reason,
+        "pendingReasonErrorCode": job.pending_reason_error_code,
+        "percentComplete": json_number(job.percent_complete),
+        "percentSavings": json_number(job.percent_savings),
+        "sizeOfApplication": job.size_of_application,
+        "sizeOfMediaOnDisk": job.size_of_media_on_disk,
+        "totalNumOfFiles": job.total_num_of_files,
+        "totalFailedFiles": job.total_failed_files,
+        "totalFailedFolders": job.total_failed_folders,
+        "jobStartTime": job.start_time,
+        "jobEndTime": job.end_time,
+        "lastUpdateTime": job.last_update_time,
+        "jobElapsedTime": job.elapsed_time,
+        "isAged": job.is_aged,
+        "isVisible": job.is_visible,
+        "jobSubmitErrorCode": job.submit_error_code,
+        "isPreemptable": job.is_preemptable,
+        "userName": {"userName": job.user.name, "userId": job.user.id},
+        "subclient": subclient_of(job),
+        "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},
+        "storagePolicy": {
+            "storagePolicyId": job.storage_policy.id,
+            "storagePolicyName": job.storage_policy.name,
+        },
+        "clientGroups": [
+            {"clientGroupId": g.id, "clientGroupName": g.name} for g in job.client_groups
+        ],
+    }
 
 
 def typed(value: Any, key: str) -> Any:

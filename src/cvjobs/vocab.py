@@ -124,7 +124,8 @@ SYNTHETIC_FULL = "Synthetic Full"
 DATA_VERIFICATION = "Data Verification"
 REFERENCE_COPY = "Reference Copy"
 ADMIN = "Admin"
-BACKUP_JOB_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL})
+SNAP_BACKUP = "Snap Backup"
+BACKUP_JOB_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL, SNAP_BACKUP})
 
 # AdvancedDetails info types (§7): bit -> the top-level key of its section.
 INFO_RETENTION: Final = 1
@@ -146,7 +147,6 @@ INFO_BIT_BY_SECTION: Final[dict[str, int]] = {v: k for k, v in INFO_SECTIONS.ite
 # human jobType it selects. Numbers the vendor documents: Backup 4, AUXCOPY 13 and 104,
 # SYNTHFULL 14, SNAPBACKUP 59, DATA_VERIFICATION 82, CSDRBKP 11, DEDUPDBSYNC 80. The
 # others are [OURS] (listed in the README). Admin job kinds all show as jobType "Admin".
-SNAP_BACKUP = "Snap Backup"
 WORKFLOW = "Workflow"
 _JOB_TYPE_WORDS: Final[dict[str, tuple[str, ...]]] = {
     BACKUP: ("backup", "4"),
@@ -164,11 +164,9 @@ JOB_TYPE_BY_WORD: Final[dict[str, str]] = {
 }
 JOB_TYPES: Final[tuple[str, ...]] = tuple(_JOB_TYPE_WORDS)
 # What GET Job lists when no jobFilter is given: backup jobs.
-DEFAULT_LIST_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL, SNAP_BACKUP})
+DEFAULT_LIST_TYPES: Final[frozenset[str]] = BACKUP_JOB_TYPES
 # Not admin jobs: what hideAdminJobs keeps.
-NON_ADMIN_TYPES: Final[frozenset[str]] = frozenset(
-    {BACKUP, SYNTHETIC_FULL, SNAP_BACKUP, RESTORE, AUX_COPY}
-)
+NON_ADMIN_TYPES: Final[frozenset[str]] = BACKUP_JOB_TYPES | {RESTORE, AUX_COPY}
 
 
 def job_type_named(word: str) -> str | None:

@@ -275,3 +275,23 @@ def test_huge_numbers_are_400_not_500(client: TestClient, token: str) -> None:
         )
     response = client.post(V1 + "jobs", json=job(2**63), headers={"Authtoken": token})
     assert response.status_code == 400
+
+
+def test_patch_wrapped_with_sections(client: TestClient, token: str) -> None:
+    client.post(V1 + "jobs", json=job(700080, lastUpdateTime=2000), headers={"Authtoken": token})
+    body = {
+        "jobSummary": {"status": "Failed", "lastUpdateTime": 2001, "jobEndTime": 2001},
+        "jobDetail": {"attemptsInfo": [{"phaseName": "Scan", "status": "Failed"}]},
+    }
+    response = client.patch(V1 + "jobs/700080", json=body, headers={"Authtoken": token})
+    assert response.status_code == 200
+    assert get_summary(client, token, 700080)["status"] == "Failed"
+    headers = {"Authtoken": token, "Accept": "application/json"}
+    detail = client.post(API + "JobDetails", json={"jobId": 700080}, headers=headers).json()
+    assert detail["job"]["jobDetail"]["attemptsInfo"][0]["status"] == "Failed"
+
+
+def test_patch_with_unknown_fields_is_400(client: TestClient, token: str) -> None:
+    response = client.patch(V1 + "jobs/4", json={"percentComplet": 5}, headers={"Authtoken": token})
+    assert response.status_code == 400
+    assert "percentComplet" in response.json()["errorMessage"]

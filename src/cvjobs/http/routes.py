@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
-from cvjobs.errors import BadRequest, RouteNotFound
+from cvjobs.errors import BadRequest
 from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route, token_of
 from cvjobs.model import EventQuery
@@ -20,7 +20,6 @@ from cvjobs.render import shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
 from cvjobs.service.events import SEVERITY_FLAGS
-from cvjobs.service.ingest import require_admin
 
 
 def parse_id(value: object, what: str = "job id") -> int:
@@ -236,23 +235,9 @@ async def ingest_jobs(ctx: Context) -> Response:
 
 async def ingest_job_update(ctx: Context) -> Response:
     assert ctx.account is not None
-    require_admin(ctx.account)
     job_id = parse_id(ctx.params["job_id"])
-    patch = body_of(ctx)
-    job = await ctx.services.jobs.get(job_id)
-    if job is None:
-        raise RouteNotFound(f"No job exists with the job ID {job_id}")
-    if patch.get("jobId", job_id) != job_id:
-        raise BadRequest(f"jobId {patch['jobId']!r} in the body is not the job {job_id}")
-    # The stored summary with the patch laid over it; the update is as new as it says, or
-    # now if it does not say.
-    merged = {**shapes.job_summary(job, xml=False), **patch}
-    if "lastUpdateTime" not in patch:
-        merged["lastUpdateTime"] = max(ctx.services.now(), job.last_update_time)
-    await ctx.services.ingest.put_jobs({"jobSummary": merged}, ctx.account)
-    updated = await ctx.services.jobs.get(job_id)
-    assert updated is not None
-    return ctx.respond("", {"jobSummary": shapes.job_summary(updated, xml=False)})
+    job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account)
+    return ctx.respond("", {"jobSummary": shapes.job_summary(job, xml=False)})
 
 
 async def ingest_events(ctx: Context) -> Response:

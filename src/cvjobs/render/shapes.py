@@ -9,83 +9,22 @@ from __future__ import annotations
 
 from cvjobs import vocab
 from cvjobs.model import Account, Event, Job, JsonObject, Session
+from cvjobs.records import json_number, subclient_of, summary_of
 
 # "not available" in the vendor's JobDetails numbers.
 NOT_AVAILABLE = -999
 
 
-def _number(value: float) -> float | int:
-    """JSON numbers: integral values print as integers, as the vendor does."""
-    return int(value) if float(value).is_integer() else value
-
-
-def _percent(value: float, xml: bool) -> str | float | int:
-    # The seed's XML prints percentages with six decimals: percentComplete="100.000000".
-    return f"{value:.6f}" if xml else _number(value)
-
-
-def subclient(job: Job) -> JsonObject:
-    return {
-        "clientName": job.client.name,
-        "clientId": job.client.id,
-        "appName": job.app.name,
-        "applicationId": job.app.id,
-        "instanceName": job.instance.name,
-        "instanceId": job.instance.id,
-        "backupsetName": job.backupset.name,
-        "backupsetId": job.backupset.id,
-        "subclientName": job.subclient.name,
-        "subclientId": job.subclient.id,
-    }
-
-
 def job_summary(job: Job, *, xml: bool) -> JsonObject:
-    """Every field of the seed's table and the contract's list, always present (a Zabbix
-    client crashes on a missing attribute): 0, "" or false when unknown."""
-    level_name = job.backup_level_name
-    return {
-        "jobId": job.job_id,
-        "status": job.status,
-        "localizedStatus": job.status,
-        "statusColor": job.status_color,
-        "jobType": job.job_type,
-        "localizedOperationName": job.job_type,
-        "appTypeName": job.app.name,
-        "backupLevel": vocab.backup_level_enum(job.backup_level) if xml else job.backup_level,
-        "backupLevelName": level_name,
-        "localizedBackupLevelName": level_name,
-        "backupSetName": job.backupset.name,
-        "subclientName": job.subclient.name,
-        "destClientName": job.dest_client.name,
-        "currentPhaseName": job.current_phase,
-        "pendingReason": job.pending_reason,
-        "pendingReasonErrorCode": job.pending_reason_error_code,
-        "percentComplete": _percent(job.percent_complete, xml),
-        "percentSavings": _percent(job.percent_savings, xml),
-        "sizeOfApplication": job.size_of_application,
-        "sizeOfMediaOnDisk": job.size_of_media_on_disk,
-        "totalNumOfFiles": job.total_num_of_files,
-        "totalFailedFiles": job.total_failed_files,
-        "totalFailedFolders": job.total_failed_folders,
-        "jobStartTime": job.start_time,
-        "jobEndTime": job.end_time,
-        "lastUpdateTime": job.last_update_time,
-        "jobElapsedTime": job.elapsed_time,
-        "isAged": job.is_aged,
-        "isVisible": job.is_visible,
-        "jobSubmitErrorCode": job.submit_error_code,
-        "isPreemptable": job.is_preemptable,
-        "userName": {"userName": job.user.name, "userId": job.user.id},
-        "subclient": subclient(job),
-        "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},
-        "storagePolicy": {
-            "storagePolicyId": job.storage_policy.id,
-            "storagePolicyName": job.storage_policy.name,
-        },
-        "clientGroups": [
-            {"clientGroupId": g.id, "clientGroupName": g.name} for g in job.client_groups
-        ],
-    }
+    """The wire record of the job (`records.summary_of`), with XML's spellings where the
+    vendor's XML differs from its JSON: backupLevel as the enum name, percentages with six
+    decimals (the seed prints percentComplete="100.000000")."""
+    body = summary_of(job)
+    if xml:
+        body["backupLevel"] = vocab.backup_level_enum(job.backup_level)
+        body["percentComplete"] = f"{job.percent_complete:.6f}"
+        body["percentSavings"] = f"{job.percent_savings:.6f}"
+    return body
 
 
 def job_list(jobs: list[Job], total: int, *, xml: bool) -> JsonObject:
@@ -117,7 +56,7 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "backupType": job.backup_level_name,
             "jobStartedBy": job.user.name,
             "startTime": job.start_time,
-            "subclient": subclient(job),
+            "subclient": subclient_of(job),
             "destinationClient": {
                 "clientId": job.dest_client.id,
                 "clientName": job.dest_client.name,
@@ -137,7 +76,7 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "currentPhase": job.current_phase,
             "reasonForJobDelay": job.pending_reason,
             "numOfFilesTransferred": job.total_num_of_files,
-            "percentComplete": _number(job.percent_complete),
+            "percentComplete": json_number(job.percent_complete),
         },
     }
     defaults: JsonObject = {
@@ -236,7 +175,7 @@ def task_details(job: Job) -> JsonObject:
                 "ownerName": job.user.name,
                 "taskFlags": {"disabled": False},
             },
-            "associations": [subclient(job)],
+            "associations": [subclient_of(job)],
             "subTasks": [
                 {
                     "subTask": {

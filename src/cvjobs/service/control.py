@@ -61,6 +61,13 @@ def settled(job: Job, now: int) -> JobChange | None:
     return JobChange(new, job.status, (status_event(job, target, now, "", ""),))
 
 
+def _then(first: JobChange, second: JobChange | None) -> JobChange:
+    """Two changes of one job as one: the second's state, both changes' events."""
+    if second is None:
+        return first
+    return JobChange(second.job, first.expect_status, first.events + second.events)
+
+
 def acted(job: Job, action: str, status: str, user: str, now: int, auto_resume: int) -> JobChange:
     """What a user's action does to the job (already allowed by the state machine)."""
     pending_reason = job.pending_reason
@@ -123,7 +130,7 @@ class JobControl:
         if action == lifecycle.RESUBMIT:
             raise JobActionFailed("resubmit takes one job at a time")
         now = self._now()
-        jobs = [await self._job(job_id) for job_id in job_ids]
+        jobs = [await self._job(job_id) for job_id in dict.fromkeys(job_ids)]
         changes, refusals = [], []
         for job in jobs:
             decision = lifecycle.decide(job.job_id, job.status, action)
@@ -137,15 +144,15 @@ class JobControl:
         if refusals:
             more = "; no job was changed" if len(jobs) > 1 else ""
             raise JobActionFailed("; ".join(refusals) + more)
+        if not self._engine_settles:
+            # No engine will settle Suspend Pending or Kill Pending: write the settled
+            # state, with both events, in the same write.
+            changes = [_then(change, settled(change.job, now)) for change in changes]
         if not await self._store.replace_jobs(changes, all_or_nothing=True):
             raise JobActionFailed(
                 f"a job changed while it was being asked to {action} (another action came"
                 " first); nothing was done"
             )
-        if not self._engine_settles:
-            now = self._now()
-            pending = [c for change in changes if (c := settled(change.job, now))]
-            await self._store.replace_jobs(pending, all_or_nothing=True)
 
     async def _resubmit(self, job: Job, account: Account, start_suspended: bool) -> int:
         now = self._now()

@@ -14,14 +14,16 @@ from dataclasses import replace
 from typing import Any
 
 from cvjobs import parse, vocab
-from cvjobs.errors import BadRequest, Forbidden, InvalidRecord
-from cvjobs.model import Account, Event, JobRecord, JsonObject, Ref
-from cvjobs.records import check_section, job_from_summary
+from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
+from cvjobs.model import Account, Event, Job, JobRecord, JsonObject, Ref
+from cvjobs.records import check_section, job_from_summary, summary_of
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
 from cvjobs.store.base import Store
 
 MAX_BATCH = 10_000
+# What an ingest item may carry beside the jobSummary fields.
+_ITEM_KEYS = frozenset({"jobSummary", "jobDetail", "advancedDetails"})
 _SEVERITIES = frozenset({0, 3, 6, 9})
 
 
@@ -103,6 +105,32 @@ class IngestService:
         records = [await self._with_events(r, account.name, now) for r in records]
         await self._store.upsert_jobs(records, require_newer=True)
         return ids
+
+    async def patch_job(self, job_id: int, body: dict[str, Any], account: Account) -> Job:
+        """Change some fields of a job (progress, a new status, ...) and keep the rest: the
+        stored record with the patch laid over it, written like any ingested job. The body
+        is jobSummary fields, or {"jobSummary": {...}, "jobDetail": ..., "advancedDetails":
+        ...}. Without lastUpdateTime the update counts as made now."""
+        require_admin(account)
+        old = await self._store.get_job(job_id)
+        if old is None:
+            raise NoSuchJob(f"No job exists with the job ID {job_id}")
+        patch = body.get("jobSummary", body)
+        if not isinstance(patch, dict):
+            raise BadRequest("jobSummary must be an object")
+        if patch.get("jobId", job_id) != job_id:
+            raise BadRequest(f"jobId {patch['jobId']!r} in the body is not the job {job_id}")
+        unknown = set(patch) - set(summary_of(old)) - _ITEM_KEYS
+        if unknown:
+            raise BadRequest(f"unknown jobSummary fields: {', '.join(sorted(unknown))}")
+        merged = {**summary_of(old), **{k: v for k, v in patch.items() if k not in _ITEM_KEYS}}
+        if "lastUpdateTime" not in patch:
+            merged["lastUpdateTime"] = max(self._now(), old.last_update_time)
+        item = {k: v for k, v in {**patch, **body}.items() if k in _ITEM_KEYS}
+        await self.put_jobs({**item, "jobSummary": merged}, account)
+        new = await self._store.get_job(job_id)
+        assert new is not None
+        return new
 
     async def add_events(self, body: dict[str, Any], account: Account) -> int:
         require_admin(account)
