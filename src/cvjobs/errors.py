@@ -137,6 +137,24 @@ class JobDetailsFailed(CvjobsError):
         }
 
 
+class TaskDetailsFailed(CvjobsError):
+    """GET Job/{id}/TaskDetails of an unknown job: HTTP 200, {"error": {"errList": [...]}}
+    with both message keys (cvpysdk reads errorMessage there, other clients
+    errLogMessage)."""
+
+    http_status = 200
+    xml_root = "TMMsg_TaskInfoResp"
+    error_code = CODE_JOB
+
+    def body(self) -> dict[str, Any]:
+        error = {
+            "errorCode": self.error_code,
+            "errorMessage": self.message,
+            "errLogMessage": self.message,
+        }
+        return {"error": {"errList": [error]}}
+
+
 class JobActionFailed(CvjobsError):
     """A refused job action: HTTP 200 with {"errors": [{"errList": [...]}]} (§8)."""
 

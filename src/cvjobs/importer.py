@@ -21,10 +21,9 @@ import orjson
 
 from cvjobs import vocab
 from cvjobs.documents import DocumentError, element_to_dict, parse_xml, sniff
-from cvjobs.errors import BadRequest, InvalidRecord
+from cvjobs.errors import InvalidRecord
 from cvjobs.model import JobRecord, JsonObject
 from cvjobs.records import check_section, job_from_summary, typed
-from cvjobs.service.jobs import info_bits, validate_info_type
 
 # Children that are lists even when an XML document has only one of them.
 LIST_KEYS = frozenset(
@@ -115,10 +114,9 @@ def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:
     """The sections of an AdvancedDetails document saved for one job, checked against
     the info type it was fetched with."""
     where = str(path)
-    try:
-        validate_info_type(info_type)
-    except BadRequest as exc:
-        raise InvalidRecord(where, exc.message) from None
+    problem = vocab.info_type_problem(info_type)
+    if problem:
+        raise InvalidRecord(where, problem)
     raw = _read(path)
     try:
         if sniff(raw) == "xml":
@@ -136,7 +134,7 @@ def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:
         raise InvalidRecord(where, "expected a JSON object")
     if "errorCode" in doc:
         raise InvalidRecord(where, f"the document is an error answer: {doc.get('errorMessage')!r}")
-    wanted = {vocab.INFO_SECTIONS[bit] for bit in info_bits(info_type)}
+    wanted = {vocab.INFO_SECTIONS[bit] for bit in vocab.info_bits(info_type)}
     for key, value in doc.items():
         if key not in wanted:
             raise InvalidRecord(

@@ -101,7 +101,6 @@ class Account:
 class Session:
     account: Account
     token: str
-    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,22 @@ INFO_SECTIONS: Final[dict[int, str]] = {
 ALL_INFO_TYPES: Final = sum(INFO_SECTIONS)
 INFO_BIT_BY_SECTION: Final[dict[str, int]] = {v: k for k, v in INFO_SECTIONS.items()}
 
+
+def info_bits(info_type: int) -> list[int]:
+    """The single info types an OR of them is made of."""
+    return [bit for bit in INFO_SECTIONS if info_type & bit]
+
+
+def info_type_problem(info_type: int) -> str | None:
+    """Why `info_type` is not a valid infoType (one of the bits or an OR of them)."""
+    if info_type <= 0 or info_type & ~ALL_INFO_TYPES:
+        return (
+            f"infoType {info_type} is not valid: use 1, 2, 4, 8 or 16, or a sum of them"
+            f" (at most {ALL_INFO_TYPES})"
+        )
+    return None
+
+
 # Job type names and numbers accepted in jobFilter / jobTypeList (§5), each mapped to the
 # human jobType it selects. Numbers the vendor documents: Backup 4, AUXCOPY 13 and 104,
 # SYNTHFULL 14, SNAPBACKUP 59, DATA_VERIFICATION 82, CSDRBKP 11, DEDUPDBSYNC 80. The

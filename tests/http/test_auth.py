@@ -283,3 +283,9 @@ def test_logout(client: TestClient, token: str) -> None:
     assert (
         client.post(API + "Logout", headers=headers).text == "Invalid authorization token provided."
     )
+
+
+def test_token_scheme_in_any_casing(client: TestClient, token: str) -> None:
+    secret = token.split(" ")[1]
+    response = client.get(API + "Job/4", headers={"Authtoken": f"qsdk {secret}", **JSON_HEADERS})
+    assert response.status_code == 200

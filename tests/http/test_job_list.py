@@ -368,3 +368,19 @@ def test_post_jobs_bad_bodies(
     response = client.post(API + "Jobs", json=body, headers=auth_json)
     assert response.status_code == 400
     assert words in response.json()["errorMessage"]
+
+
+def test_post_jobs_with_an_xml_body(client: TestClient, auth_json: dict[str, str]) -> None:
+    body = (
+        '<JobManager_JobListRequest category="2"><pagingConfig limit="50" sortField="jobId"'
+        ' sortDirection="1" offset="0"/><jobFilter completedJobLookupTime="630720000"'
+        ' showAgedJobs="true"><clientList clientId="2"/><jobTypeList>Backup</jobTypeList>'
+        "</jobFilter></JobManager_JobListRequest>"
+    )
+    response = client.post(
+        API + "Jobs", content=body, headers={**auth_json, "Content-Type": "application/xml"}
+    )
+    assert response.status_code == 200, response.text
+    jobs = [j["jobSummary"] for j in response.json()["jobs"]]
+    assert jobs and {j["subclient"]["clientId"] for j in jobs} == {2}
+    assert {j["jobType"] for j in jobs} == {"Backup"}

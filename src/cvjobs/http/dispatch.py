@@ -115,16 +115,18 @@ class Dispatcher:
     async def __call__(self, request: Request) -> Response:
         fmt = JSON
         try:
-            if not request.url.path.lower().lstrip("/").startswith(NATIVE_ROOT):
+            found = split_path(request.url.path)
+            if found is None or not found[0]:  # cvjobs' own API is JSON only
                 fmt = choose(request.headers.get("accept"))
-            return await self._dispatch(request, fmt)
+            return await self._dispatch(request, found, fmt)
         except CvjobsError as exc:
             return error_response(exc, fmt)
         except Exception as exc:  # noqa: BLE001 - the one place that answers for bugs
             return unexpected_response(exc, fmt, f"{request.method} {request.url.path}")
 
-    async def _dispatch(self, request: Request, fmt: Format) -> Response:
-        found = split_path(request.url.path)
+    async def _dispatch(
+        self, request: Request, found: tuple[bool, list[str]] | None, fmt: Format
+    ) -> Response:
         if found is None:
             raise RouteNotFound(f"no such resource: {request.url.path}")
         native, parts = found

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
-from cvjobs.errors import BadRequest
+from cvjobs.errors import BadRequest, TaskDetailsFailed
 from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route, token_of
 from cvjobs.model import EventQuery
@@ -32,9 +32,15 @@ def parse_id(value: object, what: str = "job id") -> int:
         ) from None
 
 
+# Request children that are lists even when an XML body has only one of them.
+REQUEST_LIST_KEYS = frozenset({"clientList", "jobTypeList", "statusList", "jobs", "events"})
+
+
 def body_of(ctx: Context) -> dict[str, Any]:
     try:
-        _, body = read_object(ctx.body, ctx.request.headers.get("content-type", ""))
+        _, body = read_object(
+            ctx.body, ctx.request.headers.get("content-type", ""), REQUEST_LIST_KEYS
+        )
     except DocumentError as exc:
         raise BadRequest(f"unreadable request body: {exc}") from None
     return body
@@ -189,10 +195,14 @@ async def get_event(ctx: Context) -> Response:
     return ctx.respond("EventViewer_EventsListResp", shapes.events(found))
 
 
+DEFAULT_EVENTS = 1000
+MAX_EVENTS = 10_000
+
+
 def event_query(ctx: Context) -> EventQuery:
-    def number(name: str, low: int = 0) -> int | None:
+    def number(name: str, low: int = 0, high: int = parse.MAX_INT) -> int | None:
         raw = single_query(ctx, name)
-        return None if raw is None else queries.whole(raw, name, low=low)
+        return None if raw is None else queries.whole(raw, name, low=low, high=high)
 
     severities = {
         severity
@@ -205,7 +215,7 @@ def event_query(ctx: Context) -> EventQuery:
         from_time=number("fromTime"),
         to_time=number("toTime"),
         severities=frozenset(severities),
-        limit=number("limit", 1) or 1000,
+        limit=number("limit", 1, MAX_EVENTS) or DEFAULT_EVENTS,
     )
 
 
@@ -218,9 +228,7 @@ async def task_details(ctx: Context) -> Response:
     job_id = parse_id(ctx.params["job_id"])
     job = await ctx.services.jobs.get(job_id)
     if job is None:
-        message = f"No job exists with the job ID {job_id}"
-        error = {"errorCode": 2, "errorMessage": message, "errLogMessage": message}
-        return ctx.respond("TMMsg_TaskInfoResp", {"error": {"errList": [error]}})
+        raise TaskDetailsFailed(f"No job exists with the job ID {job_id}")
     return ctx.respond("TMMsg_TaskInfoResp", shapes.task_details(job))
 
 

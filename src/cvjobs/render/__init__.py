@@ -1,8 +1,8 @@
 """Renderers: pure functions from domain objects to response bytes.
 
-`FORMATS` is the table of wire formats; a request picks one from its Accept header and
-every body goes through `Format.render`. Resource shapes (`shapes`) are built once per
-resource for both formats, so JSON and XML cannot drift apart.
+`JSON` and `XML` are the wire formats; `cvjobs.http.negotiation` picks one per request
+from its Accept header and every body goes through `Format.render`. Resource shapes
+(`shapes`) are built once per resource for both formats, so JSON and XML cannot drift.
 """
 
 from __future__ import annotations
@@ -31,4 +31,3 @@ class Format:
 
 JSON: Final = Format("json", json_format.MEDIA_TYPE, json_format.document)
 XML: Final = Format("xml", xml_format.MEDIA_TYPE, xml_format.document)
-FORMATS: Final[dict[str, Format]] = {f.name: f for f in (JSON, XML)}

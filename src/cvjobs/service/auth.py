@@ -25,7 +25,7 @@ from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed
 from cvjobs.model import Account, Session
 from cvjobs.store.base import Store
 
-TOKEN_SCHEMES = ("QSDK", "Bearer", "SAML")
+TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
 MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
 # How long before an idle session's last_used is written again: sliding expiry at this
 # granularity instead of a database write on every request.
@@ -40,7 +40,7 @@ def token_hash(token: str) -> bytes:
 def token_secret(token: str) -> str:
     token = token.strip()
     scheme, _, rest = token.partition(" ")
-    if rest and scheme in TOKEN_SCHEMES:
+    if rest and scheme.upper() in TOKEN_SCHEMES:
         token = rest.strip()
     return token.lower()
 
@@ -132,7 +132,7 @@ class AuthService:
         token = "QSDK " + secrets.token_hex(32)
         now = self._now()
         await self._store.create_session(token_hash(token), account.account_id, now, idle_seconds)
-        return Session(account=account, token=token, expires_at=now + idle_seconds)
+        return Session(account=account, token=token)
 
     async def authenticate(self, token: str | None) -> Account:
         """The account behind a live token; NotAuthenticated for a missing, unknown,

@@ -6,7 +6,6 @@ JobManager's subsystem 19 with numbers of ours ([OURS], listed in the README).
 
 from __future__ import annotations
 
-from cvjobs import vocab
 from cvjobs.model import CRITICAL, INFO, MAJOR, MINOR, Event, EventQuery, Job
 from cvjobs.store.base import Store
 
@@ -77,16 +76,9 @@ def started_event(job: Job, now: int, user: str, why: str) -> Event:
     )
 
 
-def is_finished_status(status: str) -> bool:
-    return status in vocab.FINISHED_STATUSES
-
-
 class EventService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
     async def find(self, query: EventQuery) -> list[Event]:
         return await self._store.list_events(query)
-
-    async def record(self, events: list[Event]) -> None:
-        await self._store.add_events(events)

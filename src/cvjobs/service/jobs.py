@@ -19,16 +19,10 @@ _INFO_NAMES = {
 }
 
 
-def info_bits(info_type: int) -> list[int]:
-    return [bit for bit in vocab.INFO_SECTIONS if info_type & bit]
-
-
 def validate_info_type(info_type: int) -> None:
-    if info_type <= 0 or info_type & ~vocab.ALL_INFO_TYPES:
-        raise BadRequest(
-            f"infoType {info_type} is not valid: use 1, 2, 4, 8 or 16, or a sum of them"
-            f" (at most {vocab.ALL_INFO_TYPES})"
-        )
+    problem = vocab.info_type_problem(info_type)
+    if problem:
+        raise BadRequest(problem)
 
 
 # The job types each info type applies to, and how the refusal names them.
@@ -109,7 +103,7 @@ class JobService:
         if info_type is None:
             bits = [b for b in vocab.INFO_SECTIONS if why_not_applicable(job, b) is None]
         else:
-            bits = info_bits(info_type)
+            bits = vocab.info_bits(info_type)
             for bit in bits:
                 reason = why_not_applicable(job, bit)
                 if reason:
