@@ -147,11 +147,11 @@ def test_wal_mode(store: SqliteStore) -> None:
 
 
 def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
-    from cvjobs.store.sqlite import _SELECT_JOB
+    from cvjobs.store.sqlite_sql import SELECT_JOB
 
     plan = " ".join(
         str(r)
-        for r in store._db.execute("EXPLAIN QUERY PLAN " + _SELECT_JOB + " WHERE j.id = ?", (1,))
+        for r in store._db.execute("EXPLAIN QUERY PLAN " + SELECT_JOB + " WHERE j.id = ?", (1,))
     )
     assert "SCAN j" not in plan and "SCAN jobs" not in plan
     assert "SEARCH j USING INTEGER PRIMARY KEY" in plan

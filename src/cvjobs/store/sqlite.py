@@ -36,287 +36,23 @@ from cvjobs.model import (
 )
 from cvjobs.store.base import JobChange, StoredAccount, StoredSession
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
+from cvjobs.store.sqlite_sql import (
+    EVENT_COLUMNS,
+    MUTABLE_COLUMNS,
+    REPLACE_JOB,
+    SELECT_JOB,
+    SORT_COLUMNS,
+    UPSERT_JOB,
+    EntityWriter,
+    in_list,
+    job_filter,
+    job_from_row,
+    job_params,
+    ref,
+    statements,
+)
 
 _T = TypeVar("_T")
-_JOB_COLUMNS = (
-    "id, status, job_type, client_id, app_id, instance_id, backupset_id, subclient_id,"
-    " dest_client_id, storage_policy_id, user_id, backup_level, current_phase, pending_reason,"
-    " pending_reason_error_code, percent_complete, percent_savings, size_of_application,"
-    " size_of_media_on_disk, total_num_of_files, total_failed_files, total_failed_folders,"
-    " start_time, end_time, last_update_time, elapsed_time, is_aged, is_visible,"
-    " submit_error_code, is_preemptable, auto_resume_at"
-)
-_JOB_COLUMN_NAMES = [c.strip() for c in _JOB_COLUMNS.split(",")]
-_UPSERT_JOB = (
-    f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_COLUMN_NAMES))})"
-    " ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _JOB_COLUMN_NAMES[1:])
-)
-
-# What job control and the engine change on a job; its identity and entities stay.
-_MUTABLE_COLUMNS = (
-    "status", "current_phase", "pending_reason", "pending_reason_error_code",
-    "percent_complete", "percent_savings", "size_of_application", "size_of_media_on_disk",
-    "total_num_of_files", "total_failed_files", "total_failed_folders", "start_time",
-    "end_time", "last_update_time", "elapsed_time", "is_aged", "is_visible",
-    "submit_error_code", "auto_resume_at",
-)  # fmt: skip
-_REPLACE_JOB = (
-    "UPDATE jobs SET "
-    + ", ".join(f"{c} = ?" for c in _MUTABLE_COLUMNS)
-    + " WHERE id = ? AND status = ?"
-)
-_SORT_COLUMNS = {
-    "jobId": "j.id",
-    "jobStartTime": "j.start_time",
-    "jobEndTime": "j.end_time",
-    "lastUpdateTime": "j.last_update_time",
-    "status": "j.status",
-    "clientName": "c.name",
-}
-_EVENT_COLUMNS = (
-    "id, job_id, client_id, time, severity, event_code, subsystem, description, user_name,"
-    " from_status, to_status, acknowledged"
-)
-
-
-def _in(column: str, values: frozenset[str] | frozenset[int] | tuple[int, ...]) -> str:
-    return f"{column} IN ({', '.join('?' * len(values))})"
-
-
-def _job_filter(q: JobQuery) -> tuple[str, list[Any]]:
-    """The WHERE clause of a job list, on indexed columns only."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, values in (
-        ("j.job_type", q.job_types),
-        ("j.status", q.statuses),
-        ("j.client_id", q.client_ids),
-    ):
-        if values is not None:
-            where.append(_in(column, values) if values else "0")
-            params.extend(sorted(values))
-    for column, value in (("j.subclient_id", q.subclient_id), ("j.backupset_id", q.backupset_id)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    active = sorted(vocab.ACTIVE_STATUSES)
-    if q.category == "active":
-        where.append(_in("j.status", vocab.ACTIVE_STATUSES))
-        params.extend(active)
-    else:
-        recent = "j.end_time >= ?" if q.lookup_seconds is not None else "1"
-        recent_params = [q.now - q.lookup_seconds] if q.lookup_seconds is not None else []
-        if q.category == "finished":
-            where.append(f"NOT {_in('j.status', vocab.ACTIVE_STATUSES)} AND {recent}")
-            params.extend([*active, *recent_params])
-        elif q.lookup_seconds is not None:
-            where.append(f"({_in('j.status', vocab.ACTIVE_STATUSES)} OR {recent})")
-            params.extend([*active, *recent_params])
-    if not q.show_aged:
-        where.append("j.is_aged = 0")
-    return (" WHERE " + " AND ".join(where) if where else ""), params
-
-
-# One indexed query per job read: the job row, the names of its entities, and its client's
-# groups folded into one JSON column.
-_SELECT_JOB = """
-SELECT j.id, j.status, j.job_type,
-       j.client_id, c.name, j.app_id, a.name, j.instance_id, i.name,
-       j.backupset_id, b.name, j.subclient_id, s.name, j.dest_client_id, dc.name,
-       j.storage_policy_id, sp.name, j.user_id, u.name,
-       (SELECT json_group_array(json_array(g.id, g.name))
-          FROM client_group_members m JOIN client_groups g ON g.id = m.group_id
-         WHERE m.client_id = j.client_id),
-       j.backup_level, j.current_phase, j.pending_reason, j.pending_reason_error_code,
-       j.percent_complete, j.percent_savings, j.size_of_application, j.size_of_media_on_disk,
-       j.total_num_of_files, j.total_failed_files, j.total_failed_folders,
-       j.start_time, j.end_time, j.last_update_time, j.elapsed_time,
-       j.is_aged, j.is_visible, j.submit_error_code, j.is_preemptable, j.auto_resume_at
-  FROM jobs j
-  LEFT JOIN clients c ON c.id = j.client_id
-  LEFT JOIN app_types a ON a.id = j.app_id
-  LEFT JOIN instances i ON i.id = j.instance_id
-  LEFT JOIN backupsets b ON b.id = j.backupset_id
-  LEFT JOIN subclients s ON s.id = j.subclient_id
-  LEFT JOIN clients dc ON dc.id = j.dest_client_id
-  LEFT JOIN storage_policies sp ON sp.id = j.storage_policy_id
-  LEFT JOIN job_users u ON u.id = j.user_id
-"""
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration script into statements (sqlite3 runs one per execute, and
-    executescript would commit the migration's transaction halfway)."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending
-            pending = ""
-    if pending.strip():
-        raise StoreError("a migration script ends in the middle of a statement")
-
-
-def _ref(entity_id: int | None, name: str | None) -> Ref:
-    return Ref(entity_id or 0, name or "") if entity_id else Ref()
-
-
-def _job_from_row(r: tuple[Any, ...]) -> Job:
-    groups = tuple(Ref(g[0], g[1]) for g in orjson.loads(r[19])) if r[19] else ()
-    return Job(
-        job_id=r[0],
-        status=r[1],
-        job_type=r[2],
-        client=_ref(r[3], r[4]),
-        app=_ref(r[5], r[6]),
-        instance=_ref(r[7], r[8]),
-        backupset=_ref(r[9], r[10]),
-        subclient=_ref(r[11], r[12]),
-        dest_client=_ref(r[13], r[14]),
-        storage_policy=_ref(r[15], r[16]),
-        user=_ref(r[17], r[18]),
-        client_groups=groups,
-        backup_level=r[20],
-        current_phase=r[21],
-        pending_reason=r[22],
-        pending_reason_error_code=r[23],
-        percent_complete=r[24],
-        percent_savings=r[25],
-        size_of_application=r[26],
-        size_of_media_on_disk=r[27],
-        total_num_of_files=r[28],
-        total_failed_files=r[29],
-        total_failed_folders=r[30],
-        start_time=r[31],
-        end_time=r[32],
-        last_update_time=r[33],
-        elapsed_time=r[34],
-        is_aged=bool(r[35]),
-        is_visible=bool(r[36]),
-        submit_error_code=r[37],
-        is_preemptable=r[38],
-        auto_resume_at=r[39],
-    )
-
-
-def _nullable(ref: Ref) -> int | None:
-    return ref.id or None
-
-
-def _job_params(job: Job) -> tuple[Any, ...]:
-    return (
-        job.job_id,
-        job.status,
-        job.job_type,
-        _nullable(job.client),
-        _nullable(job.app),
-        _nullable(job.instance),
-        _nullable(job.backupset),
-        _nullable(job.subclient),
-        _nullable(job.dest_client),
-        _nullable(job.storage_policy),
-        _nullable(job.user),
-        job.backup_level,
-        job.current_phase,
-        job.pending_reason,
-        job.pending_reason_error_code,
-        job.percent_complete,
-        job.percent_savings,
-        job.size_of_application,
-        job.size_of_media_on_disk,
-        job.total_num_of_files,
-        job.total_failed_files,
-        job.total_failed_folders,
-        job.start_time,
-        job.end_time,
-        job.last_update_time,
-        job.elapsed_time,
-        int(job.is_aged),
-        int(job.is_visible),
-        job.submit_error_code,
-        job.is_preemptable,
-        job.auto_resume_at,
-    )
-
-
-# A record that names an entity by id alone (name "") does not blank the stored name; a
-# new name renames it (a mirror follows renames).
-_KEEP_NAME = "CASE WHEN excluded.name = '' THEN name ELSE excluded.name END"
-
-
-class _EntityWriter:
-    """Upserts the entities jobs refer to, skipping rows already written in this batch, so
-    a million jobs on thirty clients cost thirty client writes, not a million."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-        self._seen: set[tuple[str, int, Any]] = set()
-
-    def _put(self, table: str, key: int, sql: str, params: tuple[Any, ...]) -> None:
-        marker = (table, key, params)
-        if key and marker not in self._seen:
-            self._seen.add(marker)
-            self._db.execute(sql, params)
-
-    def named(self, table: str, ref: Ref) -> None:
-        self._put(
-            table,
-            ref.id,
-            f"INSERT INTO {table} (id, name) VALUES (?, ?)"
-            f" ON CONFLICT (id) DO UPDATE SET name = {_KEEP_NAME}",
-            (ref.id, ref.name),
-        )
-
-    def job(self, job: Job, set_groups: bool) -> None:
-        for table, ref in (
-            ("clients", job.client),
-            ("clients", job.dest_client),
-            ("app_types", job.app),
-            ("instances", job.instance),
-            ("storage_policies", job.storage_policy),
-            ("job_users", job.user),
-        ):
-            self.named(table, ref)
-        self._put(
-            "backupsets",
-            job.backupset.id,
-            "INSERT INTO backupsets (id, client_id, app_id, instance_id, name)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " client_id = coalesce(excluded.client_id, client_id),"
-            " app_id = coalesce(excluded.app_id, app_id),"
-            f" instance_id = coalesce(excluded.instance_id, instance_id), name = {_KEEP_NAME}",
-            (
-                job.backupset.id,
-                _nullable(job.client),
-                _nullable(job.app),
-                _nullable(job.instance),
-                job.backupset.name,
-            ),
-        )
-        self._put(
-            "subclients",
-            job.subclient.id,
-            "INSERT INTO subclients (id, backupset_id, name) VALUES (?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET"
-            f" backupset_id = coalesce(excluded.backupset_id, backupset_id), name = {_KEEP_NAME}",
-            (job.subclient.id, _nullable(job.backupset), job.subclient.name),
-        )
-        if set_groups and job.client.id:
-            marker = ("client_group_members", job.client.id, job.client_groups)
-            if marker in self._seen:
-                return
-            self._seen.add(marker)
-            self._db.execute(
-                "DELETE FROM client_group_members WHERE client_id = ?", (job.client.id,)
-            )
-            for group in job.client_groups:
-                self.named("client_groups", group)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO client_group_members (client_id, group_id)"
-                    " VALUES (?, ?)",
-                    (job.client.id, group.id),
-                )
 
 
 class _Undo(Exception):
@@ -400,7 +136,7 @@ class SqliteStore:
                 )
             for version, script in MIGRATIONS:
                 if version > current:
-                    for statement in _statements(script):
+                    for statement in statements(script):
                         db.execute(statement)
                     db.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -417,8 +153,8 @@ class SqliteStore:
     # -- jobs --------------------------------------------------------------------------
 
     async def get_job(self, job_id: int) -> Job | None:
-        row = self._db.execute(_SELECT_JOB + " WHERE j.id = ?", (job_id,)).fetchone()
-        return _job_from_row(row) if row else None
+        row = self._db.execute(SELECT_JOB + " WHERE j.id = ?", (job_id,)).fetchone()
+        return job_from_row(row) if row else None
 
     async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
         if not names:
@@ -435,7 +171,7 @@ class SqliteStore:
     ) -> int:
         # Foreign keys are not checked row by row here (that more than doubles the cost of
         # a bulk load): every entity a job refers to is written just before it, in the
-        # same transaction, by _EntityWriter.
+        # same transaction, by EntityWriter.
         self._db.execute("PRAGMA foreign_keys = OFF")
         try:
             return self._upsert_jobs(records, require_newer)
@@ -445,7 +181,7 @@ class SqliteStore:
     def _upsert_jobs(self, records: Iterable[JobRecord], require_newer: bool) -> int:
         count = 0
         with self._transaction() as db:
-            entities = _EntityWriter(db)
+            entities = EntityWriter(db)
             jobs: list[tuple[Any, ...]] = []
             sections: list[tuple[int, str, str]] = []
             events: list[Event] = []
@@ -453,7 +189,7 @@ class SqliteStore:
                 if require_newer:
                     self._check_newer(db, record.job)
                 entities.job(record.job, record.set_client_groups)
-                jobs.append(_job_params(record.job))
+                jobs.append(job_params(record.job))
                 sections.extend(
                     (record.job.job_id, name, orjson.dumps(body).decode())
                     for name, body in record.sections.items()
@@ -479,7 +215,7 @@ class SqliteStore:
     def _flush(
         db: sqlite3.Connection, jobs: list[tuple[Any, ...]], sections: list[tuple[int, str, str]]
     ) -> None:
-        db.executemany(_UPSERT_JOB, jobs)
+        db.executemany(UPSERT_JOB, jobs)
         db.executemany(
             "INSERT INTO job_sections (job_id, name, body) VALUES (?, ?, ?)"
             " ON CONFLICT (job_id, name) DO UPDATE SET body = excluded.body",
@@ -537,7 +273,7 @@ class SqliteStore:
         )
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
-        where, params = _job_filter(query)
+        where, params = job_filter(query)
         total = int(self._db.execute(f"SELECT count(*) FROM jobs j{where}", params).fetchone()[0])
         if query.limit == 0 or query.offset >= total:
             return total, []
@@ -545,7 +281,7 @@ class SqliteStore:
         # only then the joins for those rows. Joining before the sort would build every
         # matching row, a million of them in a big catalogue, to keep a hundred.
         direction = "DESC" if query.descending else "ASC"
-        column = _SORT_COLUMNS[query.sort_field]
+        column = SORT_COLUMNS[query.sort_field]
         order = f" ORDER BY {column} {direction}" + (
             f", j.id {direction}" if column != "j.id" else ""
         )
@@ -558,18 +294,18 @@ class SqliteStore:
             )
         ]
         rows = self._db.execute(
-            _SELECT_JOB + f" WHERE j.id IN ({', '.join('?' * len(ids))})", ids
+            SELECT_JOB + f" WHERE j.id IN ({', '.join('?' * len(ids))})", ids
         ).fetchall()
-        by_id = {row[0]: _job_from_row(row) for row in rows}
+        by_id = {row[0]: job_from_row(row) for row in rows}
         return total, [by_id[i] for i in ids]
 
     async def active_jobs(self) -> list[Job]:
         marks = ", ".join("?" * len(vocab.ACTIVE_STATUSES))
         rows = self._db.execute(
-            _SELECT_JOB + f" WHERE j.status IN ({marks}) ORDER BY j.id",
+            SELECT_JOB + f" WHERE j.status IN ({marks}) ORDER BY j.id",
             sorted(vocab.ACTIVE_STATUSES),
         ).fetchall()
-        return [_job_from_row(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
         written = 0
@@ -577,11 +313,9 @@ class SqliteStore:
             for change in changes:
                 values = [
                     int(v) if isinstance(v, bool) else v
-                    for v in (getattr(change.job, c) for c in _MUTABLE_COLUMNS)
+                    for v in (getattr(change.job, c) for c in MUTABLE_COLUMNS)
                 ]
-                cursor = db.execute(
-                    _REPLACE_JOB, [*values, change.job.job_id, change.expect_status]
-                )
+                cursor = db.execute(REPLACE_JOB, [*values, change.job.job_id, change.expect_status])
                 if cursor.rowcount == 0:
                     if all_or_nothing:
                         written = 0
@@ -595,8 +329,8 @@ class SqliteStore:
         with self._transaction() as db:
             next_id = int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM jobs").fetchone()[0])
             created = replace(job, job_id=next_id)
-            _EntityWriter(db).job(created, set_groups=False)
-            db.execute(_UPSERT_JOB, _job_params(created))
+            EntityWriter(db).job(created, set_groups=False)
+            db.execute(UPSERT_JOB, job_params(created))
             self._insert_events(db, (replace(e, job_id=next_id) for e in events))
         return created
 
@@ -642,11 +376,11 @@ class SqliteStore:
                 where.append(clause)
                 params.append(value)
         if query.severities is not None:
-            where.append(_in("e.severity", query.severities) if query.severities else "0")
+            where.append(in_list("e.severity", query.severities) if query.severities else "0")
             params.extend(sorted(query.severities))
         sql = (
             "SELECT "
-            + ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+            + ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
             + ", c.name FROM events e LEFT JOIN clients c ON c.id = e.client_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY e.id DESC LIMIT ?"
@@ -655,7 +389,7 @@ class SqliteStore:
             Event(
                 event_id=r[0],
                 job_id=r[1] or 0,
-                client=_ref(r[2], r[12]),
+                client=ref(r[2], r[12]),
                 time=r[3],
                 severity=r[4],
                 code=r[5],
