@@ -9,7 +9,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -34,7 +34,8 @@ from cvjobs.store.base import Store
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 ENGINE_TICK_SECONDS = 1.0
 SERVER_BUSY_SECONDS = 2.0
-log = logging.getLogger("cvjobs.engine")
+PURGE_SECONDS = 600.0
+log = logging.getLogger("cvjobs")
 
 
 async def _endpoint(request: Request) -> Response:
@@ -59,13 +60,14 @@ async def _new_job_source(store: Store, settings: Settings, now: int) -> NewJobS
     return NewJobSource(templates, settings.demo_job_interval)
 
 
-async def _run_engine(engine: JobEngine) -> None:
+async def _every(seconds: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run `step` every `seconds` until cancelled; a failing step is logged, not fatal."""
     while True:
         try:
-            await engine.step()
+            await step()
         except Exception:
-            log.exception("job engine step failed; trying again")
-        await asyncio.sleep(ENGINE_TICK_SECONDS)
+            log.exception("%s failed; trying again", what)
+        await asyncio.sleep(seconds)
 
 
 def create_app(
@@ -103,16 +105,20 @@ def create_app(
             new_jobs=await _new_job_source(store, settings, int(job_clock())),
         )
         app.state.engine = engine
-        runner = (
-            asyncio.create_task(_run_engine(engine)) if settings.engine and run_engine else None
-        )
+        tasks = [
+            asyncio.create_task(_every(PURGE_SECONDS, services.auth.purge, "purging dead sessions"))
+        ]
+        if settings.engine and run_engine:
+            tasks.append(
+                asyncio.create_task(_every(ENGINE_TICK_SECONDS, engine.step, "engine step"))
+            )
         try:
             yield
         finally:
-            if runner is not None:
-                runner.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await runner
+                    await task
             await store.close()
 
     return Starlette(

@@ -30,6 +30,7 @@ MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
 # How long before an idle session's last_used is written again: sliding expiry at this
 # granularity instead of a database write on every request.
 TOUCH_INTERVAL_SECONDS = 30
+HASHING_AT_ONCE = 2
 
 
 def token_hash(token: str) -> bytes:
@@ -68,6 +69,9 @@ class AuthService:
         self._idle_seconds = idle_seconds
         self._renew_seconds = renew_seconds
         self._hasher = hasher or PasswordHasher()
+        # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
+        # its turn instead of taking all memory and every core.
+        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
         # need: hashing is deliberately slow and most apps never need it.
@@ -77,7 +81,8 @@ class AuthService:
         return int(self._clock())
 
     async def hash_password(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        async with self._hashing:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         def verify() -> bool:
@@ -86,7 +91,8 @@ class AuthService:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(verify)
+        async with self._hashing:
+            return await asyncio.to_thread(verify)
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
