@@ -48,7 +48,7 @@ class FakeClock:
 
 
 async def _build_template(path: Path) -> None:
-    store = SqliteStore(path)
+    store = await SqliteStore.open(path)
     await store.put_storage_policies(demo.POLICIES)
     await store.upsert_jobs(demo.records(DEMO_JOBS, 42, NOW))
     auth = AuthService(store, clock=time.time, idle_seconds=1800)
@@ -124,7 +124,7 @@ def open_session(db_path: Path) -> str:
     password hash and a live session), without paying for argon2."""
 
     async def make() -> str:
-        store = SqliteStore(db_path)
+        store = await SqliteStore.open(db_path)
         try:
             if await store.get_session(token_hash(ADMIN_TOKEN)):
                 return ADMIN_TOKEN

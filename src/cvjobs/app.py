@@ -80,7 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Short: while a write waits for another process's lock, every request waits.
-        store = open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS)
+        store = await open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS)
         job_clock = scaled(clock, settings.engine_speed)
         control = JobControl(store, clock=job_clock, engine_settles=settings.engine)
         services = Services(

@@ -102,7 +102,7 @@ def _db(args: argparse.Namespace) -> str:
 
 
 async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
-    store = open_store(db)
+    store = await open_store(db)
     try:
         await store.put_storage_policies(demo.POLICIES)
         return await store.upsert_jobs(demo.records(jobs, seed, now))
@@ -117,7 +117,7 @@ async def run_import(args: argparse.Namespace) -> int:
         if len(args.files) != 1:
             raise InvalidRecord("import", "an AdvancedDetails document is imported one at a time")
         sections = importer.read_advanced_details(args.files[0], args.info_type)
-        store = open_store(_db(args))
+        store = await open_store(_db(args))
         try:
             if not await store.put_sections(args.job_id, sections):
                 raise InvalidRecord(str(args.files[0]), f"there is no job {args.job_id}")
@@ -128,7 +128,7 @@ async def run_import(args: argparse.Namespace) -> int:
     batches: list[tuple[Path, list[JobRecord]]] = [
         (path, importer.read_job_file(path)) for path in args.files
     ]
-    store = open_store(_db(args))
+    store = await open_store(_db(args))
     try:
         for path, records in batches:
             count = await store.upsert_jobs(records)
@@ -141,7 +141,7 @@ async def run_import(args: argparse.Namespace) -> int:
 async def prepare(settings: Settings) -> tuple[str | None, int]:
     """Open the catalogue once before serving: migrate it, create the admin account on
     first start, fill demo data if asked. Returns (generated password, job count)."""
-    store = open_store(settings.db)
+    store = await open_store(settings.db)
     try:
         auth = AuthService(store, clock=time.time, idle_seconds=60)
         generated = await auth.ensure_admin(settings.admin_password)

@@ -24,7 +24,7 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "engine.db")
+    s = run(SqliteStore.open(tmp_path / "engine.db"))
     yield s
     run(s.close())
 
@@ -77,7 +77,7 @@ def test_a_running_job_moves_through_its_phases_and_finishes(store: SqliteStore)
 def test_the_same_seed_and_clock_give_the_same_history(tmp_path: Path) -> None:
     results = []
     for name in ("a", "b"):
-        store = SqliteStore(tmp_path / f"{name}.db")
+        store = run(SqliteStore.open(tmp_path / f"{name}.db"))
         clock = FakeClock(T0)
         run(store.upsert_jobs([JobRecord(running(i)) for i in range(1, 30)]))
         engine = make(store, clock)

@@ -24,7 +24,7 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "t.db")
+    s = run(SqliteStore.open(tmp_path / "t.db"))
     yield s
     run(s.close())
 
@@ -48,8 +48,8 @@ def job(job_id: int = 10, **changes: object) -> Job:
 
 def test_migrations_are_recorded_and_reapplying_is_a_no_op(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    run(SqliteStore(path).close())
-    run(SqliteStore(path).close())
+    run(run(SqliteStore.open(path)).close())
+    run(run(SqliteStore.open(path)).close())
     with sqlite3.connect(path) as db:
         versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations")]
     assert versions == list(range(1, LATEST + 1))
@@ -57,18 +57,18 @@ def test_migrations_are_recorded_and_reapplying_is_a_no_op(tmp_path: Path) -> No
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "n.db"
-    run(SqliteStore(path).close())
+    run(run(SqliteStore.open(path)).close())
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO schema_migrations VALUES (?, 0)", (LATEST + 1,))
     with pytest.raises(StoreError, match="newer than this cvjobs understands"):
-        SqliteStore(path)
+        run(SqliteStore.open(path))
 
 
 def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
-        SqliteStore(path)
+        run(SqliteStore.open(path))
 
 
 def test_round_trip_of_a_job(store: SqliteStore) -> None:
@@ -118,7 +118,7 @@ def test_a_failing_batch_writes_nothing(store: SqliteStore) -> None:
         run(store.upsert_jobs(records()))
     assert run(store.count_jobs()) == 0
     # and foreign keys are enforced again afterwards
-    assert store._db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_storage_policies(store: SqliteStore) -> None:
@@ -143,16 +143,15 @@ def test_sessions(store: SqliteStore) -> None:
 
 
 def test_wal_mode(store: SqliteStore) -> None:
-    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
-    from cvjobs.store.sqlite_sql import SELECT_JOB
+    from cvjobs.store.sql import select_job
+    from cvjobs.store.sqlite import DIALECT
 
-    plan = " ".join(
-        str(r)
-        for r in store._db.execute("EXPLAIN QUERY PLAN " + SELECT_JOB + " WHERE j.id = ?", (1,))
-    )
+    sql = "EXPLAIN QUERY PLAN " + select_job(DIALECT) + " WHERE j.id = ?"
+    plan = " ".join(str(r) for r in store.connection.execute(sql, (1,)))
     assert "SCAN j" not in plan and "SCAN jobs" not in plan
     assert "SEARCH j USING INTEGER PRIMARY KEY" in plan
 
@@ -169,7 +168,7 @@ def test_replace_job_is_a_compare_and_set(store: SqliteStore) -> None:
     assert run(store.replace_jobs([won], all_or_nothing=True)) == 1
     assert run(store.replace_jobs([lost], all_or_nothing=True)) == 0
     assert run(store.get_job(10)).status == "Kill Pending"  # type: ignore[union-attr]
-    assert store._db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    assert store.connection.execute("SELECT count(*) FROM events").fetchone()[0] == 1
 
 
 def test_replace_jobs_all_or_nothing(store: SqliteStore) -> None:
@@ -194,7 +193,7 @@ def test_create_job_takes_the_next_id(store: SqliteStore) -> None:
     created = run(store.create_job(replace(job(0), status="Running"), [event]))
     assert created.job_id == 42
     assert run(store.get_job(42)) == created
-    assert store._db.execute("SELECT job_id FROM events").fetchone()[0] == 42
+    assert store.connection.execute("SELECT job_id FROM events").fetchone()[0] == 42
 
 
 def test_require_newer_refuses_stale_updates(store: SqliteStore) -> None:

@@ -6,8 +6,13 @@ from cvjobs.store.base import Store
 from cvjobs.store.sqlite import SqliteStore
 
 
-def open_store(url: str, *, busy_seconds: float = 30.0) -> Store:
-    """A store for `url`: a file path, `sqlite:///path` or `:memory:`. `busy_seconds` is
-    how long a write may wait for another process's lock."""
+async def open_store(url: str, *, busy_seconds: float = 30.0) -> Store:
+    """A store for `url`: `postgresql://...` for PostgreSQL; a file path, `sqlite:///path`
+    or `:memory:` for SQLite. `busy_seconds` is how long a SQLite write may wait for
+    another process's lock."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from cvjobs.store.postgres import PostgresStore
+
+        return await PostgresStore.open(url)
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
-    return SqliteStore(path, busy_seconds=busy_seconds)
+    return await SqliteStore.open(path, busy_seconds=busy_seconds)

@@ -1,18 +1,17 @@
-"""The SQL of the SQLite store, and the mapping between its rows and domain objects:
-column lists, the one-query job read, list filters, and the entity writer that upserts
-what jobs refer to."""
+"""The SQL both backends share, written with `?` placeholders, and the mapping between
+rows and domain objects: column lists, the one-query job read, list filters, and the
+entity writer that upserts what jobs refer to."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from cvjobs import vocab
-from cvjobs.errors import StoreError
-from cvjobs.model import Job, JobQuery, Ref
+from cvjobs.model import Event, Job, JobQuery, Ref
+from cvjobs.store.database import Connection, Dialect
 
 JOB_COLUMNS = (
     "id, status, job_type, client_id, app_id, instance_id, backupset_id, subclient_id,"
@@ -70,7 +69,7 @@ def job_filter(q: JobQuery) -> tuple[str, list[Any]]:
         ("j.client_id", q.client_ids),
     ):
         if values is not None:
-            where.append(in_list(column, values) if values else "0")
+            where.append(in_list(column, values) if values else "1 = 0")
             params.extend(sorted(values))
     for column, value in (("j.subclient_id", q.subclient_id), ("j.backupset_id", q.backupset_id)):
         if value is not None:
@@ -81,7 +80,7 @@ def job_filter(q: JobQuery) -> tuple[str, list[Any]]:
         where.append(in_list("j.status", vocab.ACTIVE_STATUSES))
         params.extend(active)
     else:
-        recent = "j.end_time >= ?" if q.lookup_seconds is not None else "1"
+        recent = "j.end_time >= ?" if q.lookup_seconds is not None else "1 = 1"
         recent_params = [q.now - q.lookup_seconds] if q.lookup_seconds is not None else []
         if q.category == "finished":
             where.append(f"NOT {in_list('j.status', vocab.ACTIVE_STATUSES)} AND {recent}")
@@ -94,14 +93,15 @@ def job_filter(q: JobQuery) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
-# One indexed query per job read: the job row, the names of its entities, and its client's
-# groups folded into one JSON column.
-SELECT_JOB = """
+def select_job(dialect: Dialect) -> str:
+    """One indexed query per job read: the job row, the names of its entities, and its
+    client's groups folded into one JSON column. Append a WHERE clause on `j`."""
+    return f"""
 SELECT j.id, j.status, j.job_type,
        j.client_id, c.name, j.app_id, a.name, j.instance_id, i.name,
        j.backupset_id, b.name, j.subclient_id, s.name, j.dest_client_id, dc.name,
        j.storage_policy_id, sp.name, j.user_id, u.name,
-       (SELECT json_group_array(json_array(g.id, g.name))
+       (SELECT {dialect.group_pairs}
           FROM client_group_members m JOIN client_groups g ON g.id = m.group_id
          WHERE m.client_id = j.client_id),
        j.backup_level, j.current_phase, j.pending_reason, j.pending_reason_error_code,
@@ -121,24 +121,11 @@ SELECT j.id, j.status, j.job_type,
 """
 
 
-def statements(script: str) -> Iterator[str]:
-    """Split a migration script into statements (sqlite3 runs one per execute, and
-    executescript would commit the migration's transaction halfway)."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending
-            pending = ""
-    if pending.strip():
-        raise StoreError("a migration script ends in the middle of a statement")
-
-
 def ref(entity_id: int | None, name: str | None) -> Ref:
     return Ref(entity_id or 0, name or "") if entity_id else Ref()
 
 
-def job_from_row(r: tuple[Any, ...]) -> Job:
+def job_from_row(r: Sequence[Any]) -> Job:
     groups = tuple(Ref(g[0], g[1]) for g in orjson.loads(r[19])) if r[19] else ()
     return Job(
         job_id=r[0],
@@ -216,35 +203,36 @@ def job_params(job: Job) -> tuple[Any, ...]:
     )
 
 
-# A record that names an entity by id alone (name "") does not blank the stored name; a
-# new name renames it (a mirror follows renames).
-KEEP_NAME = "CASE WHEN excluded.name = '' THEN name ELSE excluded.name END"
+def keep_name(table: str) -> str:
+    """A record that names an entity by id alone (name "") does not blank the stored
+    name; a new name renames it (a mirror follows renames)."""
+    return f"CASE WHEN excluded.name = '' THEN {table}.name ELSE excluded.name END"
 
 
 class EntityWriter:
     """Upserts the entities jobs refer to, skipping rows already written in this batch, so
     a million jobs on thirty clients cost thirty client writes, not a million."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
         self._seen: set[tuple[str, int, Any]] = set()
 
-    def _put(self, table: str, key: int, sql: str, params: tuple[Any, ...]) -> None:
+    async def _put(self, table: str, key: int, sql: str, params: tuple[Any, ...]) -> None:
         marker = (table, key, params)
         if key and marker not in self._seen:
             self._seen.add(marker)
-            self._db.execute(sql, params)
+            await self._conn.execute(sql, params)
 
-    def named(self, table: str, ref: Ref) -> None:
-        self._put(
+    async def named(self, table: str, ref: Ref) -> None:
+        await self._put(
             table,
             ref.id,
             f"INSERT INTO {table} (id, name) VALUES (?, ?)"
-            f" ON CONFLICT (id) DO UPDATE SET name = {KEEP_NAME}",
+            f" ON CONFLICT (id) DO UPDATE SET name = {keep_name(table)}",
             (ref.id, ref.name),
         )
 
-    def job(self, job: Job, set_groups: bool) -> None:
+    async def job(self, job: Job, set_groups: bool) -> None:
         for table, ref in (
             ("clients", job.client),
             ("clients", job.dest_client),
@@ -253,15 +241,16 @@ class EntityWriter:
             ("storage_policies", job.storage_policy),
             ("job_users", job.user),
         ):
-            self.named(table, ref)
-        self._put(
+            await self.named(table, ref)
+        await self._put(
             "backupsets",
             job.backupset.id,
             "INSERT INTO backupsets (id, client_id, app_id, instance_id, name)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " client_id = coalesce(excluded.client_id, client_id),"
-            " app_id = coalesce(excluded.app_id, app_id),"
-            f" instance_id = coalesce(excluded.instance_id, instance_id), name = {KEEP_NAME}",
+            " client_id = coalesce(excluded.client_id, backupsets.client_id),"
+            " app_id = coalesce(excluded.app_id, backupsets.app_id),"
+            " instance_id = coalesce(excluded.instance_id, backupsets.instance_id),"
+            f" name = {keep_name('backupsets')}",
             (
                 job.backupset.id,
                 nullable(job.client),
@@ -270,12 +259,13 @@ class EntityWriter:
                 job.backupset.name,
             ),
         )
-        self._put(
+        await self._put(
             "subclients",
             job.subclient.id,
             "INSERT INTO subclients (id, backupset_id, name) VALUES (?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET"
-            f" backupset_id = coalesce(excluded.backupset_id, backupset_id), name = {KEEP_NAME}",
+            " backupset_id = coalesce(excluded.backupset_id, subclients.backupset_id),"
+            f" name = {keep_name('subclients')}",
             (job.subclient.id, nullable(job.backupset), job.subclient.name),
         )
         if set_groups and job.client.id:
@@ -283,13 +273,40 @@ class EntityWriter:
             if marker in self._seen:
                 return
             self._seen.add(marker)
-            self._db.execute(
+            await self._conn.execute(
                 "DELETE FROM client_group_members WHERE client_id = ?", (job.client.id,)
             )
             for group in job.client_groups:
-                self.named("client_groups", group)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO client_group_members (client_id, group_id)"
-                    " VALUES (?, ?)",
+                await self.named("client_groups", group)
+                await self._conn.execute(
+                    "INSERT INTO client_group_members (client_id, group_id) VALUES (?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     (job.client.id, group.id),
                 )
+
+
+INSERT_EVENT = (
+    "INSERT INTO events (job_id, client_id, time, severity, event_code, subsystem,"
+    " description, user_name, from_status, to_status, acknowledged)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPSERT_SECTION = (
+    "INSERT INTO job_sections (job_id, name, body) VALUES (?, ?, ?)"
+    " ON CONFLICT (job_id, name) DO UPDATE SET body = excluded.body"
+)
+
+
+def event_params(e: Event) -> tuple[Any, ...]:
+    return (
+        e.job_id or None,
+        e.client.id or None,
+        e.time,
+        e.severity,
+        e.code,
+        e.subsystem,
+        e.description,
+        e.user,
+        e.from_status,
+        e.to_status,
+        int(e.acknowledged),
+    )

@@ -1,0 +1,58 @@
+"""What the SQL store needs of a database driver: connections that run SQL written with
+`?` placeholders, transactions, and the few places where SQLite and PostgreSQL spell SQL
+differently. Each backend module (sqlite.py, postgres.py) provides one; driver errors are
+turned into StoreError inside it, so nothing above sees sqlite3 or asyncpg."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Row = Sequence[Any]
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+
+class Database(Protocol):
+    dialect: Dialect
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a transaction: committed when the block ends, rolled back
+        if it raises (Undo ends the block quietly after rolling back)."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads outside a transaction."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Undo(Exception):
+    """Raised inside a transaction to roll it back without an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The spellings that differ between backends."""
+
+    name: str
+    # A JSON array of [id, name] pairs of a client's groups, from g (client_groups) and m
+    # (client_group_members) rows.
+    group_pairs: str
+    # The larger of two values.
+    greatest: str
+    # Taken at the start of a transaction that allocates the next job id.
+    lock_job_ids: str | None = None

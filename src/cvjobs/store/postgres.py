@@ -1,0 +1,139 @@
+"""The PostgreSQL backend: asyncpg with a connection pool, for catalogues that outgrow one
+file or serve many workers. The SQL is the store's shared SQL with `?` placeholders turned
+into PostgreSQL's `$n`; migrations run under an advisory lock, so workers starting together
+migrate once."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn
+
+import asyncpg
+
+from cvjobs.errors import StoreError
+from cvjobs.store.database import Dialect, Row, Undo
+from cvjobs.store.postgres_schema import MIGRATIONS, statements
+from cvjobs.store.sql_store import SqlStore, migrate
+
+DIALECT = Dialect(
+    name="postgresql",
+    group_pairs="json_agg(json_build_array(g.id, g.name) ORDER BY g.id)",
+    greatest="GREATEST",
+    # Job ids are allocated as max + 1: one allocator at a time across all workers.
+    lock_job_ids="SELECT pg_advisory_xact_lock(7_227_001)",
+)
+_MIGRATION_LOCK = 7_227_000
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+@functools.lru_cache(maxsize=512)
+def dollar(sql: str) -> str:
+    """`?` placeholders as `$1, $2, ...` (no `?` appears in the store's SQL otherwise)."""
+    counter = iter(range(1, 100_000))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+def _failed(exc: BaseException) -> NoReturn:
+    raise StoreError(f"the catalogue failed: {exc}") from exc
+
+
+class PostgresConnection:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            status: str = await self._conn.execute(dollar(sql), *params)
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = [tuple(row) for row in rows]
+        if not batch:
+            return
+        try:
+            await self._conn.executemany(dollar(sql), batch)
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        try:
+            rows: list[Row] = await self._conn.fetch(dollar(sql), *params)
+            return rows
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        try:
+            row: Row | None = await self._conn.fetchrow(dollar(sql), *params)
+            return row
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    @property
+    def driver(self) -> asyncpg.Connection:
+        return self._conn
+
+
+class PostgresDatabase:
+    dialect = DIALECT
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            async with self._pool.acquire() as conn:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    yield PostgresConnection(conn)
+                except Undo:
+                    await tx.rollback()
+                except BaseException:
+                    await tx.rollback()
+                    raise
+                else:
+                    await tx.commit()
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield PostgresConnection(conn)
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+class PostgresStore(SqlStore):
+    """A job catalogue in a PostgreSQL database; make one with `open`."""
+
+    @classmethod
+    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
+        where = re.sub(r"//[^@/]*@", "//", url)  # never show a password
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max_connections, command_timeout=60
+            )
+        except (*_DRIVER_ERRORS, ValueError) as exc:
+            raise StoreError(f"cannot open the PostgreSQL catalogue {where}: {exc}") from exc
+        db = PostgresDatabase(pool)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                await migrate(conn, MIGRATIONS, statements, where)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)

@@ -1,0 +1,398 @@
+"""The job catalogue in SQL, the same on every backend: `SqlStore` implements the `Store`
+protocol over a `Database` (sqlite.py, postgres.py), whose connections take the shared SQL
+of `cvjobs.store.sql` and differ only where the dialect says so."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from cvjobs import vocab
+from cvjobs.errors import StaleUpdate, StoreError
+from cvjobs.model import (
+    Account,
+    Event,
+    EventQuery,
+    Job,
+    JobQuery,
+    JobRecord,
+    JsonObject,
+    PolicyCopy,
+    Ref,
+    StoragePolicy,
+)
+from cvjobs.store.base import JobChange, StoredAccount, StoredSession
+from cvjobs.store.database import Connection, Database, Undo
+from cvjobs.store.sql import (
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    MUTABLE_COLUMNS,
+    REPLACE_JOB,
+    SORT_COLUMNS,
+    UPSERT_JOB,
+    UPSERT_SECTION,
+    EntityWriter,
+    event_params,
+    in_list,
+    job_filter,
+    job_from_row,
+    job_params,
+    ref,
+    select_job,
+)
+
+BATCH = 10_000
+Migrations = Sequence[tuple[int, str]]
+
+
+async def migrate(conn: Connection, migrations: Migrations, split: Any, where: str) -> None:
+    """Apply the migrations newer than the catalogue's version, in the caller's
+    transaction; refuse a catalogue from a newer cvjobs. `split` turns a script into
+    statements."""
+    latest = migrations[-1][0]
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    )
+    row = await conn.fetchone("SELECT max(version) FROM schema_migrations")
+    current = (row[0] if row else 0) or 0
+    if current > latest:
+        raise StoreError(
+            f"the catalogue {where} has schema version {current}, newer than this cvjobs"
+            f" understands ({latest}); upgrade cvjobs or use another --db"
+        )
+    for version, script in migrations:
+        if version > current:
+            for statement in split(script):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (version, int(time.time())),
+            )
+    await conn.executemany(
+        "INSERT INTO app_types (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
+        list(vocab.APP_TYPES.items()),
+    )
+
+
+class SqlStore:
+    """A job catalogue in a SQL database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._select_job = select_job(db.dialect)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> Job | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(self._select_job + " WHERE j.id = ?", (job_id,))
+        return job_from_row(row) if row else None
+
+    async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
+        if not names:
+            return {}
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT name, body FROM job_sections WHERE job_id = ? AND "
+                + in_list("name", frozenset(names)),
+                (job_id, *sorted(names)),
+            )
+        return {row[0]: orjson.loads(row[1]) for row in rows}
+
+    async def upsert_jobs(
+        self, records: Iterable[JobRecord], *, require_newer: bool = False
+    ) -> int:
+        count = 0
+        async with self._db.transaction() as conn:
+            entities = EntityWriter(conn)
+            jobs: list[tuple[Any, ...]] = []
+            sections: list[tuple[int, str, str]] = []
+            events: list[Event] = []
+            for record in records:
+                if require_newer:
+                    await self._check_newer(conn, record.job)
+                await entities.job(record.job, record.set_client_groups)
+                jobs.append(job_params(record.job))
+                sections.extend(
+                    (record.job.job_id, name, orjson.dumps(body).decode())
+                    for name, body in record.sections.items()
+                )
+                events.extend(record.events)
+                count += 1
+                if len(jobs) >= BATCH:
+                    await self._flush(conn, jobs, sections)
+            await self._flush(conn, jobs, sections)
+            await conn.executemany(INSERT_EVENT, [event_params(e) for e in events])
+        return count
+
+    @staticmethod
+    async def _check_newer(conn: Connection, job: Job) -> None:
+        row = await conn.fetchone("SELECT last_update_time FROM jobs WHERE id = ?", (job.job_id,))
+        if row is not None and row[0] > job.last_update_time:
+            raise StaleUpdate(
+                f"job {job.job_id} was last updated at {row[0]}, after this update's"
+                f" lastUpdateTime {job.last_update_time}; nothing was changed"
+            )
+
+    @staticmethod
+    async def _flush(
+        conn: Connection, jobs: list[tuple[Any, ...]], sections: list[tuple[int, str, str]]
+    ) -> None:
+        if jobs:
+            await conn.executemany(UPSERT_JOB, jobs)
+        if sections:
+            await conn.executemany(UPSERT_SECTION, sections)
+        jobs.clear()
+        sections.clear()
+
+    async def put_sections(self, job_id: int, sections: dict[str, JsonObject]) -> bool:
+        async with self._db.transaction() as conn:
+            if await conn.fetchone("SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is None:
+                return False
+            rows = [(job_id, name, orjson.dumps(body).decode()) for name, body in sections.items()]
+            await self._flush(conn, [], rows)
+        return True
+
+    async def count_jobs(self) -> int:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone("SELECT count(*) FROM jobs")
+        return int(row[0]) if row else 0
+
+    async def put_storage_policies(self, policies: Iterable[StoragePolicy]) -> None:
+        async with self._db.transaction() as conn:
+            for sp in policies:
+                await conn.execute(
+                    "INSERT INTO storage_policies (id, name) VALUES (?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                    (sp.policy.id, sp.policy.name),
+                )
+                await conn.execute(
+                    "DELETE FROM storage_policy_copies WHERE policy_id = ?", (sp.policy.id,)
+                )
+                await conn.executemany(
+                    "INSERT INTO storage_policy_copies"
+                    " (id, policy_id, name, retention_days, is_default) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (c.copy_id, sp.policy.id, c.name, c.retention_days, int(c.is_default))
+                        for c in sp.copies
+                    ],
+                )
+
+    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT name FROM storage_policies WHERE id = ?", (policy_id,)
+            )
+            if row is None:
+                return None
+            copies = await conn.fetchall(
+                "SELECT id, name, retention_days, is_default FROM storage_policy_copies"
+                " WHERE policy_id = ? ORDER BY id",
+                (policy_id,),
+            )
+        return StoragePolicy(
+            Ref(policy_id, row[0]),
+            tuple(PolicyCopy(c[0], c[1], c[2], bool(c[3])) for c in copies),
+        )
+
+    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        where, params = job_filter(query)
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(f"SELECT count(*) FROM jobs j{where}", params)
+            total = int(row[0]) if row else 0
+            if query.limit == 0 or query.offset >= total:
+                return total, []
+            # The page's ids first, from the jobs table (and clients, to sort by name)
+            # alone; only then the joins for those rows. Joining before the sort would
+            # build every matching row, a million in a big catalogue, to keep a hundred.
+            direction = "DESC" if query.descending else "ASC"
+            column = SORT_COLUMNS[query.sort_field]
+            order = f" ORDER BY {column} {direction}" + (
+                f", j.id {direction}" if column != "j.id" else ""
+            )
+            join = " LEFT JOIN clients c ON c.id = j.client_id" if column.startswith("c.") else ""
+            ids = [
+                r[0]
+                for r in await conn.fetchall(
+                    f"SELECT j.id FROM jobs j{join}{where}{order} LIMIT ? OFFSET ?",
+                    [*params, query.limit, query.offset],
+                )
+            ]
+            rows = await conn.fetchall(
+                self._select_job + " WHERE " + in_list("j.id", tuple(ids)), ids
+            )
+        by_id = {r[0]: job_from_row(r) for r in rows}
+        return total, [by_id[i] for i in ids]
+
+    async def active_jobs(self) -> list[Job]:
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                self._select_job
+                + " WHERE "
+                + in_list("j.status", vocab.ACTIVE_STATUSES)
+                + " ORDER BY j.id",
+                sorted(vocab.ACTIVE_STATUSES),
+            )
+        return [job_from_row(r) for r in rows]
+
+    async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
+        written = 0
+        async with self._db.transaction() as conn:
+            for change in changes:
+                values = [
+                    int(v) if isinstance(v, bool) else v
+                    for v in (getattr(change.job, c) for c in MUTABLE_COLUMNS)
+                ]
+                changed = await conn.execute(
+                    REPLACE_JOB, [*values, change.job.job_id, change.expect_status]
+                )
+                if changed == 0:
+                    if all_or_nothing:
+                        written = 0
+                        raise Undo
+                    continue
+                await conn.executemany(INSERT_EVENT, [event_params(e) for e in change.events])
+                written += 1
+        return written
+
+    async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
+        async with self._db.transaction() as conn:
+            if self._db.dialect.lock_job_ids:
+                await conn.execute(self._db.dialect.lock_job_ids)
+            row = await conn.fetchone("SELECT coalesce(max(id), 0) + 1 FROM jobs")
+            created = replace(job, job_id=int(row[0]) if row else 1)
+            await EntityWriter(conn).job(created, set_groups=False)
+            await conn.execute(UPSERT_JOB, job_params(created))
+            await conn.executemany(
+                INSERT_EVENT, [event_params(replace(e, job_id=created.job_id)) for e in events]
+            )
+        return created
+
+    async def add_events(self, events: Iterable[Event]) -> None:
+        async with self._db.transaction() as conn:
+            await conn.executemany(INSERT_EVENT, [event_params(e) for e in events])
+
+    async def list_events(self, query: EventQuery) -> list[Event]:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("e.id = ?", query.event_id),
+            ("e.job_id = ?", query.job_id),
+            ("e.client_id = ?", query.client_id),
+            ("e.time >= ?", query.from_time),
+            ("e.time <= ?", query.to_time),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if query.severities is not None:
+            where.append(in_list("e.severity", query.severities) if query.severities else "1 = 0")
+            params.extend(sorted(query.severities))
+        sql = (
+            "SELECT "
+            + ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+            + ", c.name FROM events e LEFT JOIN clients c ON c.id = e.client_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY e.id DESC LIMIT ?"
+        )
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(sql, [*params, query.limit])
+        return [
+            Event(
+                event_id=r[0],
+                job_id=r[1] or 0,
+                client=ref(r[2], r[12]),
+                time=r[3],
+                severity=r[4],
+                code=r[5],
+                subsystem=r[6],
+                description=r[7],
+                user=r[8],
+                from_status=r[9],
+                to_status=r[10],
+                acknowledged=bool(r[11]),
+            )
+            for r in rows
+        ]
+
+    # -- accounts and sessions -----------------------------------------------------------
+
+    async def count_accounts(self) -> int:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone("SELECT count(*) FROM accounts")
+        return int(row[0]) if row else 0
+
+    async def create_account(self, name: str, password_hash: str, *, is_admin: bool) -> Account:
+        async with self._db.transaction() as conn:
+            if await conn.fetchone("SELECT 1 FROM accounts WHERE lower(name) = lower(?)", (name,)):
+                raise StoreError(f"an account named {name!r} exists already")
+            row = await conn.fetchone(
+                "INSERT INTO accounts (name, password_hash, is_admin, created_at)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
+                (name, password_hash, int(is_admin), int(time.time())),
+            )
+        assert row is not None
+        return Account(account_id=int(row[0]), name=name, is_admin=is_admin)
+
+    async def get_account(self, name: str) -> StoredAccount | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT id, name, is_admin, disabled, password_hash FROM accounts"
+                " WHERE lower(name) = lower(?)",
+                (name,),
+            )
+        if row is None:
+            return None
+        account = Account(row[0], row[1], is_admin=bool(row[2]), disabled=bool(row[3]))
+        return StoredAccount(account, row[4])
+
+    async def create_session(
+        self, token_hash: bytes, account_id: int, now: int, idle_seconds: int
+    ) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sessions (token_hash, account_id, created_at, last_used,"
+                " idle_seconds) VALUES (?, ?, ?, ?, ?)",
+                (token_hash, account_id, now, now, idle_seconds),
+            )
+
+    async def get_session(self, token_hash: bytes) -> StoredSession | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT a.id, a.name, a.is_admin, a.disabled, s.created_at, s.last_used,"
+                " s.idle_seconds FROM sessions s JOIN accounts a ON a.id = s.account_id"
+                " WHERE s.token_hash = ?",
+                (token_hash,),
+            )
+        if row is None:
+            return None
+        account = Account(row[0], row[1], is_admin=bool(row[2]), disabled=bool(row[3]))
+        return StoredSession(account, created_at=row[4], last_used=row[5], idle_seconds=row[6])
+
+    async def touch_session(self, token_hash: bytes, now: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                f"UPDATE sessions SET last_used = {self._db.dialect.greatest}(last_used, ?)"
+                " WHERE token_hash = ?",
+                (now, token_hash),
+            )
+
+    async def delete_session(self, token_hash: bytes) -> bool:
+        async with self._db.transaction() as conn:
+            return (
+                await conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)) > 0
+            )
+
+    async def delete_sessions_idle_since(self, now: int) -> int:
+        async with self._db.transaction() as conn:
+            return await conn.execute(
+                "DELETE FROM sessions WHERE last_used + idle_seconds < ?", (now,)
+            )
