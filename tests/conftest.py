@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import shutil
-import sqlite3
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,7 +18,12 @@ from cvjobs import demo
 from cvjobs.app import create_app
 from cvjobs.config import Settings
 from cvjobs.service.auth import AuthService, token_hash
-from cvjobs.store.sqlite import SqliteStore
+from cvjobs.store import open_store
+from cvjobs.store.base import Store
+from tests.catalogues import Catalogue, Templates, postgres_problem
+
+BACKENDS = ["sqlite", "postgres"]
+PG_PROBLEM = pytest.StashKey[str | None]()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = 1764000000  # the demo catalogue's "now": 2025-11-24
@@ -47,8 +52,7 @@ class FakeClock:
         self.now += seconds
 
 
-async def _build_template(path: Path) -> None:
-    store = await SqliteStore.open(path)
+async def _fill(store: Store) -> None:
     await store.put_storage_policies(demo.POLICIES)
     await store.upsert_jobs(demo.records(DEMO_JOBS, 42, NOW))
     auth = AuthService(store, clock=time.time, idle_seconds=1800)
@@ -57,21 +61,50 @@ async def _build_template(path: Path) -> None:
     # A live session made without Login, so tests that only need a token do not pay for
     # an argon2 verification each.
     await store.create_session(token_hash(ADMIN_TOKEN), 1, CLOCK_START, 1800)
-    await store.close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problem = postgres_problem()
+    session.config.stash[PG_PROBLEM] = problem
+    if problem and os.environ.get("CI"):
+        raise pytest.UsageError(f"{problem}; CI runs every test on PostgreSQL too")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    problem = terminalreporter.config.stash.get(PG_PROBLEM, None)
+    if problem:
+        terminalreporter.write_sep("!", f"{problem}: the PostgreSQL tests were SKIPPED", red=True)
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "cvjobs.db"
-    asyncio.run(_build_template(path))
-    return path
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory.mktemp("templates"), _fill)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    problem = request.config.stash.get(PG_PROBLEM, None)
+    if name == "postgres" and problem:
+        pytest.skip(problem)
+    return name
 
 
 @pytest.fixture
-def db_path(template_db: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "cvjobs.db"
-    shutil.copy(template_db, path)
-    return path
+def catalogue(templates: Templates, backend: str, tmp_path: Path) -> Iterator[Catalogue]:
+    """A fresh demo catalogue, on each backend in turn."""
+    made = templates.fresh(backend, tmp_path)
+    yield made
+    made.drop()
+
+
+@pytest.fixture
+def empty_catalogue(templates: Templates, backend: str, tmp_path: Path) -> Iterator[Catalogue]:
+    made = templates.empty(backend, tmp_path)
+    yield made
+    made.drop()
 
 
 @pytest.fixture
@@ -80,8 +113,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def client(db_path: Path, clock: FakeClock) -> Iterator[TestClient]:
-    app = create_app(Settings(db=str(db_path)), clock=clock, run_engine=False)
+def client(catalogue: Catalogue, clock: FakeClock) -> Iterator[TestClient]:
+    app = create_app(Settings(db=catalogue.url), clock=clock, run_engine=False)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -111,20 +144,19 @@ def auth_xml(token: str) -> dict[str, str]:
     return {"Authtoken": token, "Accept": "application/xml"}
 
 
-def first_job_id(db_path: Path, where: str) -> int:
+def first_job_id(catalogue: Catalogue, where: str) -> int:
     """The lowest job id of the demo catalogue matching an SQL condition on `jobs`."""
-    with sqlite3.connect(db_path) as db:
-        row = db.execute(f"SELECT min(id) FROM jobs WHERE {where}").fetchone()
-    assert row[0] is not None, f"the demo catalogue has no job where {where}"
-    return int(row[0])
+    found = catalogue.scalar(f"SELECT min(id) FROM jobs WHERE {where}")
+    assert found is not None, f"the demo catalogue has no job where {where}"
+    return int(found)
 
 
-def open_session(db_path: Path) -> str:
+def open_session(db: Catalogue | str) -> str:
     """A token for a catalogue made outside the template (an account with an unusable
     password hash and a live session), without paying for argon2."""
 
     async def make() -> str:
-        store = await SqliteStore.open(db_path)
+        store = await open_store(str(db))
         try:
             if await store.get_session(token_hash(ADMIN_TOKEN)):
                 return ADMIN_TOKEN

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,29 +11,27 @@ from starlette.testclient import TestClient
 from cvjobs.app import create_app
 from cvjobs.cli import main
 from cvjobs.config import Settings
+from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FIXTURES, FakeClock, open_session
 
 
-def count_jobs(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+def count_jobs(db: Catalogue) -> int:
+    return int(db.scalar("SELECT count(*) FROM jobs"))
 
 
-def serve(db: Path) -> tuple[TestClient, dict[str, str]]:
+def serve(db: Catalogue) -> tuple[TestClient, dict[str, str]]:
     token = open_session(db)
     return TestClient(
         create_app(Settings(db=str(db)), clock=FakeClock(CLOCK_START), run_engine=False)
     ), {"Authtoken": token}
 
 
-def import_files(db: Path, *args: str | Path) -> int:
+def import_files(db: Catalogue | Path, *args: str | Path) -> int:
     return main(["import", "--db", str(db), *map(str, args)])
 
 
-def test_vendor_xml_document_imports_as_is(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_vendor_xml_document_imports_as_is(empty_catalogue: Catalogue) -> None:
+    db = empty_catalogue
     assert import_files(db, FIXTURES / "seed_job4.xml") == 0
     client, token = serve(db)
     with client:
@@ -46,7 +43,9 @@ def test_vendor_xml_document_imports_as_is(tmp_path: Path) -> None:
     assert summary["jobEndTime"] == 0  # the sample does not carry it
 
 
-def test_ndjson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ndjson(
+    empty_catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = [
         {
             "jobId": 7,
@@ -59,7 +58,7 @@ def test_ndjson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ]
     path = tmp_path / "jobs.ndjson"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    db = tmp_path / "n.db"
+    db = empty_catalogue
     assert import_files(db, path) == 0
     assert "2 job(s) imported" in capsys.readouterr().out
     client, token = serve(db)
@@ -70,8 +69,8 @@ def test_ndjson(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert summary["status"] == "Running" and summary["backupLevelName"] == "Full"
 
 
-def test_import_is_idempotent(tmp_path: Path) -> None:
-    db = tmp_path / "i.db"
+def test_import_is_idempotent(empty_catalogue: Catalogue) -> None:
+    db = empty_catalogue
     for _ in range(2):
         assert import_files(db, FIXTURES / "seed_job4.xml") == 0
     assert count_jobs(db) == 1
@@ -83,10 +82,11 @@ def export_all(
     return [client.get(API + f"Job/{i}", headers={**token, "Accept": accept}).content for i in ids]
 
 
-def test_round_trip_export_import_gives_identical_output(db_path: Path, tmp_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
-        ids = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id")]
-    client, token = serve(db_path)
+def test_round_trip_export_import_gives_identical_output(
+    catalogue: Catalogue, empty_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    ids = [r[0] for r in catalogue.sql("SELECT id FROM jobs ORDER BY id")]
+    client, token = serve(catalogue)
     with client:
         json_before = export_all(client, token, ids, "application/json")
         xml_before = export_all(client, token, ids, "application/xml")
@@ -96,7 +96,7 @@ def test_round_trip_export_import_gives_identical_output(db_path: Path, tmp_path
     }
     path = tmp_path / "export.json"
     path.write_text(json.dumps(document))
-    fresh = tmp_path / "fresh.db"
+    fresh = empty_catalogue
     assert import_files(fresh, path) == 0
     client, token = serve(fresh)
     with client:
@@ -104,15 +104,15 @@ def test_round_trip_export_import_gives_identical_output(db_path: Path, tmp_path
         assert export_all(client, token, ids, "application/xml") == xml_before
 
 
-def test_xml_round_trip(db_path: Path, tmp_path: Path) -> None:
-    client, token = serve(db_path)
+def test_xml_round_trip(catalogue: Catalogue, empty_catalogue: Catalogue, tmp_path: Path) -> None:
+    client, token = serve(catalogue)
     with client:
         before = client.get(
             API + "Job/1452", headers={**token, "Accept": "application/xml"}
         ).content
     path = tmp_path / "1452.xml"
     path.write_bytes(before)
-    fresh = tmp_path / "fresh.db"
+    fresh = empty_catalogue
     assert import_files(fresh, path) == 0
     client, token = serve(fresh)
     with client:
@@ -123,8 +123,8 @@ def test_xml_round_trip(db_path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sample", ["seed_job1452_advanced.json", "seed_job1452_advanced.xml"])
-def test_advanced_details_document(tmp_path: Path, sample: str) -> None:
-    db = tmp_path / "a.db"
+def test_advanced_details_document(empty_catalogue: Catalogue, tmp_path: Path, sample: str) -> None:
+    db = empty_catalogue
     ndjson = tmp_path / "j.ndjson"
     ndjson.write_text(
         json.dumps(
@@ -199,7 +199,7 @@ XML_BAD_AGED = (
     ],
 )
 def test_a_bad_record_writes_nothing(
-    db_path: Path,
+    catalogue: Catalogue,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     content: str,
@@ -209,13 +209,13 @@ def test_a_bad_record_writes_nothing(
     good.write_text('{"jobId": 5000001, "status": "Completed", "jobType": "Backup"}\n')
     bad = tmp_path / "bad.json"
     bad.write_text(content)
-    before = count_jobs(db_path)
-    assert import_files(db_path, good, bad) == 1
+    before = count_jobs(catalogue)
+    assert import_files(catalogue, good, bad) == 1
     err = capsys.readouterr().err
     assert str(bad) in err and "nothing was written" in err
     for word in words:
         assert word in err
-    assert count_jobs(db_path) == before
+    assert count_jobs(catalogue) == before
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -233,21 +233,22 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     ],
 )
 def test_bad_advanced_details_imports(
-    db_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: str
+    catalogue: Catalogue, capsys: pytest.CaptureFixture[str], args: list[str], words: str
 ) -> None:
     code = main(
-        ["import", "--db", str(db_path), *args, str(FIXTURES / "seed_job1452_advanced.json")]
+        ["import", "--db", str(catalogue), *args, str(FIXTURES / "seed_job1452_advanced.json")]
     )
     assert code == 1
     assert words in capsys.readouterr().err
 
 
 def test_advanced_details_error_document_is_refused(
-    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "err.json"
     path.write_text('{"errorCode": 2, "errorMessage": "no"}')
     assert (
-        main(["import", "--db", str(db_path), "--job-id", "4", "--info-type", "1", str(path)]) == 1
+        main(["import", "--db", str(catalogue), "--job-id", "4", "--info-type", "1", str(path)])
+        == 1
     )
     assert "error answer" in capsys.readouterr().err

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import API, first_job_id
 
 AUX_COPY = "job_type = 'Aux Copy'"
@@ -35,25 +35,27 @@ def test_retention_of_a_backup_job(client: TestClient, auth_json: dict[str, str]
     assert copies[0]["retainUntil"] == 1423087495 + 30 * 86400
 
 
-def test_reference_copy_info(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
-    body = advanced(client, auth_json, first_job_id(db_path, REF_COPY), 2)
+def test_reference_copy_info(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    body = advanced(client, auth_json, first_job_id(catalogue, REF_COPY), 2)
     assert set(body) == {"refCopyInfo"}
     assert body["refCopyInfo"]["totalItems"] > 0  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("info", "key"), [(4, "dashCopyInfo"), (8, "adminInfo")])
 def test_aux_copy_sections(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], info: int, key: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], info: int, key: str
 ) -> None:
-    body = advanced(client, auth_json, first_job_id(db_path, AUX_COPY), info)
+    body = advanced(client, auth_json, first_job_id(catalogue, AUX_COPY), info)
     assert set(body) == {key}
     assert body[key]["isScalableResourceAllocation"] is True  # type: ignore[index]
 
 
 def test_sql_server_backup_info(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    body = advanced(client, auth_json, first_job_id(db_path, SQL_BACKUP), 16)
+    body = advanced(client, auth_json, first_job_id(catalogue, SQL_BACKUP), 16)
     info = body["bkpInfo"]["sqlDbInfo"]  # type: ignore[index]
     assert info["SourceDatabaseCounters"]["TotalDBs"] == len(info["SourceDatabaseStats"])
 
@@ -64,24 +66,24 @@ def test_or_of_types_returns_every_section(client: TestClient, auth_json: dict[s
     assert set(aux) == {"jobRetention"}
 
 
-def test_aux_copy_or(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
-    job_id = first_job_id(db_path, AUX_COPY)
+def test_aux_copy_or(client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]) -> None:
+    job_id = first_job_id(catalogue, AUX_COPY)
     assert set(advanced(client, auth_json, job_id, 12)) == {"dashCopyInfo", "adminInfo"}
 
 
 def test_missing_info_type_answers_every_applicable_section(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
     assert set(advanced(client, auth_json, 1452)) == {"jobRetention", "bkpInfo"}
     assert set(advanced(client, auth_json, 4)) == {"jobRetention"}
-    aux = first_job_id(db_path, AUX_COPY)
+    aux = first_job_id(catalogue, AUX_COPY)
     assert set(advanced(client, auth_json, aux)) == {"dashCopyInfo", "adminInfo"}
 
 
 def test_missing_info_type_with_nothing_applicable(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    body = advanced(client, auth_json, first_job_id(db_path, RESTORE))
+    body = advanced(client, auth_json, first_job_id(catalogue, RESTORE))
     assert body["errorCode"] == 2
     assert "no advanced details" in str(body["errorMessage"])
 
@@ -99,21 +101,23 @@ def test_missing_info_type_with_nothing_applicable(
     ],
 )
 def test_type_that_does_not_apply(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], where: str, info: int, words: str
+    client: TestClient,
+    catalogue: Catalogue,
+    auth_json: dict[str, str],
+    where: str,
+    info: int,
+    words: str,
 ) -> None:
-    body = advanced(client, auth_json, first_job_id(db_path, where), info)
+    body = advanced(client, auth_json, first_job_id(catalogue, where), info)
     assert body["errorCode"] == 2
     assert words in str(body["errorMessage"])
 
 
 def test_applicable_but_not_recorded(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    import sqlite3
-
-    job_id = first_job_id(db_path, SQL_BACKUP)
-    with sqlite3.connect(db_path) as db:
-        db.execute("DELETE FROM job_sections WHERE job_id = ?", (job_id,))
+    job_id = first_job_id(catalogue, SQL_BACKUP)
+    catalogue.sql("DELETE FROM job_sections WHERE job_id = ?", (job_id,))
     body = advanced(client, auth_json, job_id, 16)
     assert body == {
         "errorCode": 2,
@@ -171,9 +175,9 @@ def test_xml_error_for_bad_info_type(client: TestClient, auth_xml: dict[str, str
 
 
 def test_xml_lists_are_repeated_elements(
-    client: TestClient, db_path: Path, auth_xml: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_xml: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, AUX_COPY)
+    job_id = first_job_id(catalogue, AUX_COPY)
     root = fromstring(
         client.get(API + f"Job/{job_id}/AdvancedDetails?infoType=4", headers=auth_xml).content
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import (
     ADMIN_PASSWORD,
     API,
@@ -132,11 +131,12 @@ def test_unreadable_login_body_is_a_400_in_xml(client: TestClient) -> None:
     assert fromstring(response.content).tag == "CVGui_GenericResp"
 
 
-def test_tokens_and_passwords_are_stored_only_as_hashes(client: TestClient, db_path: Path) -> None:
+def test_tokens_and_passwords_are_stored_only_as_hashes(
+    client: TestClient, catalogue: Catalogue
+) -> None:
     secret = login(client).split(" ")[1]
-    with sqlite3.connect(db_path) as db:
-        hashes = [row[0] for row in db.execute("SELECT password_hash FROM accounts")]
-        sessions = [bytes(row[0]) for row in db.execute("SELECT token_hash FROM sessions")]
+    hashes = [row[0] for row in catalogue.sql("SELECT password_hash FROM accounts")]
+    sessions = [bytes(row[0]) for row in catalogue.sql("SELECT token_hash FROM sessions")]
     assert all(h.startswith("$argon2id$") for h in hashes)
     assert ADMIN_PASSWORD not in "".join(hashes)
     assert sessions and all(

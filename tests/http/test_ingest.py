@@ -3,13 +3,12 @@ updates refused with 409; batches all or nothing; administrators only."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import API, VIEWER_PASSWORD, login
 
 V1 = "/cvjobs/v1/"
@@ -37,9 +36,8 @@ def job(job_id: int, **changes: Any) -> dict[str, Any]:
     return summary
 
 
-def count(db_path: Path, table: str = "jobs") -> int:
-    with sqlite3.connect(db_path) as db:
-        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+def count(catalogue: Catalogue, table: str = "jobs") -> int:
+    return int(catalogue.scalar(f"SELECT count(*) FROM {table}"))
 
 
 def get_summary(client: TestClient, token: str, job_id: int) -> dict[str, Any]:
@@ -98,17 +96,17 @@ def test_batch_with_sections(client: TestClient, token: str) -> None:
     ],
 )
 def test_a_bad_batch_writes_nothing(
-    client: TestClient, db_path: Path, token: str, batch: dict[str, Any], words: str
+    client: TestClient, catalogue: Catalogue, token: str, batch: dict[str, Any], words: str
 ) -> None:
-    before = count(db_path), count(db_path, "events")
+    before = count(catalogue), count(catalogue, "events")
     response = client.post(V1 + "jobs", json=batch, headers={"Authtoken": token})
     assert response.status_code == 400
     assert words in response.json()["errorMessage"]
-    assert (count(db_path), count(db_path, "events")) == before
+    assert (count(catalogue), count(catalogue, "events")) == before
 
 
 def test_a_stale_update_is_409_and_changes_nothing(
-    client: TestClient, db_path: Path, token: str
+    client: TestClient, catalogue: Catalogue, token: str
 ) -> None:
     client.post(V1 + "jobs", json=job(700020, lastUpdateTime=2000), headers={"Authtoken": token})
     before = get_summary(client, token, 700020)
@@ -177,7 +175,7 @@ def test_bad_updates(
     assert client.patch(V1 + path, json=body, headers={"Authtoken": token}).status_code == status
 
 
-def test_events(client: TestClient, db_path: Path, token: str) -> None:
+def test_events(client: TestClient, catalogue: Catalogue, token: str) -> None:
     body = {
         "events": [
             {
@@ -212,17 +210,17 @@ def test_events(client: TestClient, db_path: Path, token: str) -> None:
     ],
 )
 def test_bad_events_write_nothing(
-    client: TestClient, db_path: Path, token: str, event: Any
+    client: TestClient, catalogue: Catalogue, token: str, event: Any
 ) -> None:
-    before = count(db_path, "events")
+    before = count(catalogue, "events")
     body = {"events": [{"description": "fine"}, event]}
     assert client.post(V1 + "events", json=body, headers={"Authtoken": token}).status_code == 400
-    assert count(db_path, "events") == before
+    assert count(catalogue, "events") == before
 
 
-def test_only_admins_may_ingest(client: TestClient, db_path: Path) -> None:
+def test_only_admins_may_ingest(client: TestClient, catalogue: Catalogue) -> None:
     token = login(client, "viewer", VIEWER_PASSWORD)
-    before = count(db_path)
+    before = count(catalogue)
     for method, path, body in [
         ("POST", "jobs", job(700050)),
         ("PATCH", "jobs/4", {"percentComplete": 1}),
@@ -231,7 +229,7 @@ def test_only_admins_may_ingest(client: TestClient, db_path: Path) -> None:
         response = client.request(method, V1 + path, json=body, headers={"Authtoken": token})
         assert response.status_code == 403, path
         assert "only administrators" in response.json()["errorMessage"]
-    assert count(db_path) == before
+    assert count(catalogue) == before
 
 
 def test_ingest_needs_a_token_and_is_json(client: TestClient) -> None:
@@ -257,7 +255,7 @@ def nested(levels: int) -> dict[str, Any]:
     [{'bad key"><evil x="1': 1}, {"1num": {"a": 1}}, {"ok": [{"not ok": 1}]}, nested(40)],
 )
 def test_sections_must_render_in_xml(
-    client: TestClient, db_path: Path, token: str, section: dict[str, Any]
+    client: TestClient, catalogue: Catalogue, token: str, section: dict[str, Any]
 ) -> None:
     body = {"jobSummary": job(700070), "advancedDetails": {"jobRetention": section}}
     response = client.post(V1 + "jobs", json=body, headers={"Authtoken": token})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import API, first_job_id
 
 SUMMARY_FIELDS = {
@@ -103,9 +103,9 @@ def test_xml_spells_scalars_the_vendor_way(client: TestClient, auth_xml: dict[st
 
 
 def test_active_job_has_no_end_time(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, "status = 'Suspended'")
+    job_id = first_job_id(catalogue, "status = 'Suspended'")
     summary = client.get(API + f"Job/{job_id}", headers=auth_json).json()["jobs"][0]["jobSummary"]
     assert summary["jobEndTime"] == 0
     assert summary["statusColor"] == "orange"
@@ -114,12 +114,9 @@ def test_active_job_has_no_end_time(
 
 
 def test_job_without_subclient_still_has_every_field(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    import sqlite3
-
-    with sqlite3.connect(db_path) as db:
-        db.execute("INSERT INTO jobs (id, status, job_type) VALUES (900001, 'Completed', 'Admin')")
+    catalogue.sql("INSERT INTO jobs (id, status, job_type) VALUES (900001, 'Completed', 'Admin')")
     summary = client.get(API + "Job/900001", headers=auth_json).json()["jobs"][0]["jobSummary"]
     assert set(summary) == SUMMARY_FIELDS
     assert summary["subclient"] == dict.fromkeys(SUBCLIENT_FIELDS, 0) | {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import fromstring
 
@@ -17,6 +16,7 @@ from cvjobs.app import create_app
 from cvjobs.config import Settings
 from cvjobs.service.engine import JobEngine
 from cvjobs.service.lifecycle import ACTIONS, decide
+from tests.catalogues import Catalogue
 from tests.conftest import API, FakeClock, first_job_id
 
 RUNNING = "status = 'Running'"
@@ -48,18 +48,17 @@ def summary(client: TestClient, headers: dict[str, str], job_id: int) -> dict[st
     return result
 
 
-def snapshot(db_path: Path, job_id: int) -> tuple[Any, ...]:
-    with sqlite3.connect(db_path) as db:
-        job = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        events = db.execute("SELECT count(*) FROM events").fetchone()[0]
-        jobs = db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+def snapshot(catalogue: Catalogue, job_id: int) -> tuple[Any, ...]:
+    job = catalogue.sql("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    events = catalogue.scalar("SELECT count(*) FROM events")
+    jobs = catalogue.scalar("SELECT count(*) FROM jobs")
     return job, events, jobs
 
 
 def test_suspend_passes_through_suspend_pending(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     assert act(client, auth_json, job_id, "pause") == {"errorCode": 0}
     assert summary(client, auth_json, job_id)["status"] == "Suspend Pending"
     step(client)
@@ -69,9 +68,9 @@ def test_suspend_passes_through_suspend_pending(
 
 
 def test_resume_and_kill(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], clock: FakeClock
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
-    job_id = first_job_id(db_path, "status = 'Suspended'")
+    job_id = first_job_id(catalogue, "status = 'Suspended'")
     assert act(client, auth_json, job_id, "Resume") == {"errorCode": 0}
     assert summary(client, auth_json, job_id)["status"] == "Running"
     assert act(client, auth_json, job_id, "KILL") == {"errorCode": 0}
@@ -87,15 +86,15 @@ def test_resume_and_kill(
     "path", ["action/suspend", "Action/Pause", "ACTION/pause", "action/JOB_SUSPEND"]
 )
 def test_action_spellings(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], path: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], path: str
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     response = client.post(API + f"Job/{job_id}/{path}", headers=auth_json)
     assert response.json() == {"errorCode": 0}
 
 
-def test_xml_answers(client: TestClient, db_path: Path, auth_xml: dict[str, str]) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+def test_xml_answers(client: TestClient, catalogue: Catalogue, auth_xml: dict[str, str]) -> None:
+    job_id = first_job_id(catalogue, RUNNING)
     ok = fromstring(client.post(API + f"Job/{job_id}/action/kill", headers=auth_xml).content)
     assert ok.tag == "JobManager_PerformJobOperationResp" and ok.attrib.get("errorCode", "0") == "0"
     refused = fromstring(client.post(API + "Job/4/action/kill", headers=auth_xml).content)
@@ -105,13 +104,11 @@ def test_xml_answers(client: TestClient, db_path: Path, auth_xml: dict[str, str]
     assert err.attrib["errLogMessage"] == "job 4 is already Completed"
 
 
-def set_status(db_path: Path, job_id: int, status: str) -> None:
-    with sqlite3.connect(db_path) as db:
-        db.execute(
-            "UPDATE jobs SET status = ?, end_time = CASE WHEN ? THEN 0 ELSE end_time END"
-            " WHERE id = ?",
-            (status, vocab.is_active(status), job_id),
-        )
+def set_status(catalogue: Catalogue, job_id: int, status: str) -> None:
+    end_time = "0" if vocab.is_active(status) else "end_time"
+    catalogue.sql(
+        f"UPDATE jobs SET status = ?, end_time = {end_time} WHERE id = ?", (status, job_id)
+    )
 
 
 REFUSED = [
@@ -124,16 +121,16 @@ REFUSED = [
 
 @pytest.mark.parametrize(("status", "action"), REFUSED)
 def test_every_refused_transition_changes_nothing(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], status: str, action: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], status: str, action: str
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
-    set_status(db_path, job_id, status)
-    before = snapshot(db_path, job_id)
+    job_id = first_job_id(catalogue, RUNNING)
+    set_status(catalogue, job_id, status)
+    before = snapshot(catalogue, job_id)
     body = act(client, auth_json, job_id, action)
     errors = body["errors"][0]["errList"][0]
     assert errors["errorCode"] == 2
     assert errors["errLogMessage"] == decide(job_id, status, action).refusal
-    assert snapshot(db_path, job_id) == before
+    assert snapshot(catalogue, job_id) == before
 
 
 def test_unknown_job_and_bad_requests(client: TestClient, auth_json: dict[str, str]) -> None:
@@ -149,9 +146,9 @@ def test_unknown_job_and_bad_requests(client: TestClient, auth_json: dict[str, s
 
 
 def test_auto_resume(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], clock: FakeClock
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     act(client, auth_json, job_id, "pause", "?autoResumeInSec=60")
     step(client)
     assert summary(client, auth_json, job_id)["status"] == "Suspended"
@@ -167,10 +164,9 @@ def test_auto_resume(
     ("query", "status"), [("", "Running"), ("?startInSuspendedState=true", "Suspended")]
 )
 def test_resubmit_makes_a_new_job(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], query: str, status: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], query: str, status: str
 ) -> None:
-    with sqlite3.connect(db_path) as db:
-        top = db.execute("SELECT max(id) FROM jobs").fetchone()[0]
+    top = catalogue.scalar("SELECT max(id) FROM jobs")
     body = act(client, auth_json, 4, "Resubmit", query)
     assert body == {"jobIds": [str(top + 1)]}
     new = summary(client, auth_json, top + 1)
@@ -182,9 +178,9 @@ def test_resubmit_makes_a_new_job(
 
 
 def test_resubmit_of_an_active_job_is_refused(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     body = act(client, auth_json, job_id, "resubmit")
     assert (
         "only finished jobs can be resubmitted" in body["errors"][0]["errList"][0]["errLogMessage"]
@@ -198,14 +194,15 @@ def multi(client: TestClient, headers: dict[str, str], operation: str, ids: list
     return response.json()
 
 
-def test_multi_job_operation(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
-    with sqlite3.connect(db_path) as db:
-        running = [r[0] for r in db.execute("SELECT id FROM jobs WHERE status = 'Running' LIMIT 2")]
+def test_multi_job_operation(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    running = [r[0] for r in catalogue.sql("SELECT id FROM jobs WHERE status = 'Running' LIMIT 2")]
     assert len(running) == 2
-    before = [snapshot(db_path, i) for i in (*running, 4)]
+    before = [snapshot(catalogue, i) for i in (*running, 4)]
     refused = multi(client, auth_json, "JOB_KILL", [*running, 4])
     assert "job 4 is already Completed" in refused["errors"][0]["errList"][0]["errLogMessage"]
-    assert [snapshot(db_path, i) for i in (*running, 4)] == before
+    assert [snapshot(catalogue, i) for i in (*running, 4)] == before
     assert multi(client, auth_json, "JOB_KILL", running) == {"errorCode": 0}
     assert {summary(client, auth_json, i)["status"] for i in running} == {"Kill Pending"}
 
@@ -228,9 +225,9 @@ def test_multi_job_operation_bad_bodies(
 
 
 def test_every_change_is_an_event(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     act(client, auth_json, job_id, "pause")
     step(client)
     events = client.get(API + f"Events?jobId={job_id}", headers=auth_json).json()["commservEvents"]
@@ -244,16 +241,16 @@ def test_every_change_is_an_event(
 
 
 @pytest.fixture
-def no_engine_client(db_path: Path, clock: FakeClock) -> Iterator[TestClient]:
-    app = create_app(Settings(db=str(db_path), engine=False), clock=clock)
+def no_engine_client(catalogue: Catalogue, clock: FakeClock) -> Iterator[TestClient]:
+    app = create_app(Settings(db=str(catalogue), engine=False), clock=clock)
     with TestClient(app) as test_client:
         yield test_client
 
 
 def test_without_an_engine_actions_settle_at_once(
-    no_engine_client: TestClient, db_path: Path, auth_json: dict[str, str]
+    no_engine_client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, RUNNING)
+    job_id = first_job_id(catalogue, RUNNING)
     act(no_engine_client, auth_json, job_id, "pause")
     assert summary(no_engine_client, auth_json, job_id)["status"] == "Suspended"
     act(no_engine_client, auth_json, job_id, "kill")
@@ -261,16 +258,21 @@ def test_without_an_engine_actions_settle_at_once(
 
 
 def test_a_locked_catalogue_is_503_and_changes_nothing(
-    db_path: Path, clock: FakeClock, auth_json: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    catalogue: Catalogue,
+    clock: FakeClock,
+    auth_json: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if catalogue.backend != "sqlite":
+        pytest.skip("a whole-catalogue write lock is SQLite's; PostgreSQL locks rows")
     monkeypatch.setattr("cvjobs.app.SERVER_BUSY_SECONDS", 0.1)
-    job_id = first_job_id(db_path, RUNNING)
-    app = create_app(Settings(db=str(db_path)), clock=clock, run_engine=False)
+    job_id = first_job_id(catalogue, RUNNING)
+    app = create_app(Settings(db=str(catalogue)), clock=clock, run_engine=False)
     with TestClient(app) as client:
-        other = sqlite3.connect(db_path, isolation_level=None)
+        other = sqlite3.connect(catalogue.url, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process is writing, for a long time
         try:
-            before = snapshot(db_path, job_id)
+            before = snapshot(catalogue, job_id)
             response = client.post(API + f"Job/{job_id}/action/kill", headers=auth_json)
             assert response.status_code == 503
             assert "busy" in response.json()["errorMessage"]
@@ -279,5 +281,5 @@ def test_a_locked_catalogue_is_503_and_changes_nothing(
         finally:
             other.execute("ROLLBACK")
             other.close()
-        assert snapshot(db_path, job_id) == before
+        assert snapshot(catalogue, job_id) == before
         assert act(client, auth_json, job_id, "kill") == {"errorCode": 0}

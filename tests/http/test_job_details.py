@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import API, first_job_id
 
 
@@ -47,14 +47,11 @@ def test_xml_body_and_answer(client: TestClient, auth_xml: dict[str, str]) -> No
 
 
 def test_unrecorded_extras_are_not_available(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
     # The demo keeps extras for the newest jobs only, like a CommServe that prunes details;
     # a job without them shows -999 ("not available") where the vendor does.
-    import sqlite3
-
-    with sqlite3.connect(db_path) as db:
-        db.execute("DELETE FROM job_sections WHERE job_id = 4")
+    catalogue.sql("DELETE FROM job_sections WHERE job_id = 4")
     detail = client.post(API + "JobDetails", json={"jobId": 4}, headers=auth_json).json()["job"][
         "jobDetail"
     ]
@@ -64,9 +61,9 @@ def test_unrecorded_extras_are_not_available(
 
 
 def test_live_values_win_over_stored_extras(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    job_id = first_job_id(db_path, "status = 'Running'")
+    job_id = first_job_id(catalogue, "status = 'Running'")
     detail = client.post(API + "JobDetails", json={"jobId": job_id}, headers=auth_json).json()[
         "job"
     ]["jobDetail"]

@@ -5,9 +5,7 @@ of the SQL the store builds."""
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import fromstring
 
@@ -15,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cvjobs import vocab
+from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START
 
 YEAR = 365 * 86400
@@ -33,15 +32,14 @@ class Row:
     is_aged: bool
 
 
-def rows(db_path: Path) -> list[Row]:
-    with sqlite3.connect(db_path) as db:
-        return [
-            Row(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6], r[7], bool(r[8]))
-            for r in db.execute(
-                "SELECT id, status, job_type, client_id, subclient_id, backupset_id,"
-                " start_time, end_time, is_aged FROM jobs"
-            )
-        ]
+def rows(catalogue: Catalogue) -> list[Row]:
+    return [
+        Row(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6], r[7], bool(r[8]))
+        for r in catalogue.sql(
+            "SELECT id, status, job_type, client_id, subclient_id, backupset_id,"
+            " start_time, end_time, is_aged FROM jobs"
+        )
+    ]
 
 
 def expected(
@@ -93,9 +91,9 @@ def ids_of(body: Any) -> list[int]:
 
 
 def test_default_is_backup_jobs_newest_first(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    want = expected(rows(db_path))
+    want = expected(rows(catalogue))
     body = get_list(client, auth_json)
     assert body["totalRecordsWithoutPaging"] == len(want)
     assert ids_of(body) == want[:100]
@@ -104,9 +102,9 @@ def test_default_is_backup_jobs_newest_first(
 
 @pytest.mark.parametrize("how", ["headers", "query"])
 def test_paging_by_headers_or_query(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], how: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], how: str
 ) -> None:
-    want = expected(rows(db_path), types=None)
+    want = expected(rows(catalogue), types=None)
     seen: list[int] = []
     offset = 0
     while True:
@@ -124,11 +122,11 @@ def test_paging_by_headers_or_query(
 
 
 def test_limit_zero_asks_only_for_the_total(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
     body = get_list(client, auth_json, "?jobFilter=&limit=0&offset=0")
     assert body == {
-        "totalRecordsWithoutPaging": len(expected(rows(db_path), types=None)),
+        "totalRecordsWithoutPaging": len(expected(rows(catalogue), types=None)),
         "jobs": [],
     }
 
@@ -149,7 +147,7 @@ LOOKUPS = [None, 0, 86400 * 30]
 )
 def test_totals_under_every_filter_combination(
     client: TestClient,
-    db_path: Path,
+    catalogue: Catalogue,
     auth_json: dict[str, str],
     client_id: int | None,
     category: str | None,
@@ -171,7 +169,7 @@ def test_totals_under_every_filter_combination(
     response = client.get(API + "Job", params=params, headers=auth_json)
     assert response.status_code == 200
     want = expected(
-        rows(db_path),
+        rows(catalogue),
         types=types,
         category=(category or "all").lower(),
         lookup=YEAR if lookup is None else lookup,
@@ -183,22 +181,22 @@ def test_totals_under_every_filter_combination(
 
 @pytest.mark.parametrize(("name", "entity_id"), [("subclientId", 2), ("backupsetId", 3)])
 def test_subclient_and_backupset(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], name: str, entity_id: int
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], name: str, entity_id: int
 ) -> None:
     query = f"?{name}={entity_id}&jobFilter=&completedJobLookupTime={YEAR * 20}"
     body = get_list(client, auth_json, query)
     key = "subclient" if name == "subclientId" else "backupset"
-    want = expected(rows(db_path), types=None, lookup=YEAR * 20, **{key: entity_id})  # type: ignore[arg-type]
+    want = expected(rows(catalogue), types=None, lookup=YEAR * 20, **{key: entity_id})  # type: ignore[arg-type]
     assert ids_of(body) == want
     assert want  # the demo catalogue has jobs there
 
 
 @pytest.mark.parametrize("name", ["hideAdminJobs", "hideAdminjobs", "HIDEADMINJOBS"])
 def test_hide_admin_jobs(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], name: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], name: str
 ) -> None:
     body = get_list(client, auth_json, f"?jobFilter=&{name}=true&limit=10000")
-    assert ids_of(body) == expected(rows(db_path), types=set(vocab.NON_ADMIN_TYPES))
+    assert ids_of(body) == expected(rows(catalogue), types=set(vocab.NON_ADMIN_TYPES))
     assert "Admin" not in {j["jobSummary"]["jobType"] for j in body["jobs"]}
 
 
@@ -269,17 +267,19 @@ def post_jobs(client: TestClient, headers: dict[str, str], body: dict[str, Any])
 
 @pytest.mark.parametrize(("category", "name"), [(0, "all"), (1, "active"), (2, "finished")])
 def test_post_jobs_categories(
-    client: TestClient, db_path: Path, auth_json: dict[str, str], category: int, name: str
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], category: int, name: str
 ) -> None:
     body = post_jobs(
         client, auth_json, cvpysdk_body(category=category, pagingConfig={"limit": 10000})
     )
-    want = expected(rows(db_path), types=None, category=name, lookup=30 * 86400, show_aged=False)
+    want = expected(rows(catalogue), types=None, category=name, lookup=30 * 86400, show_aged=False)
     assert body["totalRecordsWithoutPaging"] == len(want)
     assert ids_of(body) == want
 
 
-def test_post_jobs_filters(client: TestClient, db_path: Path, auth_json: dict[str, str]) -> None:
+def test_post_jobs_filters(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
     body = post_jobs(
         client,
         auth_json,
@@ -297,9 +297,9 @@ def test_post_jobs_filters(client: TestClient, db_path: Path, auth_json: dict[st
     want = [
         i
         for i in expected(
-            rows(db_path), types={"Backup"}, lookup=YEAR * 20, statuses={"Completed", "Running"}
+            rows(catalogue), types={"Backup"}, lookup=YEAR * 20, statuses={"Completed", "Running"}
         )
-        if i in {r.id for r in rows(db_path) if r.client_id in (2, 7)}
+        if i in {r.id for r in rows(catalogue) if r.client_id in (2, 7)}
     ]
     assert ids_of(body) == want and 4 in want and 1452 in want
 

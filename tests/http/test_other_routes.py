@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from tests.catalogues import Catalogue
 from tests.conftest import API
 
 
-def add_events(db_path: Path) -> None:
+def add_events(catalogue: Catalogue) -> None:
     rows = [
         (4, 2, 1000, 0, "19:105", "JobManager", "job 4 completed"),
         (4, 2, 2000, 6, "19:106", "JobManager", "job 4 went wrong"),
         (1452, 7, 3000, 3, "19:107", "JobManager", "job 1452 minor"),
         (None, 7, 4000, 9, "7:75", "ClientManager", "critical client problem"),
     ]
-    with sqlite3.connect(db_path) as db:
-        db.execute("DELETE FROM events")  # only these, not the demo's history
-        db.executemany(
+    catalogue.sql("DELETE FROM events")  # only these, not the demo's history
+    for row in rows:
+        catalogue.sql(
             "INSERT INTO events (job_id, client_id, time, severity, event_code, subsystem,"
             " description) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            row,
         )
 
 
@@ -49,19 +48,19 @@ def events(client: TestClient, headers: dict[str, str], query: str) -> list[dict
 )
 def test_event_filters(
     client: TestClient,
-    db_path: Path,
+    catalogue: Catalogue,
     auth_json: dict[str, str],
     query: str,
     descriptions: list[str],
 ) -> None:
-    add_events(db_path)
+    add_events(catalogue)
     assert [e["description"] for e in events(client, auth_json, query)] == descriptions
 
 
 def test_event_shape_and_by_id(
-    client: TestClient, db_path: Path, auth_json: dict[str, str]
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
-    add_events(db_path)
+    add_events(catalogue)
     first = events(client, auth_json, "?jobId=1452")[0]
     assert set(first) == {
         "id",

@@ -1,227 +1,42 @@
-"""The SQLite store: migrations, upserts, sections, sessions, atomicity."""
+"""What only the SQLite backend does: WAL mode, foreign keys back on after a bulk
+write, the query plan of a job read, a file that is not a database."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from cvjobs import demo
-from cvjobs.errors import StoreError
-from cvjobs.model import Job, JobRecord, Ref
-from cvjobs.store.base import JobChange
-from cvjobs.store.sqlite import SqliteStore
-from cvjobs.store.sqlite_schema import LATEST
-
-
-def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+from cvjobs.model import Job, JobRecord
+from cvjobs.store.sql import select_job
+from cvjobs.store.sqlite import DIALECT, SqliteStore
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = run(SqliteStore.open(tmp_path / "t.db"))
+    s = asyncio.run(SqliteStore.open(tmp_path / "t.db"))
     yield s
-    run(s.close())
-
-
-def job(job_id: int = 10, **changes: object) -> Job:
-    base = Job(
-        job_id=job_id,
-        status="Completed",
-        job_type="Backup",
-        client=Ref(2, "c2"),
-        app=Ref(33, "File System"),
-        instance=Ref(1, "DefaultInstanceName"),
-        backupset=Ref(3, "bs"),
-        subclient=Ref(4, "sc"),
-        client_groups=(Ref(1, "g1"),),
-        start_time=100,
-        end_time=200,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def test_migrations_are_recorded_and_reapplying_is_a_no_op(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    run(run(SqliteStore.open(path)).close())
-    run(run(SqliteStore.open(path)).close())
-    with sqlite3.connect(path) as db:
-        versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations")]
-    assert versions == list(range(1, LATEST + 1))
-
-
-def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "n.db"
-    run(run(SqliteStore.open(path)).close())
-    with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO schema_migrations VALUES (?, 0)", (LATEST + 1,))
-    with pytest.raises(StoreError, match="newer than this cvjobs understands"):
-        run(SqliteStore.open(path))
-
-
-def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
-    path = tmp_path / "junk.db"
-    path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="cannot open"):
-        run(SqliteStore.open(path))
-
-
-def test_round_trip_of_a_job(store: SqliteStore) -> None:
-    run(store.upsert_jobs([JobRecord(job())]))
-    assert run(store.get_job(10)) == job()
-    assert run(store.get_job(11)) is None
-
-
-def test_upsert_replaces_and_is_idempotent(store: SqliteStore) -> None:
-    run(store.upsert_jobs([JobRecord(job())]))
-    changed = job(status="Failed", subclient=Ref(4, "renamed"))
-    run(store.upsert_jobs([JobRecord(changed)]))
-    run(store.upsert_jobs([JobRecord(changed)]))
-    assert run(store.get_job(10)) == changed
-    assert run(store.count_jobs()) == 1
-
-
-def test_sections_are_kept_unless_replaced(store: SqliteStore) -> None:
-    run(
-        store.upsert_jobs([JobRecord(job(), sections={"bkpInfo": {"a": 1}, "jobDetail": {"b": 2}})])
-    )
-    run(store.upsert_jobs([JobRecord(job(), sections={"bkpInfo": {"a": 3}})]))
-    assert run(store.get_sections(10, ["bkpInfo", "jobDetail", "nope"])) == {
-        "bkpInfo": {"a": 3},
-        "jobDetail": {"b": 2},
-    }
-    assert run(store.put_sections(10, {"jobDetail": {"c": 1}}))
-    assert run(store.get_sections(10, ["jobDetail"])) == {"jobDetail": {"c": 1}}
-    assert not run(store.put_sections(99, {"jobDetail": {}}))
-
-
-def test_client_groups_are_replaced_only_when_given(store: SqliteStore) -> None:
-    run(store.upsert_jobs([JobRecord(job(client_groups=(Ref(1, "g1"), Ref(2, "g2"))))]))
-    run(store.upsert_jobs([JobRecord(job(11, client_groups=()), set_client_groups=False)]))
-    assert run(store.get_job(10)).client_groups == (Ref(1, "g1"), Ref(2, "g2"))  # type: ignore[union-attr]
-    run(store.upsert_jobs([JobRecord(job(12, client_groups=(Ref(2, "g2"),)))]))
-    assert run(store.get_job(10)).client_groups == (Ref(2, "g2"),)  # type: ignore[union-attr]
-
-
-def test_a_failing_batch_writes_nothing(store: SqliteStore) -> None:
-    def records() -> Iterator[JobRecord]:
-        yield JobRecord(job(1))
-        yield JobRecord(job(2))
-        raise RuntimeError("the source broke halfway")
-
-    with pytest.raises(RuntimeError):
-        run(store.upsert_jobs(records()))
-    assert run(store.count_jobs()) == 0
-    # and foreign keys are enforced again afterwards
-    assert store.connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-
-
-def test_storage_policies(store: SqliteStore) -> None:
-    run(store.put_storage_policies(demo.POLICIES))
-    run(store.put_storage_policies(demo.POLICIES))
-    assert run(store.get_storage_policy(1)) == demo.POLICIES[0]
-    assert run(store.get_storage_policy(99)) is None
-
-
-def test_sessions(store: SqliteStore) -> None:
-    account = run(store.create_account("Alice", "hash", is_admin=False))
-    with pytest.raises(StoreError, match="exists already"):
-        run(store.create_account("alice", "hash", is_admin=False))
-    assert run(store.get_account("ALICE")).account == account  # type: ignore[union-attr]
-    run(store.create_session(b"k" * 32, account.account_id, 1000, 60))
-    run(store.touch_session(b"k" * 32, 1030))
-    session = run(store.get_session(b"k" * 32))
-    assert session is not None and session.last_used == 1030 and session.account == account
-    assert run(store.delete_sessions_idle_since(1089)) == 0
-    assert run(store.delete_sessions_idle_since(1091)) == 1
-    assert run(store.get_session(b"k" * 32)) is None
+    asyncio.run(s.close())
 
 
 def test_wal_mode(store: SqliteStore) -> None:
     assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
-    from cvjobs.store.sql import select_job
-    from cvjobs.store.sqlite import DIALECT
+def test_foreign_keys_are_on_again_after_a_failed_bulk_write(store: SqliteStore) -> None:
+    def records() -> Iterator[JobRecord]:
+        yield JobRecord(Job(job_id=1, status="Completed", job_type="Backup"))
+        raise RuntimeError("the source broke")
 
+    with pytest.raises(RuntimeError):
+        asyncio.run(store.upsert_jobs(records()))
+    assert store.connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
     sql = "EXPLAIN QUERY PLAN " + select_job(DIALECT) + " WHERE j.id = ?"
     plan = " ".join(str(r) for r in store.connection.execute(sql, (1,)))
     assert "SCAN j" not in plan and "SCAN jobs" not in plan
     assert "SEARCH j USING INTEGER PRIMARY KEY" in plan
-
-
-def test_replace_job_is_a_compare_and_set(store: SqliteStore) -> None:
-    from cvjobs.model import Event
-
-    run(store.upsert_jobs([JobRecord(job(status="Running", end_time=0))]))
-    first = replace(job(status="Running", end_time=0), status="Kill Pending")
-    second = replace(job(status="Running", end_time=0), status="Suspend Pending")
-    event = Event(time=1, severity=0, code="19:100", description="x", job_id=10)
-    won = JobChange(first, "Running", (event,))
-    lost = JobChange(second, "Running", (event,))
-    assert run(store.replace_jobs([won], all_or_nothing=True)) == 1
-    assert run(store.replace_jobs([lost], all_or_nothing=True)) == 0
-    assert run(store.get_job(10)).status == "Kill Pending"  # type: ignore[union-attr]
-    assert store.connection.execute("SELECT count(*) FROM events").fetchone()[0] == 1
-
-
-def test_replace_jobs_all_or_nothing(store: SqliteStore) -> None:
-    run(
-        store.upsert_jobs([JobRecord(job(1, status="Running")), JobRecord(job(2, status="Failed"))])
-    )
-    changes = [
-        JobChange(job(1, status="Kill Pending"), "Running"),
-        JobChange(job(2, status="Kill Pending"), "Running"),  # job 2 is not Running
-    ]
-    assert run(store.replace_jobs(changes, all_or_nothing=True)) == 0
-    assert run(store.get_job(1)).status == "Running"  # type: ignore[union-attr]
-    assert run(store.replace_jobs(changes, all_or_nothing=False)) == 1
-    assert run(store.get_job(1)).status == "Kill Pending"  # type: ignore[union-attr]
-
-
-def test_create_job_takes_the_next_id(store: SqliteStore) -> None:
-    from cvjobs.model import Event
-
-    run(store.upsert_jobs([JobRecord(job(41))]))
-    event = Event(time=1, severity=0, code="19:104", description="started")
-    created = run(store.create_job(replace(job(0), status="Running"), [event]))
-    assert created.job_id == 42
-    assert run(store.get_job(42)) == created
-    assert store.connection.execute("SELECT job_id FROM events").fetchone()[0] == 42
-
-
-def test_require_newer_refuses_stale_updates(store: SqliteStore) -> None:
-    from cvjobs.errors import StaleUpdate
-
-    run(store.upsert_jobs([JobRecord(job(last_update_time=500))]))
-    with pytest.raises(StaleUpdate, match="nothing was changed"):
-        run(
-            store.upsert_jobs(
-                [JobRecord(job(11, last_update_time=1)), JobRecord(job(last_update_time=499))],
-                require_newer=True,
-            )
-        )
-    assert run(store.count_jobs()) == 1
-    run(
-        store.upsert_jobs(
-            [JobRecord(job(last_update_time=500, status="Failed"))], require_newer=True
-        )
-    )
-    assert run(store.get_job(10)).status == "Failed"  # type: ignore[union-attr]
-
-
-def test_an_entity_named_by_id_alone_keeps_its_name(store: SqliteStore) -> None:
-    run(store.upsert_jobs([JobRecord(job())]))
-    bare = job(11, client=Ref(2, ""), app=Ref(33, ""), backupset=Ref(3, ""), subclient=Ref(4, ""))
-    run(store.upsert_jobs([JobRecord(bare)]))
-    again = run(store.get_job(11))
-    assert again.client.name == "c2" and again.app.name == "File System"  # type: ignore[union-attr]
-    assert again.backupset.name == "bs" and again.subclient.name == "sc"  # type: ignore[union-attr]
-    run(store.upsert_jobs([JobRecord(job(12, client=Ref(2, "renamed")))]))
-    assert run(store.get_job(10)).client.name == "renamed"  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ DIALECT = Dialect(
     group_pairs="json_agg(json_build_array(g.id, g.name) ORDER BY g.id)",
     greatest="GREATEST",
     # Job ids are allocated as max + 1: one allocator at a time across all workers.
-    lock_job_ids="SELECT pg_advisory_xact_lock(7_227_001)",
+    lock_job_ids="SELECT pg_advisory_xact_lock(7227001)",
 )
 _MIGRATION_LOCK = 7_227_000
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
