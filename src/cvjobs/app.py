@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from cvjobs import vocab
-from cvjobs.config import Settings
+from cvjobs.config import Settings, load
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
@@ -70,6 +70,12 @@ async def _every(seconds: float, step: Callable[[], Awaitable[object]], what: st
         await asyncio.sleep(seconds)
 
 
+def create_app_from_env() -> Starlette:
+    """The app with settings from the CVJOBS_* environment: what each worker process of
+    `cvjobs serve --workers N` builds."""
+    return create_app(load({}))
+
+
 def create_app(
     settings: Settings, *, clock: Callable[[], float] = time.time, run_engine: bool = True
 ) -> Starlette:
@@ -109,9 +115,13 @@ def create_app(
             asyncio.create_task(_every(PURGE_SECONDS, services.auth.purge, "purging dead sessions"))
         ]
         if settings.engine and run_engine:
-            tasks.append(
-                asyncio.create_task(_every(ENGINE_TICK_SECONDS, engine.step, "engine step"))
-            )
+
+            async def lead_and_step() -> None:
+                # Every worker tries; the one holding the catalogue's engine lock steps.
+                if await store.try_lead():
+                    await engine.step()
+
+            tasks.append(asyncio.create_task(_every(ENGINE_TICK_SECONDS, lead_and_step, "engine")))
         try:
             yield
         finally:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from cvjobs import __version__, demo, importer
-from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load
+from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_environ
 from cvjobs.errors import InvalidRecord, StoreError
 from cvjobs.model import JobRecord
 from cvjobs.service.auth import AuthService
@@ -168,8 +170,9 @@ def serve(args: argparse.Namespace) -> int:
     settings = load({s.name: getattr(args, s.name, None) for s in SETTINGS})
     generated, count = asyncio.run(prepare(settings))
     url = f"http://{settings.host}:{settings.port}"
-    print(f"cvjobs {__version__}: {count} jobs in {settings.db}")
-    print(f"listening on {url}")
+    print(f"cvjobs {__version__}: {count} jobs in {redacted(settings.db)}")
+    workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"listening on {url}{workers}")
     for root in _ROOT_SPELLING:
         print(f"  API root: {url}/{root}/")
     if generated:
@@ -186,15 +189,22 @@ def serve(args: argparse.Namespace) -> int:
     # found: make those end the process with status 0, as a clean shutdown should.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.log_level == "debug",
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": settings.log_level == "debug",
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:
+        # Workers are fresh processes: they build the app from the environment.
+        os.environ.update(to_environ(settings))
+        uvicorn.run(
+            "cvjobs.app:create_app_from_env", factory=True, workers=settings.workers, **options
+        )
     return 0
 
 

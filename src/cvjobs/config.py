@@ -8,6 +8,7 @@ Precedence: command-line option, then environment variable, then default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -34,7 +35,20 @@ class Setting:
 SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("host", str, "127.0.0.1", "address to listen on"),
     Setting("port", int, 8400, "TCP port to listen on"),
-    Setting("db", str, "cvjobs.db", "the job catalogue: a SQLite file path"),
+    Setting(
+        "workers",
+        int,
+        1,
+        "worker processes serving the catalogue; any worker accepts any token, and the"
+        " job engine runs in exactly one of them",
+    ),
+    Setting(
+        "db",
+        str,
+        "cvjobs.db",
+        "the job catalogue: a SQLite file path (or sqlite:///path), or a PostgreSQL URL"
+        " postgresql://user@host:port/dbname",
+    ),
     Setting("demo", bool, False, "fill an empty catalogue with the demo CommCell on start"),
     Setting("demo_jobs", int, 5000, "how many jobs --demo creates"),
     Setting("seed", int, 42, "random seed of the demo data (same seed, same catalogue)"),
@@ -83,6 +97,7 @@ ENV_ONLY: Final = frozenset({"admin_password"})
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8400
+    workers: int = 1
     db: str = "cvjobs.db"
     demo: bool = False
     demo_jobs: int = 5000
@@ -132,6 +147,8 @@ def load(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None)
 def _validate(settings: Settings) -> None:
     if not 0 <= settings.port <= 65535:
         raise ValueError(f"port must be 0-65535, got {settings.port}")
+    if not 1 <= settings.workers <= 64:
+        raise ValueError("workers must be between 1 and 64")
     if settings.token_idle_minutes < 1:
         raise ValueError("token_idle_minutes must be at least 1")
     if not 1 <= settings.engine_speed <= 100_000:
@@ -146,3 +163,18 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"unknown log level {settings.log_level!r}")
     if settings.admin_password and len(settings.admin_password) < 8:
         raise ValueError("CVJOBS_ADMIN_PASSWORD must be at least 8 characters")
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The settings as CVJOBS_* variables: how worker processes receive them."""
+    out = {}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        out[SETTINGS_BY_NAME[f.name].env] = text
+    return out
+
+
+def redacted(db: str) -> str:
+    """A catalogue URL fit to print: any password replaced by ***."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", db)

@@ -59,12 +59,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 @contextmanager
 def running_server(
-    workdir: Path, *args: str, env: dict[str, str] | None = None
+    workdir: Path, *args: str, env: dict[str, str] | None = None, db: str | None = None
 ) -> Iterator[Server]:
     """`python -m cvjobs serve --demo` on a free port until the block ends; it must then
     stop cleanly (exit 0) on SIGTERM."""
     log = workdir / "server.log"
-    srv = Server("127.0.0.1", free_port(), workdir / "cvjobs.db", log, PASSWORD)
+    srv = Server("127.0.0.1", free_port(), Path(db) if db else workdir / "cvjobs.db", log, PASSWORD)
     environment = {
         **os.environ,
         "CVJOBS_ADMIN_PASSWORD": PASSWORD,
@@ -80,7 +80,7 @@ def running_server(
                 "serve",
                 "--demo",
                 "--db",
-                str(srv.db),
+                db or str(srv.db),
                 "--host",
                 srv.host,
                 "--port",

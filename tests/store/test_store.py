@@ -220,3 +220,16 @@ def test_an_entity_named_by_id_alone_keeps_its_name(store: Store) -> None:
     assert again.backupset.name == "bs" and again.subclient.name == "sc"  # type: ignore[union-attr]
     run(store.upsert_jobs([JobRecord(job(12, client=Ref(2, "renamed")))]))
     assert run(store.get_job(10)).client.name == "renamed"  # type: ignore[union-attr]
+
+
+def test_one_store_leads_the_engine_and_another_takes_over(empty_catalogue: Catalogue) -> None:
+    first = run(open_store(empty_catalogue.url))
+    second = run(open_store(empty_catalogue.url))
+    try:
+        assert run(first.try_lead())
+        assert run(first.try_lead())  # still
+        assert not run(second.try_lead())
+        run(first.close())  # the leader goes away
+        assert run(second.try_lead())
+    finally:
+        run(second.close())

@@ -52,6 +52,11 @@ class StoredAccount:
 class Store(Protocol):
     async def close(self) -> None: ...
 
+    async def try_lead(self) -> bool:
+        """True if this process runs the job engine on this catalogue (one process does,
+        among all workers; another takes over when it dies)."""
+        ...
+
     # Jobs
     async def get_job(self, job_id: int) -> Job | None: ...
 

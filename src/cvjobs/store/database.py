@@ -37,6 +37,12 @@ class Database(Protocol):
         """A connection for reads outside a transaction."""
         ...
 
+    async def try_lead(self) -> bool:
+        """True if this process is, or has now become, the one that runs the job engine
+        on this catalogue. Leadership ends with the process (or its connection), so when
+        the leader dies another process takes over at its next try."""
+        ...
+
     async def close(self) -> None: ...
 
 

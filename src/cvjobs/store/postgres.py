@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import asyncpg
 
+from cvjobs.config import redacted
 from cvjobs.errors import StoreError
 from cvjobs.store.database import Dialect, Row, Undo
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
@@ -26,6 +27,7 @@ DIALECT = Dialect(
     lock_job_ids="SELECT pg_advisory_xact_lock(7227001)",
 )
 _MIGRATION_LOCK = 7_227_000
+_ENGINE_LOCK = 7_227_002
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -85,6 +87,7 @@ class PostgresDatabase:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._lead: asyncpg.Connection | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
@@ -112,7 +115,25 @@ class PostgresDatabase:
         except _DRIVER_ERRORS as exc:
             _failed(exc)
 
+    async def try_lead(self) -> bool:
+        # A session-level advisory lock on a connection kept for the purpose; PostgreSQL
+        # drops it when that connection ends, however the process ends.
+        if self._lead is not None:
+            return True
+        try:
+            conn = await self._pool.acquire()
+            if await conn.fetchval(f"SELECT pg_try_advisory_lock({_ENGINE_LOCK})"):
+                self._lead = conn
+                return True
+            await self._pool.release(conn)
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+        return False
+
     async def close(self) -> None:
+        if self._lead is not None:
+            await self._pool.release(self._lead)
+            self._lead = None
         await self._pool.close()
 
 
@@ -121,7 +142,7 @@ class PostgresStore(SqlStore):
 
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
-        where = re.sub(r"//[^@/]*@", "//", url)  # never show a password
+        where = redacted(url)
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=1, max_size=max_connections, command_timeout=60

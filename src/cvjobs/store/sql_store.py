@@ -89,6 +89,9 @@ class SqlStore:
     async def close(self) -> None:
         await self._db.close()
 
+    async def try_lead(self) -> bool:
+        return await self._db.try_lead()
+
     # -- jobs --------------------------------------------------------------------------
 
     async def get_job(self, job_id: int) -> Job | None:

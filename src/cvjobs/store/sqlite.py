@@ -8,6 +8,8 @@ lets other processes (the CLI, more workers) read while one writes.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -93,6 +95,7 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite catalogue {path}: {exc}") from exc
         self._conn = SqliteConnection(self._db)
+        self._lead: int | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
@@ -124,7 +127,27 @@ class SqliteDatabase:
     async def reading(self) -> AsyncIterator[SqliteConnection]:
         yield self._conn
 
+    async def try_lead(self) -> bool:
+        # An exclusive lock on a file beside the catalogue; the kernel drops it when the
+        # process dies, however it dies.
+        if self._lead is not None:
+            return True
+        if self.path == ":memory:":
+            self._lead = -1
+            return True
+        fd = os.open(self.path + ".engine-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lead = fd
+        return True
+
     async def close(self) -> None:
+        if self._lead is not None and self._lead >= 0:
+            os.close(self._lead)
+        self._lead = None
         self._db.close()
 
 
