@@ -23,6 +23,7 @@ from cvjobs.errors import InvalidRecord, StoreError
 from cvjobs.model import JobRecord
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
+from cvjobs.transfer import copy_catalogue
 
 _ROOT_SPELLING = ("commandcenter/api", "webconsole/api", "SearchSvc/CVWebService.svc")
 
@@ -96,7 +97,34 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
     i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
+    c = sub.add_parser(
+        "copy",
+        help="copy a whole catalogue to another (SQLite or PostgreSQL)",
+        description="Copy a whole catalogue between backends: storage policies, accounts"
+        " (with their password hashes), jobs with their sections, and events. Login"
+        " sessions are not copied. The target must hold no jobs.",
+    )
+    c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
+    c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
     return parser
+
+
+async def run_copy(source_url: str, target_url: str) -> int:
+    source = await open_store(source_url)
+    try:
+        target = await open_store(target_url)
+        try:
+            copied = await copy_catalogue(source, target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    print(
+        f"copied {copied.jobs} jobs, {copied.events} events, {copied.accounts} accounts and"
+        f" {copied.policies} storage policies from {redacted(source_url)} to"
+        f" {redacted(target_url)}"
+    )
+    return 0
 
 
 def _db(args: argparse.Namespace) -> str:
@@ -223,9 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{count} demo jobs written to {_db(args)} in {time.perf_counter() - started:.1f}s"
             )
             return 0
+        if args.command == "copy":
+            return asyncio.run(run_copy(args.source, args.target))
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:
-        print(f"cvjobs import: {exc}; nothing was written", file=sys.stderr)
+        print(f"cvjobs {args.command}: {exc}; nothing was written", file=sys.stderr)
         return 1
     except (StoreError, ValueError) as exc:
         print(f"cvjobs: {exc}", file=sys.stderr)

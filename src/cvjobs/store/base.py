@@ -108,6 +108,20 @@ class Store(Protocol):
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
 
+    # Whole-catalogue export (cvjobs copy)
+    async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:
+        """Up to `limit` jobs with ids above `after_id`, in id order, with all their
+        sections and their client groups."""
+        ...
+
+    async def export_events(self, after_id: int, limit: int) -> list[Event]:
+        """Up to `limit` events with ids above `after_id`, oldest first."""
+        ...
+
+    async def storage_policies(self) -> list[StoragePolicy]: ...
+
+    async def accounts(self) -> list[StoredAccount]: ...
+
     # Accounts and sessions
     async def count_accounts(self) -> int: ...
 

@@ -299,15 +299,21 @@ class SqlStore:
         if query.severities is not None:
             where.append(in_list("e.severity", query.severities) if query.severities else "1 = 0")
             params.extend(sorted(query.severities))
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        return await self._events(condition + " ORDER BY e.id DESC LIMIT ?", [*params, query.limit])
+
+    async def list_events_after(self, after_id: int, limit: int) -> list[Event]:
+        return await self._events(" WHERE e.id > ? ORDER BY e.id LIMIT ?", [after_id, limit])
+
+    async def _events(self, tail: str, params: Sequence[Any]) -> list[Event]:
         sql = (
             "SELECT "
             + ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
             + ", c.name FROM events e LEFT JOIN clients c ON c.id = e.client_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY e.id DESC LIMIT ?"
+            + tail
         )
         async with self._db.reading() as conn:
-            rows = await conn.fetchall(sql, [*params, query.limit])
+            rows = await conn.fetchall(sql, params)
         return [
             Event(
                 event_id=r[0],
@@ -323,6 +329,46 @@ class SqlStore:
                 to_status=r[10],
                 acknowledged=bool(r[11]),
             )
+            for r in rows
+        ]
+
+    # -- export ------------------------------------------------------------------------
+
+    async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                self._select_job + " WHERE j.id > ? ORDER BY j.id LIMIT ?", (after_id, limit)
+            )
+            if not rows:
+                return []
+            sections = await conn.fetchall(
+                "SELECT job_id, name, body FROM job_sections WHERE job_id > ? AND job_id <= ?",
+                (after_id, rows[-1][0]),
+            )
+        by_job: dict[int, dict[str, JsonObject]] = {}
+        for job_id, name, body in sections:
+            by_job.setdefault(job_id, {})[name] = orjson.loads(body)
+        return [
+            JobRecord(job, by_job.get(job.job_id, {}))
+            for job in (job_from_row(row) for row in rows)
+        ]
+
+    async def export_events(self, after_id: int, limit: int) -> list[Event]:
+        return await self.list_events_after(after_id, limit)
+
+    async def storage_policies(self) -> list[StoragePolicy]:
+        async with self._db.reading() as conn:
+            ids = [r[0] for r in await conn.fetchall("SELECT id FROM storage_policies ORDER BY id")]
+        found = [await self.get_storage_policy(i) for i in ids]
+        return [p for p in found if p is not None]
+
+    async def accounts(self) -> list[StoredAccount]:
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT id, name, is_admin, disabled, password_hash FROM accounts ORDER BY id"
+            )
+        return [
+            StoredAccount(Account(r[0], r[1], is_admin=bool(r[2]), disabled=bool(r[3])), r[4])
             for r in rows
         ]
 

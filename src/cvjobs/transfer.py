@@ -1,0 +1,52 @@
+"""`cvjobs copy`: a whole catalogue from one store to another, SQLite or PostgreSQL either
+way: storage policies, accounts (with their password hashes), jobs with their entities and
+sections, and events. Login sessions are not copied: users log in again. The target must
+hold no jobs, so nothing is merged by accident."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from cvjobs.errors import InvalidRecord
+from cvjobs.store.base import Store
+
+PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    jobs: int
+    events: int
+    accounts: int
+    policies: int
+
+
+async def copy_catalogue(
+    source: Store, target: Store, progress: Callable[[str], None] = lambda _: None
+) -> Copied:
+    if await target.count_jobs():
+        raise InvalidRecord("copy", "the target catalogue already has jobs; copy into an empty one")
+    policies = await source.storage_policies()
+    await target.put_storage_policies(policies)
+    existing = {a.account.name.lower() for a in await target.accounts()}
+    accounts = 0
+    for stored in await source.accounts():
+        if stored.account.name.lower() not in existing:
+            await target.create_account(
+                stored.account.name, stored.password_hash, is_admin=stored.account.is_admin
+            )
+            accounts += 1
+    jobs = 0
+    after = 0
+    while page := await source.export_jobs(after, PAGE):
+        jobs += await target.upsert_jobs(page)
+        after = page[-1].job.job_id
+        progress(f"{jobs} jobs")
+    events = 0
+    after = 0
+    while batch := await source.export_events(after, PAGE):
+        await target.add_events([replace(e, event_id=0) for e in batch])
+        events += len(batch)
+        after = batch[-1].event_id
+    return Copied(jobs=jobs, events=events, accounts=accounts, policies=len(policies))

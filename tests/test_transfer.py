@@ -1,0 +1,76 @@
+"""`cvjobs copy` between backends: every job renders the same afterwards, events, storage
+policies and accounts come along, a target with jobs is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from cvjobs.app import create_app
+from cvjobs.cli import main
+from cvjobs.config import Settings
+from tests.catalogues import Catalogue, Templates
+from tests.conftest import ADMIN_PASSWORD, API, CLOCK_START, PG_PROBLEM, FakeClock, b64
+
+
+def outputs(db: Catalogue, ids: list[int], token: str | None = None) -> list[bytes]:
+    app = create_app(Settings(db=db.url), clock=FakeClock(CLOCK_START), run_engine=False)
+    with TestClient(app) as client:
+        if token is None:
+            response = client.post(
+                API + "Login",
+                json={"username": "admin", "password": b64(ADMIN_PASSWORD)},
+                headers={"Accept": "application/json"},
+            )
+            token = response.json()["token"]
+        headers = {"Authtoken": token}
+        found = []
+        for job_id in ids:
+            for accept in ("application/json", "application/xml"):
+                found.append(
+                    client.get(API + f"Job/{job_id}", headers={**headers, "Accept": accept}).content
+                )
+            found.append(
+                client.get(
+                    API + f"Job/{job_id}/AdvancedDetails",
+                    headers={**headers, "Accept": "application/json"},
+                ).content
+            )
+        found.append(
+            client.get(
+                API + "Events?limit=10000", headers={**headers, "Accept": "application/json"}
+            ).content
+        )
+        return found
+
+
+@pytest.mark.parametrize(("source", "target"), [("sqlite", "postgres"), ("postgres", "sqlite")])
+def test_copy_between_backends(
+    templates: Templates, tmp_path: Path, request: pytest.FixtureRequest, source: str, target: str
+) -> None:
+    if request.config.stash.get(PG_PROBLEM, None):
+        pytest.skip(str(request.config.stash[PG_PROBLEM]))
+    src = templates.fresh(source, tmp_path)
+    dst = templates.empty(target, tmp_path, "copy")
+    try:
+        ids = [r[0] for r in src.sql("SELECT id FROM jobs ORDER BY id")]
+        assert main(["copy", "--from", src.url, "--to", dst.url]) == 0
+        assert dst.scalar("SELECT count(*) FROM jobs") == len(ids)
+        # the admin's password hash came along: logging in on the copy works
+        assert outputs(dst, ids) == outputs(src, ids)
+    finally:
+        src.drop()
+        dst.drop()
+
+
+def test_a_target_with_jobs_is_refused(
+    catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.db"
+    assert main(["demo", "--jobs", "3", "--db", str(other)]) == 0
+    before = catalogue.scalar("SELECT count(*) FROM jobs")
+    assert main(["copy", "--from", str(other), "--to", catalogue.url]) == 1
+    assert "already has jobs" in capsys.readouterr().err
+    assert catalogue.scalar("SELECT count(*) FROM jobs") == before
