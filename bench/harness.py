@@ -1,0 +1,484 @@
+"""The benchmark harness: cvjobs on loopback against baselines measured in the same run.
+
+It builds a demo catalogue (SQLite or PostgreSQL), starts cvjobs (uvicorn or granian, one or
+more workers), a framework floor (the same stack answering one pre-rendered body:
+bench/floor_app.py) and a machine floor (nginx serving the same bytes as a static file),
+drives every scenario with a load generator, and prints requests/s, p50 and p99 with the
+ratio of each scenario to both floors. The load generator is wrk when it is installed
+(bench/run installs it), else a keep-alive asyncio client; the table says which. It also
+times bulk import and reports the server's memory. Absolute numbers depend on the machine;
+the ratios are what to compare between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+PASSWORD = "bench-password-1"
+API = "/commandcenter/api/"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    accept: str = "application/json"
+    body: str = ""
+
+
+@dataclass
+class Result:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
+@contextmanager
+def started(
+    args: list[str],
+    port: int,
+    what: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port, process, what)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# -- load generators -----------------------------------------------------------------
+
+
+def _unit_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    port: int, requests: list[Request], token: str, seconds: float, connections: int, workdir: Path
+) -> Result:
+    """wrk with a Lua script that cycles through the requests."""
+    lines = ["local requests = {}"]
+    for i, r in enumerate(requests, 1):
+        # wrk.format sends only the headers given: HTTP/1.1 needs Host (nginx insists).
+        headers = f'{{["Host"] = "127.0.0.1", ["Authtoken"] = "{token}", ["Accept"] = "{r.accept}"'
+        if r.body:
+            headers += ', ["Content-Type"] = "application/json"'
+        headers += "}"
+        lines.append(
+            f"requests[{i}] = wrk.format({json.dumps(r.method)}, {json.dumps(r.path)},"
+            f" {headers}, {json.dumps(r.body) if r.body else 'nil'})"
+        )
+    lines += [
+        "local n = 0",
+        "request = function()",
+        "  n = n % #requests + 1",
+        "  return requests[n]",
+        "end",
+    ]
+    script = workdir / "requests.lua"
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(seconds, 1):.0f}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        first = requests[0]
+        probe = urllib.request.Request(
+            f"http://127.0.0.1:{port}{first.path}",
+            method=first.method,
+            data=first.body.encode() or None,
+            headers={
+                "Authtoken": token,
+                "Accept": first.accept,
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(probe, timeout=10) as response:
+                answer = f"{response.status} {response.read()[:200]!r}"
+        except urllib.error.HTTPError as exc:
+            answer = f"{exc.code} {exc.read()[:200]!r}"
+        raise RuntimeError(f"errors under load on {first.method} {first.path}: {answer}")
+    p50 = _unit_ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _unit_ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    return Result(rate, p50, p99)
+
+
+async def _one_connection(port: int, raw: list[bytes], until: float, latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    done = 0
+    try:
+        while time.perf_counter() < until:
+            started_at = time.perf_counter()
+            writer.write(raw[done % len(raw)])
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"unexpected answer: {head[:80]!r}")
+            latencies.append(time.perf_counter() - started_at)
+            done += 1
+    finally:
+        writer.close()
+    return done
+
+
+def asyncio_client(
+    port: int, requests: list[Request], token: str, seconds: float, connections: int, workdir: Path
+) -> Result:
+    raw = []
+    for r in requests:
+        head = (
+            f"{r.method} {r.path} HTTP/1.1\r\nHost: bench\r\nAuthtoken: {token}\r\n"
+            f"Accept: {r.accept}\r\n"
+        )
+        if r.body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(r.body)}\r\n"
+        raw.append((head + "\r\n" + r.body).encode())
+
+    async def run() -> Result:
+        latencies: list[float] = []
+        start = time.perf_counter()
+        counts = await asyncio.gather(
+            *(_one_connection(port, raw, start + seconds, latencies) for _ in range(connections))
+        )
+        q = statistics.quantiles(latencies, n=100)
+        return Result(sum(counts) / (time.perf_counter() - start), q[49] * 1000, q[98] * 1000)
+
+    return asyncio.run(run())
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+def api(method: str, base: str, path: str, token: str | None = None, body: object = None) -> bytes:
+    request = urllib.request.Request(
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            **({"Authtoken": token} if token else {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
+def scenarios(jobs: int) -> dict[str, list[Request]]:
+    rng = random.Random(1)
+    ids = [rng.randint(1, jobs) for _ in range(500)]
+    post_jobs = json.dumps(
+        {
+            "scope": 1,
+            "category": 2,
+            "pagingConfig": {"sortDirection": 1, "offset": 0, "sortField": "jobId", "limit": 20},
+            "jobFilter": {
+                "completedJobLookupTime": 86400,
+                "showAgedJobs": False,
+                "hideAdminJobs": False,
+                "clientList": [],
+                "jobTypeList": [],
+            },
+        }
+    )
+    return {
+        "job by id, JSON": [Request("GET", API + "Job/4")],
+        "job by id, XML": [Request("GET", API + "Job/4", "application/xml")],
+        "random job by id, JSON": [Request("GET", API + f"Job/{i}") for i in ids],
+        "AdvancedDetails 16": [Request("GET", API + "Job/1452/AdvancedDetails?infoType=16")],
+        "list page of 100 (client 9, finished)": [
+            Request("GET", API + "Job?clientId=9&jobCategory=Finished&limit=100")
+        ],
+        "POST Jobs as cvpysdk": [Request("POST", API + "Jobs", body=post_jobs)],
+        "login": [
+            Request(
+                "POST",
+                API + "Login",
+                body=json.dumps(
+                    {"username": "admin", "password": base64.b64encode(PASSWORD.encode()).decode()}
+                ),
+            )
+        ],
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (workers), in MB."""
+    total = 0
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+            total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+def time_import(db: str, jobs: int, workdir: Path) -> float:
+    """Jobs per second of `cvjobs import` of an NDJSON file of `jobs` demo jobs."""
+    from cvjobs import demo
+    from cvjobs.records import summary_of
+
+    path = workdir / "import.ndjson"
+    with path.open("w") as out:
+        for record in demo.records(jobs, 7, int(time.time())):
+            out.write(json.dumps(summary_of(record.job)) + "\n")
+    started_at = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cvjobs", "import", "--db", db, str(path)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return (jobs + 1) / (time.perf_counter() - started_at)
+
+
+def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
+    if args.backend == "sqlite":
+        return str(workdir / f"{name}.db")
+    import asyncpg
+
+    database = f"cvjobs_bench_{os.getpid()}_{name}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(args.pg)
+        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {database}")
+        await conn.close()
+
+    asyncio.run(create())
+    return args.pg.rsplit("/", 1)[0] + "/" + database
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000, help="catalogue size (10000)")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--pg",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="a PostgreSQL database to create the bench databases from",
+    )
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario (5)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--only", action="append", help="run only scenarios containing this")
+    parser.add_argument(
+        "--import-jobs",
+        type=int,
+        default=20_000,
+        help="jobs in the bulk import scenario (20000; 0 to skip)",
+    )
+    parser.add_argument("--client", choices=["auto", "wrk", "asyncio"], default="auto")
+    args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+    load = wrk if use_wrk else asyncio_client
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+
+    work = Path(tempfile.mkdtemp(prefix="cvjobs-bench-"))
+    db = fresh_database(args, work, "catalogue")
+    started_at = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cvjobs", "demo", "--jobs", str(args.jobs), "--db", db],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    build_seconds = time.perf_counter() - started_at
+    port = free_port()
+    env = {
+        "CVJOBS_ADMIN_PASSWORD": PASSWORD,
+        "CVJOBS_DB": db,
+        "CVJOBS_PORT": str(port),
+        "CVJOBS_LOG_LEVEL": "warning",
+        "CVJOBS_WORKERS": str(args.workers),
+    }
+    if args.server == "uvicorn":
+        command = [sys.executable, "-m", "cvjobs", "serve", "--workers", str(args.workers)]
+    else:
+        # First start through cvjobs (makes the admin account), then granian on the app.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import asyncio; from cvjobs.cli import prepare;"
+                " from cvjobs.config import load; asyncio.run(prepare(load({})))",
+            ],
+            check=True,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+        )
+        command = [
+            str(Path(sys.executable).parent / "granian"),
+            "--interface",
+            "asgi",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--loop",
+            "uvloop",
+            "--no-log",
+            "cvjobs.app:create_app_from_env",
+        ]
+    results: dict[str, Result] = {}
+    with started(command, port, "cvjobs", env, work / "server.log") as server:
+        base = f"http://127.0.0.1:{port}{API}"
+        token = json.loads(
+            api(
+                "POST",
+                base,
+                "Login",
+                body={
+                    "username": "admin",
+                    "password": base64.b64encode(PASSWORD.encode()).decode(),
+                },
+            )
+        )["token"]
+        body = api("GET", base, "Job/4", token)
+        (work / "job4.json").write_bytes(body)
+        for name, requests in scenarios(args.jobs).items():
+            if args.only and not any(word in name for word in args.only):
+                continue
+            results[name] = load(port, requests, token, args.seconds, args.connections, work)
+        memory = rss_mb(server.pid)
+
+    floors: dict[str, Result] = {}
+    floor_port = free_port()
+    with started(
+        [sys.executable, str(HERE / "floor_app.py"), str(floor_port)],
+        floor_port,
+        "framework floor",
+        {"FLOOR_BODY": str(work / "job4.json")},
+    ):
+        floors["framework"] = load(
+            floor_port, [Request("GET", "/x")], token, args.seconds, args.connections, work
+        )
+    if nginx:
+        nginx_port = free_port()
+        # nginx's workers run as an unprivileged user: the file must be readable to them.
+        (work / "static").mkdir()
+        shutil.copy(work / "job4.json", work / "static" / "x")
+        for path, mode in ((work, 0o755), (work / "static", 0o755), (work / "static" / "x", 0o644)):
+            path.chmod(mode)
+        conf = work / "nginx.conf"
+        conf.write_text(
+            "worker_processes 1; daemon off; pid " + str(work / "nginx.pid") + ";\n"
+            "error_log " + str(work / "nginx.err") + ";\n"
+            "events { worker_connections 1024; }\n"
+            "http { access_log off; default_type application/json; keepalive_requests 100000;\n"
+            "  server { listen 127.0.0.1:"
+            + str(nginx_port)
+            + "; root "
+            + str(work / "static")
+            + "; } }\n"
+        )
+        with started([nginx, "-c", str(conf), "-p", str(work)], nginx_port, "nginx"):
+            floors["nginx"] = load(
+                nginx_port, [Request("GET", "/x")], token, args.seconds, args.connections, work
+            )
+
+    import_rate = 0.0
+    if args.import_jobs:
+        import_rate = time_import(fresh_database(args, work, "import"), args.import_jobs, work)
+
+    generator = "wrk (1 thread)" if use_wrk else "asyncio keep-alive client"
+    print(
+        f"cvjobs bench: {args.jobs} demo jobs on {args.backend} (built in {build_seconds:.0f}s),"
+        f" {args.server} with {args.workers} worker(s); load: {generator},"
+        f" {args.connections} connections, {args.seconds:g}s per scenario"
+    )
+    header = f"{'scenario':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs framework':>14}"
+    header += f"{'vs nginx':>10}" if "nginx" in floors else ""
+    print(header)
+    for name, floor in floors.items():
+        print(f"{name + ' floor':<40}{floor.rate:>10.0f}{floor.p50_ms:>9.2f}{floor.p99_ms:>9.2f}")
+    for name, r in results.items():
+        line = (
+            f"{name:<40}{r.rate:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+            f"{r.rate / floors['framework'].rate:>14.2f}"
+        )
+        if "nginx" in floors:
+            line += f"{r.rate / floors['nginx'].rate:>10.2f}"
+        print(line)
+    if import_rate:
+        print(f"bulk import (cvjobs import, NDJSON): {import_rate:,.0f} jobs/s")
+    print(f"server memory (RSS, all processes): {memory:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The benchmark harness runs (on a tiny catalogue, briefly): its numbers are not checked
+here, only that every scenario answers and the table is printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HARNESS = Path(__file__).parent.parent / "bench" / "harness.py"
+
+
+def test_the_harness_runs_on_a_tiny_catalogue() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS),
+            "--jobs",
+            "60",
+            "--seconds",
+            "0.3",
+            "--connections",
+            "2",
+            "--import-jobs",
+            "60",
+            "--client",
+            "asyncio",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    for line in (
+        "framework floor",
+        "job by id, JSON",
+        "job by id, XML",
+        "AdvancedDetails 16",
+        "list page of 100",
+        "POST Jobs as cvpysdk",
+        "login",
+        "bulk import",
+        "server memory",
+    ):
+        assert line in out, out
