@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.catalogues import Catalogue
-from tests.conftest import API, first_job_id
+from tests.conftest import API, FakeClock, first_job_id
 
 SUMMARY_FIELDS = {
     "jobId",
@@ -154,3 +154,32 @@ def test_bad_job_id_is_400(
 
 def test_bad_job_id_needs_a_token_first(client: TestClient) -> None:
     assert client.get(API + "Job/abc").status_code == 401
+
+
+def test_finished_jobs_are_served_from_a_short_cache(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
+) -> None:
+    def status() -> str:
+        body = client.get(API + "Job/4", headers=auth_json).json()
+        return str(body["jobs"][0]["jobSummary"]["pendingReason"])
+
+    assert status() == ""
+    # another process changes the finished job: seen once the cached answer is 30 s old
+    catalogue.sql("UPDATE jobs SET pending_reason = 'changed elsewhere' WHERE id = 4")
+    assert status() == ""
+    clock.advance(31)
+    assert status() == "changed elsewhere"
+    # a change through this server's ingest API is seen at once
+    patch = {"pendingReason": "changed here", "lastUpdateTime": 1423087500}
+    assert client.patch("/cvjobs/v1/jobs/4", json=patch, headers=auth_json).status_code == 200
+    assert status() == "changed here"
+
+
+def test_active_jobs_are_never_cached(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(catalogue, "status = 'Running'")
+    client.get(API + f"Job/{job_id}", headers=auth_json)
+    catalogue.sql("UPDATE jobs SET percent_complete = 77 WHERE id = ?", (job_id,))
+    body = client.get(API + f"Job/{job_id}", headers=auth_json).json()
+    assert body["jobs"][0]["jobSummary"]["percentComplete"] == 77

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cvjobs.errors import CvjobsError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from cvjobs.http.cache import RenderCache
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
 from cvjobs.model import Account
@@ -50,6 +51,7 @@ class Services:
     ingest: IngestService
     commcell: CommCell
     clock: Callable[[], float]
+    rendered: RenderCache = field(default_factory=RenderCache)
 
     def now(self) -> int:
         return int(self.clock())

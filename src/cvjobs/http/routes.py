@@ -91,11 +91,18 @@ async def logout(ctx: Context) -> Response:
 
 
 async def get_job(ctx: Context) -> Response:
-    job = await ctx.services.jobs.get(parse_id(ctx.params["job_id"]))
-    jobs = [job] if job else []
-    return ctx.respond(
-        "JobManager_JobListResponse", shapes.job_list(jobs, len(jobs), xml=ctx.fmt.is_xml)
-    )
+    job_id = parse_id(ctx.params["job_id"])
+    cache, now = ctx.services.rendered, ctx.services.now()
+    body = cache.get(job_id, ctx.fmt.name, now)
+    if body is None:
+        job = await ctx.services.jobs.get(job_id)
+        jobs = [job] if job else []
+        body = ctx.fmt.render(
+            "JobManager_JobListResponse", shapes.job_list(jobs, len(jobs), xml=ctx.fmt.is_xml)
+        )
+        if job is not None and not job.is_active:
+            cache.put(job_id, ctx.fmt.name, now, body)
+    return Response(body, media_type=ctx.fmt.media_type)
 
 
 async def advanced_details(ctx: Context) -> Response:
@@ -238,6 +245,7 @@ async def task_details(ctx: Context) -> Response:
 async def ingest_jobs(ctx: Context) -> Response:
     assert ctx.account is not None
     ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account)
+    ctx.services.rendered.clear()
     return ctx.respond("", {"written": len(ids), "jobIds": ids})
 
 
@@ -245,6 +253,7 @@ async def ingest_job_update(ctx: Context) -> Response:
     assert ctx.account is not None
     job_id = parse_id(ctx.params["job_id"])
     job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account)
+    ctx.services.rendered.clear()
     return ctx.respond("", {"jobSummary": shapes.job_summary(job, xml=False)})
 
 

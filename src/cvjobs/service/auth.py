@@ -17,13 +17,14 @@ import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed, StoreError
 from cvjobs.model import Account, Session
-from cvjobs.store.base import Store
+from cvjobs.store.base import Store, StoredSession
 
 TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
 MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -31,6 +32,10 @@ MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
 # granularity instead of a database write on every request.
 TOUCH_INTERVAL_SECONDS = 30
 HASHING_AT_ONCE = 2
+# A session read from the catalogue is trusted this long without reading it again: a
+# logout or renewal made through another worker reaches this one within that time.
+SESSION_CACHE_SECONDS = 5
+SESSION_CACHE_SIZE = 10_000
 
 
 def token_hash(token: str) -> bytes:
@@ -72,6 +77,8 @@ class AuthService:
         # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
         # its turn instead of taking all memory and every core.
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+        # token hash -> (when read, the session as read)
+        self._sessions: dict[bytes, tuple[int, StoredSession]] = {}
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
         # need: hashing is deliberately slow and most apps never need it.
@@ -146,10 +153,17 @@ class AuthService:
         if not token or not token_secret(token):
             raise NotAuthenticated("Access denied: no authentication token was sent")
         key = token_hash(token)
-        session = await self._store.get_session(key)
         now = self._now()
-        if session is None:
-            raise NotAuthenticated("Access denied: the authentication token is not valid")
+        cached = self._sessions.get(key)
+        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
+            session = cached[1]
+        else:
+            found = await self._store.get_session(key)
+            if found is None:
+                self._sessions.pop(key, None)
+                raise NotAuthenticated("Access denied: the authentication token is not valid")
+            session = found
+            self._remember(key, now, session)
         if now > session.last_used + session.idle_seconds:
             raise NotAuthenticated("Access denied: the authentication token has expired")
         if session.account.disabled:
@@ -159,12 +173,19 @@ class AuthService:
             # the next request slides it.
             with contextlib.suppress(StoreError):
                 await self._store.touch_session(key, now)
+                self._remember(key, now, replace(session, last_used=now))
         return session.account
+
+    def _remember(self, key: bytes, now: int, session: StoredSession) -> None:
+        if len(self._sessions) >= SESSION_CACHE_SIZE:
+            self._sessions.clear()
+        self._sessions[key] = (now, session)
 
     async def renew(self, token: str | None) -> Session:
         if not token or not token_secret(token):
             raise RenewFailed("sessionId is required")
         key = token_hash(token)
+        self._sessions.pop(key, None)
         session = await self._store.get_session(key)
         now = self._now()
         if session is None or session.account.disabled:
@@ -178,6 +199,7 @@ class AuthService:
     async def logout(self, token: str | None) -> bool:
         if not token or not token_secret(token):
             return False
+        self._sessions.pop(token_hash(token), None)
         return await self._store.delete_session(token_hash(token))
 
     async def purge(self) -> int:
