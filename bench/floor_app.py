@@ -1,5 +1,5 @@
-"""The framework floor: the same stack as cvjobs (Starlette on uvicorn with uvloop and
-httptools) answering one constant, pre-rendered body to every request. What cvjobs
+"""The framework floor: the same stack as cvjobs (Starlette on granian or uvicorn, with
+uvloop) answering one constant, pre-rendered body to every request. What cvjobs
 reaches against this is the share of the framework's speed it keeps."""
 
 from __future__ import annotations
@@ -24,12 +24,31 @@ async def constant(request: Request) -> Response:
 app = Starlette(routes=[Route("/{path:path}", constant, methods=["GET", "POST"])])
 
 if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-    )
+    # python floor_app.py PORT [uvicorn|granian]: the same server cvjobs runs on.
+    port = int(sys.argv[1])
+    server = sys.argv[2] if len(sys.argv) > 2 else "uvicorn"
+    if server == "granian":
+        from pathlib import Path
+
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        Granian(
+            "floor_app:app",
+            address="127.0.0.1",
+            port=port,
+            interface=Interfaces.ASGI,
+            loop=Loops.uvloop,
+            log_enabled=False,
+            working_dir=Path(__file__).parent,
+        ).serve()
+    else:
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+        )

@@ -327,7 +327,7 @@ def main() -> int:
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="a PostgreSQL database to create the bench databases from",
     )
-    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario (5)")
     parser.add_argument("--connections", type=int, default=32)
@@ -363,37 +363,16 @@ def main() -> int:
         "CVJOBS_LOG_LEVEL": "warning",
         "CVJOBS_WORKERS": str(args.workers),
     }
-    if args.server == "uvicorn":
-        command = [sys.executable, "-m", "cvjobs", "serve", "--workers", str(args.workers)]
-    else:
-        # First start through cvjobs (makes the admin account), then granian on the app.
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import asyncio; from cvjobs.cli import prepare;"
-                " from cvjobs.config import load; asyncio.run(prepare(load({})))",
-            ],
-            check=True,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-        )
-        command = [
-            str(Path(sys.executable).parent / "granian"),
-            "--interface",
-            "asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--loop",
-            "uvloop",
-            "--no-log",
-            "cvjobs.app:create_app_from_env",
-        ]
+    command = [
+        sys.executable,
+        "-m",
+        "cvjobs",
+        "serve",
+        "--server",
+        args.server,
+        "--workers",
+        str(args.workers),
+    ]
     results: dict[str, Result] = {}
     with started(command, port, "cvjobs", env, work / "server.log") as server:
         base = f"http://127.0.0.1:{port}{API}"
@@ -419,7 +398,7 @@ def main() -> int:
     floors: dict[str, Result] = {}
     floor_port = free_port()
     with started(
-        [sys.executable, str(HERE / "floor_app.py"), str(floor_port)],
+        [sys.executable, str(HERE / "floor_app.py"), str(floor_port), args.server],
         floor_port,
         "framework floor",
         {"FLOOR_BODY": str(work / "job4.json")},

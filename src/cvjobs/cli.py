@@ -191,10 +191,6 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from cvjobs.app import create_app
-
     settings = load({s.name: getattr(args, s.name, None) for s in SETTINGS})
     generated, count = asyncio.run(prepare(settings))
     url = f"http://{settings.host}:{settings.port}"
@@ -217,6 +213,39 @@ def serve(args: argparse.Namespace) -> int:
     # found: make those end the process with status 0, as a clean shutdown should.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    if settings.server == "granian":
+        _serve_granian(settings)
+    else:
+        _serve_uvicorn(settings)
+    return 0
+
+
+def _serve_granian(settings: Settings) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+
+    # Granian's workers are processes that build the app from the environment.
+    os.environ.update(to_environ(settings))
+    Granian(
+        "cvjobs.app:create_app_from_env",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        loop=Loops.uvloop,
+        log_level=LogLevels(settings.log_level),
+        log_access=settings.log_level == "debug",
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _serve_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
+    from cvjobs.app import create_app
+
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -233,7 +262,6 @@ def serve(args: argparse.Namespace) -> int:
         uvicorn.run(
             "cvjobs.app:create_app_from_env", factory=True, workers=settings.workers, **options
         )
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("host", str, "127.0.0.1", "address to listen on"),
     Setting("port", int, 8400, "TCP port to listen on"),
     Setting(
+        "server",
+        str,
+        "granian",
+        "the HTTP server: granian (about twice uvicorn's speed here, see"
+        " docs/performance.md) or uvicorn",
+    ),
+    Setting(
         "workers",
         int,
         1,
@@ -97,6 +104,7 @@ ENV_ONLY: Final = frozenset({"admin_password"})
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8400
+    server: str = "granian"
     workers: int = 1
     db: str = "cvjobs.db"
     demo: bool = False
@@ -147,6 +155,8 @@ def load(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None)
 def _validate(settings: Settings) -> None:
     if not 0 <= settings.port <= 65535:
         raise ValueError(f"port must be 0-65535, got {settings.port}")
+    if settings.server not in ("granian", "uvicorn"):
+        raise ValueError(f"server must be granian or uvicorn, not {settings.server!r}")
     if not 1 <= settings.workers <= 64:
         raise ValueError("workers must be between 1 and 64")
     if settings.token_idle_minutes < 1:
