@@ -46,6 +46,7 @@ from cvjobs.store.sql import (
 )
 
 BATCH = 10_000
+ANALYZE_AFTER = 10_000
 Migrations = Sequence[tuple[int, str]]
 
 
@@ -134,6 +135,11 @@ class SqlStore:
                     await self._flush(conn, jobs, sections)
             await self._flush(conn, jobs, sections)
             await conn.executemany(INSERT_EVENT, [event_params(e) for e in events])
+        if count >= ANALYZE_AFTER:
+            # Fresh statistics after a bulk load: without them the planner walks the
+            # is_aged index for "finished in the last day", 600 ms instead of 1 ms at 1M.
+            async with self._db.transaction() as conn:
+                await conn.execute("ANALYZE")
         return count
 
     @staticmethod
