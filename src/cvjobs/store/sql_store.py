@@ -242,15 +242,14 @@ class SqlStore:
         return total, [by_id[i] for i in ids]
 
     async def active_jobs(self) -> list[Job]:
+        # No ORDER BY: with statistics SQLite would rather walk the whole table in id
+        # order than sort a few hundred rows (510 ms at a million jobs, every second).
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
-                self._select_job
-                + " WHERE "
-                + in_list("j.status", vocab.ACTIVE_STATUSES)
-                + " ORDER BY j.id",
+                self._select_job + " WHERE " + in_list("j.status", vocab.ACTIVE_STATUSES),
                 sorted(vocab.ACTIVE_STATUSES),
             )
-        return [job_from_row(r) for r in rows]
+        return sorted((job_from_row(r) for r in rows), key=lambda job: job.job_id)
 
     async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
         written = 0
