@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from cvjobs.store.sql import ACTIVE_INDEX
+
 _V1: Final = """
 CREATE TABLE app_types (id BIGINT PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE clients (id BIGINT PRIMARY KEY, name TEXT NOT NULL);
@@ -125,7 +127,11 @@ CREATE INDEX events_client ON events (client_id, id);
 CREATE INDEX events_time   ON events (time, id);
 """
 
-MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2))
+# v3: a partial index of the active jobs, which are few however big the catalogue: the
+# engine reads them every second and job lists filter on them.
+_V3: Final = ACTIVE_INDEX + ";\nANALYZE;\n"
+
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2), (3, _V3))
 
 
 def statements(script: str) -> list[str]:
