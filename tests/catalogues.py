@@ -73,7 +73,8 @@ async def _copy_schema(schema: str) -> None:
         await conn.close()
 
 
-async def _admin(statement: str) -> None:
+async def admin_sql(statement: str) -> None:
+    """A statement on the PostgreSQL server's admin database (CVJOBS_TEST_PG)."""
     conn = await asyncpg.connect(PG_ADMIN)
     try:
         await conn.execute(statement)
@@ -84,7 +85,7 @@ async def _admin(statement: str) -> None:
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used, or None."""
     try:
-        asyncio.run(_admin("SELECT 1"))
+        asyncio.run(admin_sql("SELECT 1"))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}"
     return None
@@ -141,7 +142,7 @@ class Templates:
             if backend == "sqlite":
                 url = str(self._workdir / "template.db")
             else:
-                asyncio.run(_admin(f"CREATE DATABASE {RUN}"))
+                asyncio.run(admin_sql(f"CREATE DATABASE {RUN}"))
                 asyncio.run(_in_run("CREATE SCHEMA tpl"))
                 url = pg_url(RUN, "tpl")
 
@@ -181,4 +182,4 @@ class Templates:
 
     def close(self) -> None:
         if "postgres" in self._made:
-            asyncio.run(_admin(f"DROP DATABASE IF EXISTS {RUN} WITH (FORCE)"))
+            asyncio.run(admin_sql(f"DROP DATABASE IF EXISTS {RUN} WITH (FORCE)"))

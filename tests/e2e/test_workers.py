@@ -3,6 +3,7 @@ worker, and when that worker dies another takes the engine over."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.catalogues import PG_ADMIN, RUN, Catalogue, pg_url, postgres_problem
+from tests.catalogues import RUN, Catalogue, admin_sql, pg_url, postgres_problem
 from tests.e2e.conftest import PASSWORD, Server, running_server
 
 pytestmark = pytest.mark.e2e
@@ -90,20 +91,9 @@ def test_two_workers_on_postgres(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail(problem)
         pytest.skip(problem)
-    import asyncio
-
-    import asyncpg
-
     database = f"{RUN}_workers"
 
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f"CREATE DATABASE {database}"))
+    asyncio.run(admin_sql(f"CREATE DATABASE {database}"))
     catalogue = Catalogue("postgres", pg_url(database))
     try:
         with running_server(
@@ -119,4 +109,4 @@ def test_two_workers_on_postgres(tmp_path: Path) -> None:
             assert engine_settles(server, token)
             assert catalogue.scalar(holders) == 1
     finally:
-        asyncio.run(admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        asyncio.run(admin_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
