@@ -30,6 +30,9 @@ class _Field:
 
     def integer(self, name: str, source: dict[str, Any] | None = None, *, minimum: int = 0) -> int:
         value = (self.record if source is None else source).get(name, 0)
+        # The common case first: a JSON integer in range (a bulk import reads millions).
+        if type(value) is int and minimum <= value <= parse.MAX_INT:
+            return value
         try:
             return parse.integer(value, low=minimum, lenient=True)
         except ValueError as exc:
@@ -50,6 +53,8 @@ class _Field:
 
     def text(self, name: str, source: dict[str, Any] | None = None) -> str:
         value = (self.record if source is None else source).get(name, "")
+        if type(value) is str:
+            return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):
