@@ -20,7 +20,7 @@ def help_of(*args: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_top_level_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
     out = help_of(capsys=capsys)
-    for command in ("serve", "demo", "import"):
+    for command in ("serve", "demo", "import", "copy"):
         assert command in out
     assert "CVJOBS_ADMIN_PASSWORD" in out
 
