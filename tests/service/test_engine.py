@@ -155,3 +155,16 @@ def test_finished_jobs_are_left_alone(store: SqliteStore) -> None:
     clock.advance(1000)
     assert run(make(store, clock).step()) == 0
     assert run(store.get_job(1)) == done
+
+
+def test_progress_alone_is_written_every_few_seconds(store: SqliteStore) -> None:
+    clock = FakeClock(T0)
+    run(store.upsert_jobs([JobRecord(running())]))
+    engine = make(store, clock)
+    clock.advance(2)
+    assert run(engine.step()) == 0  # 2 s of progress: not written yet
+    assert run(store.get_job(100)).last_update_time == T0
+    clock.advance(3)
+    assert run(engine.step()) == 1
+    job = run(store.get_job(100))
+    assert job.last_update_time == T0 + 5 and job.elapsed_time == 5

@@ -37,6 +37,7 @@ _FAILURE_REASONS = (
     "Error Code: [7:75] Scan phase failed: the volume could not be accessed.",
 )
 _WAITING = frozenset({"Waiting", "Queued", "Pending"})
+PROGRESS_SECONDS = 5
 _RUNNING = frozenset({"Running", "Running (cannot be verified)"})
 
 
@@ -181,7 +182,11 @@ class JobEngine:
             )
             return _moved(job, started, "resources became available", now)
         if job.status in _RUNNING and now > job.last_update_time:
-            return _ran(job, plan, now)
+            change = _ran(job, plan, now)
+            # Progress alone is written every few seconds, not every step: on a big
+            # catalogue each write touches a dozen indexes, and the event loop waits for it.
+            if change.events or now - job.last_update_time >= PROGRESS_SECONDS:
+                return change
         return None
 
     async def _start_new_jobs(self, now: int) -> int:
