@@ -35,6 +35,7 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 ENGINE_TICK_SECONDS = 1.0
 SERVER_BUSY_SECONDS = 2.0
 PURGE_SECONDS = 600.0
+MAINTAIN_SECONDS = 5.0
 log = logging.getLogger("cvjobs")
 
 
@@ -86,7 +87,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Short: while a write waits for another process's lock, every request waits.
-        store = await open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS)
+        store = await open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS, for_server=True)
         job_clock = scaled(clock, settings.engine_speed)
         control = JobControl(store, clock=job_clock, engine_settles=settings.engine)
         services = Services(
@@ -112,7 +113,10 @@ def create_app(
         )
         app.state.engine = engine
         tasks = [
-            asyncio.create_task(_every(PURGE_SECONDS, services.auth.purge, "purging dead sessions"))
+            asyncio.create_task(
+                _every(PURGE_SECONDS, services.auth.purge, "purging dead sessions")
+            ),
+            asyncio.create_task(_every(MAINTAIN_SECONDS, store.maintain, "store housekeeping")),
         ]
         if settings.engine and run_engine:
 

@@ -40,3 +40,26 @@ def test_job_read_is_one_indexed_query(store: SqliteStore) -> None:
     plan = " ".join(str(r) for r in store.connection.execute(sql, (1,)))
     assert "SCAN j" not in plan and "SCAN jobs" not in plan
     assert "SEARCH j USING INTEGER PRIMARY KEY" in plan
+
+
+def test_a_server_store_checkpoints_in_the_background(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, int, int, int]:
+        store = await SqliteStore.open(tmp_path / "s.db", for_server=True)
+        try:
+            assert store.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+            await store.upsert_jobs(
+                [
+                    JobRecord(Job(job_id=i, status="Completed", job_type="Backup"))
+                    for i in range(1, 3000)
+                ]
+            )
+            wal_before = (tmp_path / "s.db-wal").stat().st_size
+            await store.maintain()
+            # everything in the WAL is now in the database file: nothing left to copy back
+            busy, log, done = store.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return wal_before, busy, log, done
+        finally:
+            await store.close()
+
+    wal_before, busy, log, done = asyncio.run(scenario())
+    assert wal_before > 0 and busy == 0 and log == done

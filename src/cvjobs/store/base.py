@@ -52,6 +52,10 @@ class StoredAccount:
 class Store(Protocol):
     async def close(self) -> None: ...
 
+    async def maintain(self) -> None:
+        """Housekeeping a server runs every few seconds."""
+        ...
+
     async def try_lead(self) -> bool:
         """True if this process runs the job engine on this catalogue (one process does,
         among all workers; another takes over when it dies)."""

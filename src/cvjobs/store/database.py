@@ -43,6 +43,11 @@ class Database(Protocol):
         the leader dies another process takes over at its next try."""
         ...
 
+    async def maintain(self) -> None:
+        """Housekeeping a server runs every few seconds (SQLite: write the WAL back into
+        the database file, off the event loop)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -130,6 +130,9 @@ class PostgresDatabase:
             _failed(exc)
         return False
 
+    async def maintain(self) -> None:
+        pass  # PostgreSQL's own background writer and autovacuum do this
+
     async def close(self) -> None:
         if self._lead is not None:
             await self._pool.release(self._lead)

@@ -94,6 +94,9 @@ class SqlStore:
     async def try_lead(self) -> bool:
         return await self._db.try_lead()
 
+    async def maintain(self) -> None:
+        await self._db.maintain()
+
     # -- jobs --------------------------------------------------------------------------
 
     async def get_job(self, job_id: int) -> Job | None:

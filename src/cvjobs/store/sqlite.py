@@ -8,6 +8,7 @@ lets other processes (the CLI, more workers) read while one writes.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -82,8 +83,11 @@ class SqliteConnection:
 class SqliteDatabase:
     dialect = DIALECT
 
-    def __init__(self, path: str, busy_seconds: float) -> None:
+    def __init__(
+        self, path: str, busy_seconds: float, background_checkpoints: bool = False
+    ) -> None:
         self.path = path
+        self._background_checkpoints = background_checkpoints and path != ":memory:"
         try:
             self._db = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=busy_seconds
@@ -92,6 +96,11 @@ class SqliteDatabase:
             # NORMAL in WAL mode loses nothing on a process crash (only on power loss).
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            if self._background_checkpoints:
+                # A checkpoint writes the WAL back into the file and syncs it: hundreds of
+                # milliseconds on a big catalogue. A server does that in a thread (see
+                # maintain), not in whichever request's commit crosses the threshold.
+                self._db.execute("PRAGMA wal_autocheckpoint = 0")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite catalogue {path}: {exc}") from exc
         self._conn = SqliteConnection(self._db)
@@ -144,6 +153,21 @@ class SqliteDatabase:
         self._lead = fd
         return True
 
+    async def maintain(self) -> None:
+        if self._background_checkpoints:
+            await asyncio.to_thread(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        # Its own connection: sqlite3 connections are not to be shared across threads
+        # mid-statement, and PASSIVE never waits for the server's readers or writer.
+        conn = sqlite3.connect(self.path, timeout=0.5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # busy now: the next round does it
+        finally:
+            conn.close()
+
     async def close(self) -> None:
         if self._lead is not None and self._lead >= 0:
             os.close(self._lead)
@@ -157,11 +181,14 @@ class SqliteStore(SqlStore):
     path: str
 
     @classmethod
-    async def open(cls, path: str | Path, *, busy_seconds: float = 30.0) -> SqliteStore:
+    async def open(
+        cls, path: str | Path, *, busy_seconds: float = 30.0, for_server: bool = False
+    ) -> SqliteStore:
         """`busy_seconds`: how long a write waits for another process's write lock
         before giving up with StoreError; keep it short in a server, whose requests all
-        wait meanwhile."""
-        db = SqliteDatabase(str(path), busy_seconds)
+        wait meanwhile. `for_server`: checkpoints are left to `maintain`, run in a thread,
+        instead of falling on a request."""
+        db = SqliteDatabase(str(path), busy_seconds, background_checkpoints=for_server)
         try:
             async with db.transaction() as conn:
                 await migrate(conn, MIGRATIONS, statements, str(path))
