@@ -228,6 +228,7 @@ def api(method: str, base: str, path: str, token: str | None = None, body: objec
         return response.read()
 
 
+DRAIN_SECONDS = 1.0
 LATENCY_ALONE = ("list page of 100 (client 9, finished)", "POST Jobs as cvpysdk")
 
 
@@ -396,6 +397,9 @@ def main() -> int:
             if args.only and not any(word in name for word in args.only):
                 continue
             results[name] = load(port, requests, token, args.seconds, args.connections, work)
+            # The server is still answering what the last run left in flight (32 list
+            # pages take half a second): let it drain before the next scenario.
+            time.sleep(DRAIN_SECONDS)
             if name in LATENCY_ALONE:
                 # The latency one client sees, without 31 others queued ahead of it.
                 results[name + ", 1 connection"] = load(
