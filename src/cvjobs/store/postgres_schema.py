@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store.sql import ACTIVE_INDEX
+from cvjobs.store.sql import SHARED_MIGRATIONS
 
 _V1: Final = """
 CREATE TABLE app_types (id BIGINT PRIMARY KEY, name TEXT NOT NULL);
@@ -127,20 +127,8 @@ CREATE INDEX events_client ON events (client_id, id);
 CREATE INDEX events_time   ON events (time, id);
 """
 
-# v3: a partial index of the active jobs, which are few however big the catalogue: the
-# engine reads them every second and job lists filter on them.
-_V3: Final = ACTIVE_INDEX + ";\nANALYZE;\n"
-
-# v4: exact totals of filtered lists counted from an index alone. A list by client or by
-# job type, finished within a lookup time, reads client_id/job_type, end_time and status:
-# with them in one index, counting 45,000 of a million jobs takes 6 ms instead of 55.
-_V4: Final = """
-CREATE INDEX jobs_client_end ON jobs (client_id, end_time, status, job_type);
-CREATE INDEX jobs_type_end ON jobs (job_type, end_time, status);
-ANALYZE;
-"""
-
-MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
+# Versions 3 on are spelled the same on both backends.
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2), *SHARED_MIGRATIONS)
 
 
 def statements(script: str) -> list[str]:

