@@ -233,3 +233,17 @@ def test_one_store_leads_the_engine_and_another_takes_over(empty_catalogue: Cata
         assert run(second.try_lead())
     finally:
         run(second.close())
+
+
+def test_a_bulk_upsert_inserts_then_updates(store: Store) -> None:
+    # Enough rows for PostgreSQL's COPY path (500 and up), with sections.
+    many = [JobRecord(job(i), sections={"jobDetail": {"n": i}}) for i in range(1, 1201)]
+    assert run(store.upsert_jobs(many)) == 1200
+    changed = [
+        JobRecord(job(i, status="Failed"), sections={"jobDetail": {"n": -i}})
+        for i in range(1, 1201)
+    ]
+    assert run(store.upsert_jobs(changed)) == 1200
+    assert run(store.count_jobs()) == 1200
+    assert run(store.get_job(600)) == job(600, status="Failed")
+    assert run(store.get_sections(1200, ["jobDetail"])) == {"jobDetail": {"n": -1200}}

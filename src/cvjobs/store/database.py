@@ -20,6 +20,13 @@ class Connection(Protocol):
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    async def upsert_many(
+        self, sql: str, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Run an `INSERT INTO table (columns) VALUES (?, ...) ON CONFLICT ...` statement
+        for many rows; a backend may load them in bulk first (PostgreSQL: COPY)."""
+        ...
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...

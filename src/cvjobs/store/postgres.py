@@ -29,6 +29,8 @@ DIALECT = Dialect(
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+COPY_FROM = 500  # rows; fewer go row by row
+_VALUES = re.compile(r"VALUES \([?, ]+\)")
 
 
 @functools.lru_cache(maxsize=512)
@@ -60,6 +62,27 @@ class PostgresConnection:
             return
         try:
             await self._conn.executemany(dollar(sql), batch)
+        except _DRIVER_ERRORS as exc:
+            _failed(exc)
+
+    async def upsert_many(
+        self, sql: str, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        if len(rows) < COPY_FROM:
+            await self.executemany(sql, rows)
+            return
+        # COPY the rows into a temporary table, then one INSERT ... SELECT with the
+        # statement's own ON CONFLICT clause: several times faster than row by row.
+        staging = f"staging_{table}"
+        from_staging = _VALUES.sub(f"SELECT {', '.join(columns)} FROM {staging}", sql, count=1)
+        try:
+            await self._conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
+                f" (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            await self._conn.execute(f"TRUNCATE {staging}")
+            await self._conn.copy_records_to_table(staging, records=rows, columns=list(columns))
+            await self._conn.execute(from_staging)
         except _DRIVER_ERRORS as exc:
             _failed(exc)
 

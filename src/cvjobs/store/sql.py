@@ -315,6 +315,7 @@ INSERT_EVENT = (
     " description, user_name, from_status, to_status, acknowledged)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+SECTION_COLUMNS = ("job_id", "name", "body")
 UPSERT_SECTION = (
     "INSERT INTO job_sections (job_id, name, body) VALUES (?, ?, ?)"
     " ON CONFLICT (job_id, name) DO UPDATE SET body = excluded.body"

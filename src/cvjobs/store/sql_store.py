@@ -31,8 +31,10 @@ from cvjobs.store.sql import (
     EVENT_COLUMNS,
     INSERT_EVENT,
     IS_ACTIVE,
+    JOB_COLUMN_NAMES,
     MUTABLE_COLUMNS,
     REPLACE_JOB,
+    SECTION_COLUMNS,
     SORT_COLUMNS,
     UPSERT_JOB,
     UPSERT_SECTION,
@@ -160,9 +162,9 @@ class SqlStore:
         conn: Connection, jobs: list[tuple[Any, ...]], sections: list[tuple[int, str, str]]
     ) -> None:
         if jobs:
-            await conn.executemany(UPSERT_JOB, jobs)
+            await conn.upsert_many(UPSERT_JOB, "jobs", JOB_COLUMN_NAMES, jobs)
         if sections:
-            await conn.executemany(UPSERT_SECTION, sections)
+            await conn.upsert_many(UPSERT_SECTION, "job_sections", SECTION_COLUMNS, sections)
         jobs.clear()
         sections.clear()
 

@@ -66,6 +66,11 @@ class SqliteConnection:
         except sqlite3.Error as exc:
             _failed(exc)
 
+    async def upsert_many(
+        self, sql: str, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        await self.executemany(sql, rows)
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return self._db.execute(sql, params).fetchall()
