@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import base64
 import json
 import os
@@ -319,7 +320,28 @@ def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
         await conn.close()
 
     asyncio.run(create())
+    if not _CREATED:
+        atexit.register(_drop_created, args.pg)
+    _CREATED.append(database)
     return args.pg.rsplit("/", 1)[0] + "/" + database
+
+
+_CREATED: list[str] = []
+
+
+def _drop_created(admin_url: str) -> None:
+    """The bench's PostgreSQL databases go when the run ends, however it ends."""
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            for database in _CREATED:
+                await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 def main() -> int:
