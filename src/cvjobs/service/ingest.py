@@ -76,14 +76,16 @@ class IngestService:
     def _now(self) -> int:
         return int(self._clock())
 
-    async def _with_events(self, record: JobRecord, user: str, now: int) -> JobRecord:
+    @staticmethod
+    def _with_event(
+        record: JobRecord, stored: tuple[str, int] | None, user: str, now: int
+    ) -> JobRecord:
         """The record with the event its arrival makes: a new job, or a status change."""
         new = record.job
-        old = await self._store.get_job(new.job_id)
-        if old is None:
+        if stored is None:
             event = started_event(new, now, user, "ingested")
-        elif old.status != new.status:
-            event = status_event(old, new.status, now, user, "ingested")
+        elif stored[0] != new.status:
+            event = status_event(replace(new, status=stored[0]), new.status, now, user, "ingested")
         else:
             return record
         return replace(record, events=(*record.events, event))
@@ -102,7 +104,10 @@ class IngestService:
         ids = [r.job.job_id for r in records]
         if len(set(ids)) != len(ids):
             raise BadRequest("a job appears more than once in the batch")
-        records = [await self._with_events(r, account.name, now) for r in records]
+        stored = await self._store.job_states(ids)
+        records = [
+            self._with_event(r, stored.get(r.job.job_id), account.name, now) for r in records
+        ]
         await self._store.upsert_jobs(records, require_newer=True)
         return ids
 

@@ -77,6 +77,10 @@ class Store(Protocol):
         nothing is written. Returns how many jobs were written."""
         ...
 
+    async def job_states(self, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+        """(status, lastUpdateTime) of those of the jobs that exist, in a few queries."""
+        ...
+
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
         """(the count of all matches, the requested page of them)."""
         ...

@@ -83,6 +83,18 @@ async def migrate(conn: Connection, migrations: Migrations, split: Any, where: s
     )
 
 
+async def _job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    """(status, lastUpdateTime) of those of the jobs that exist, one query per thousand."""
+    states: dict[int, tuple[str, int]] = {}
+    for start in range(0, len(job_ids), 1000):
+        chunk = tuple(job_ids[start : start + 1000])
+        for row in await conn.fetchall(
+            "SELECT id, status, last_update_time FROM jobs WHERE " + in_list("id", chunk), chunk
+        ):
+            states[row[0]] = (row[1], row[2])
+    return states
+
+
 class SqlStore:
     """A job catalogue in a SQL database."""
 
@@ -122,13 +134,14 @@ class SqlStore:
     ) -> int:
         count = 0
         async with self._db.transaction() as conn:
+            if require_newer:
+                records = list(records)
+                await self._check_newer(conn, [r.job for r in records])
             entities = EntityWriter(conn)
             jobs: list[tuple[Any, ...]] = []
             sections: list[tuple[int, str, str]] = []
             events: list[Event] = []
             for record in records:
-                if require_newer:
-                    await self._check_newer(conn, record.job)
                 await entities.job(record.job, record.set_client_groups)
                 jobs.append(job_params(record.job))
                 sections.extend(
@@ -149,13 +162,19 @@ class SqlStore:
         return count
 
     @staticmethod
-    async def _check_newer(conn: Connection, job: Job) -> None:
-        row = await conn.fetchone("SELECT last_update_time FROM jobs WHERE id = ?", (job.job_id,))
-        if row is not None and row[0] > job.last_update_time:
-            raise StaleUpdate(
-                f"job {job.job_id} was last updated at {row[0]}, after this update's"
-                f" lastUpdateTime {job.last_update_time}; nothing was changed"
-            )
+    async def _check_newer(conn: Connection, jobs: list[Job]) -> None:
+        """StaleUpdate if any stored job was updated after the record that replaces it."""
+        stored = await _job_states(conn, [job.job_id for job in jobs])
+        for job in jobs:
+            if job.job_id in stored and stored[job.job_id][1] > job.last_update_time:
+                raise StaleUpdate(
+                    f"job {job.job_id} was last updated at {stored[job.job_id][1]}, after"
+                    f" this update's lastUpdateTime {job.last_update_time}; nothing was changed"
+                )
+
+    async def job_states(self, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+        async with self._db.reading() as conn:
+            return await _job_states(conn, job_ids)
 
     @staticmethod
     async def _flush(
