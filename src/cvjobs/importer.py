@@ -60,8 +60,11 @@ def _summaries_from_document(doc: dict[str, Any], where: str) -> Iterator[tuple[
         yield f"{where} record {n}", item["jobSummary"]
 
 
-def read_job_file(path: Path) -> list[JobRecord]:
-    """The records of a GET Job document (JSON or XML) or of an NDJSON file."""
+def read_job_file(path: Path) -> Iterator[JobRecord]:
+    """The records of a GET Job document (JSON or XML) or of an NDJSON file. The file is
+    read (and an XML document parsed) at once; records are checked as they are taken, so
+    an import writes them as it goes, inside one transaction that the first bad record
+    rolls back."""
     raw = _read(path)
     where = str(path)
     try:
@@ -70,14 +73,12 @@ def read_job_file(path: Path) -> list[JobRecord]:
             if root.tag != "JobManager_JobListResponse":
                 raise InvalidRecord(where, f"expected JobManager_JobListResponse, not {root.tag}")
             doc = element_to_dict(root, LIST_KEYS)
-            pairs = list(_summaries_from_document(doc, where))
+            pairs = _summaries_from_document(doc, where)
         else:
-            pairs = list(_json_records(raw, where))
+            pairs = _json_records(raw, where)
     except DocumentError as exc:
         raise InvalidRecord(where, str(exc)) from None
-    records = [job_from_summary(summary, at) for at, summary in pairs]
-    _check_unique(records, where)
-    return records
+    return _unique((job_from_summary(summary, at) for at, summary in pairs), where)
 
 
 def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
@@ -86,11 +87,13 @@ def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
     except orjson.JSONDecodeError:
         doc = None  # several documents: NDJSON
     if isinstance(doc, dict) and "jobs" in doc:
-        yield from _summaries_from_document(doc, where)
-        return
+        return _summaries_from_document(doc, where)
     if isinstance(doc, dict):
-        yield f"{where} line 1", doc.get("jobSummary", doc)
-        return
+        return iter([(f"{where} line 1", doc.get("jobSummary", doc))])
+    return _ndjson_records(raw, where)
+
+
+def _ndjson_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -102,12 +105,13 @@ def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
         yield at, item.get("jobSummary", item) if isinstance(item, dict) else item
 
 
-def _check_unique(records: list[JobRecord], where: str) -> None:
+def _unique(records: Iterator[JobRecord], where: str) -> Iterator[JobRecord]:
     seen: set[int] = set()
     for record in records:
         if record.job.job_id in seen:
             raise InvalidRecord(where, f"job {record.job.job_id} appears more than once")
         seen.add(record.job.job_id)
+        yield record
 
 
 def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:

@@ -11,8 +11,8 @@ import pytest
 
 from cvjobs import demo
 from cvjobs.errors import StoreError
-from cvjobs.model import Job, JobRecord, Ref
-from cvjobs.store import open_store
+from cvjobs.model import Job, JobQuery, JobRecord, Ref
+from cvjobs.store import open_store, sql_store
 from cvjobs.store.base import JobChange, Store
 from cvjobs.store.sqlite import SqliteStore
 from cvjobs.store.sqlite_schema import LATEST
@@ -247,3 +247,53 @@ def test_a_bulk_upsert_inserts_then_updates(store: Store) -> None:
     assert run(store.count_jobs()) == 1200
     assert run(store.get_job(600)) == job(600, status="Failed")
     assert run(store.get_sections(1200, ["jobDetail"])) == {"jobDetail": {"n": -1200}}
+
+
+def _job_indexes(store: Store) -> list[str]:
+    async def read() -> list[str]:
+        db = store._db  # type: ignore[attr-defined]
+        async with db.reading() as conn:
+            return sorted(row[1] for row in await conn.fetchall(db.dialect.job_indexes))
+
+    return run(read())  # type: ignore[no-any-return]
+
+
+def test_a_big_load_into_an_empty_catalogue_rebuilds_the_indexes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store, "BATCH", 50)
+    indexes = _job_indexes(store)
+    assert len(indexes) >= 10
+    clients = [Ref(2, "c2"), Ref(5, "c5")]
+    assert run(store.upsert_jobs(JobRecord(job(i, client=clients[i % 2])) for i in range(1, 201)))
+    assert _job_indexes(store) == indexes
+    total, page = run(store.list_jobs(JobQuery(now=1000, client_ids=(5,), limit=3)))
+    assert total == 100 and [j.client.id for j in page] == [5, 5, 5]
+    # Into a catalogue that has jobs, the indexes stay as they are.
+    assert run(store.upsert_jobs(JobRecord(job(i)) for i in range(201, 400))) == 199
+    assert _job_indexes(store) == indexes
+
+
+def test_a_big_load_that_fails_keeps_the_indexes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_store, "BATCH", 50)
+    indexes = _job_indexes(store)
+
+    def records() -> Iterator[JobRecord]:
+        yield from (JobRecord(job(i)) for i in range(1, 201))
+        raise RuntimeError("the source broke after the indexes were dropped")
+
+    with pytest.raises(RuntimeError):
+        run(store.upsert_jobs(records()))
+    assert run(store.count_jobs()) == 0
+    assert _job_indexes(store) == indexes
+
+
+def test_the_last_name_given_in_a_batch_wins(store: Store) -> None:
+    names = ["first", "second", "", "first"]
+    run(store.upsert_jobs(JobRecord(job(i + 1, client=Ref(2, n))) for i, n in enumerate(names)))
+    assert run(store.get_job(1)).client.name == "first"  # type: ignore[union-attr]
+    groups = [(Ref(1, "g1"),), (Ref(2, "g2"), Ref(3, "g3")), (Ref(3, "g3"),)]
+    run(store.upsert_jobs(JobRecord(job(i + 1, client_groups=g)) for i, g in enumerate(groups)))
+    assert run(store.get_job(1)).client_groups == (Ref(3, "g3"),)  # type: ignore[union-attr]

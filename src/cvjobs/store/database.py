@@ -72,5 +72,7 @@ class Dialect:
     group_pairs: str
     # The larger of two values.
     greatest: str
+    # (name, definition) of each secondary index of the jobs table.
+    job_indexes: str
     # Taken at the start of a transaction that allocates the next job id.
     lock_job_ids: str | None = None

@@ -23,6 +23,8 @@ DIALECT = Dialect(
     name="postgresql",
     group_pairs="json_agg(json_build_array(g.id, g.name) ORDER BY g.id)",
     greatest="GREATEST",
+    job_indexes="SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    " AND tablename = 'jobs' AND indexname <> 'jobs_pkey'",
     # Job ids are allocated as max + 1: one allocator at a time across all workers.
     lock_job_ids="SELECT pg_advisory_xact_lock(7227001)",
 )

@@ -137,12 +137,13 @@ class SqlStore:
             if require_newer:
                 records = list(records)
                 await self._check_newer(conn, [r.job for r in records])
-            entities = EntityWriter(conn)
+            entities = EntityWriter()
             jobs: list[tuple[Any, ...]] = []
             sections: list[tuple[int, str, str]] = []
             events: list[Event] = []
+            deferred: list[str] | None = None
             for record in records:
-                await entities.job(record.job, record.set_client_groups)
+                entities.add(record.job, record.set_client_groups)
                 jobs.append(job_params(record.job))
                 sections.extend(
                     (record.job.job_id, name, orjson.dumps(body).decode())
@@ -151,15 +152,30 @@ class SqlStore:
                 events.extend(record.events)
                 count += 1
                 if len(jobs) >= BATCH:
-                    await self._flush(conn, jobs, sections)
-            await self._flush(conn, jobs, sections)
+                    if deferred is None:
+                        deferred = await self._drop_indexes_if_empty(conn)
+                    await self._flush(conn, entities, jobs, sections)
+            await self._flush(conn, entities, jobs, sections)
             await conn.executemany(INSERT_EVENT, [event_params(e) for e in events])
+            for definition in deferred or ():
+                await conn.execute(definition)
         if count >= ANALYZE_AFTER:
             # Fresh statistics after a bulk load: without them the planner walks the
             # is_aged index for "finished in the last day", 600 ms instead of 1 ms at 1M.
             async with self._db.transaction() as conn:
                 await conn.execute("ANALYZE")
         return count
+
+    async def _drop_indexes_if_empty(self, conn: Connection) -> list[str]:
+        """A big load into an empty catalogue builds the job indexes once at the end
+        instead of row by row (twice as fast at a million jobs), inside the same
+        transaction; returns the definitions to run then."""
+        if await conn.fetchone("SELECT 1 FROM jobs LIMIT 1") is not None:
+            return []
+        indexes = await conn.fetchall(self._db.dialect.job_indexes)
+        for name, _ in indexes:
+            await conn.execute(f"DROP INDEX {name}")
+        return [definition for _, definition in indexes]
 
     @staticmethod
     async def _check_newer(conn: Connection, jobs: list[Job]) -> None:
@@ -178,8 +194,12 @@ class SqlStore:
 
     @staticmethod
     async def _flush(
-        conn: Connection, jobs: list[tuple[Any, ...]], sections: list[tuple[int, str, str]]
+        conn: Connection,
+        entities: EntityWriter,
+        jobs: list[tuple[Any, ...]],
+        sections: list[tuple[int, str, str]],
     ) -> None:
+        await entities.flush(conn)
         if jobs:
             await conn.upsert_many(UPSERT_JOB, "jobs", JOB_COLUMN_NAMES, jobs)
         if sections:
@@ -192,7 +212,7 @@ class SqlStore:
             if await conn.fetchone("SELECT 1 FROM jobs WHERE id = ?", (job_id,)) is None:
                 return False
             rows = [(job_id, name, orjson.dumps(body).decode()) for name, body in sections.items()]
-            await self._flush(conn, [], rows)
+            await self._flush(conn, EntityWriter(), [], rows)
         return True
 
     async def count_jobs(self) -> int:
@@ -299,7 +319,9 @@ class SqlStore:
                 await conn.execute(self._db.dialect.lock_job_ids)
             row = await conn.fetchone("SELECT coalesce(max(id), 0) + 1 FROM jobs")
             created = replace(job, job_id=int(row[0]) if row else 1)
-            await EntityWriter(conn).job(created, set_groups=False)
+            entities = EntityWriter()
+            entities.add(created, set_groups=False)
+            await entities.flush(conn)
             await conn.execute(UPSERT_JOB, job_params(created))
             await conn.executemany(
                 INSERT_EVENT, [event_params(replace(e, job_id=created.job_id)) for e in events]

@@ -26,6 +26,8 @@ DIALECT = Dialect(
     name="sqlite",
     group_pairs="json_group_array(json_array(g.id, g.name))",
     greatest="max",
+    job_indexes="SELECT name, sql FROM sqlite_master"
+    " WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
 )
 
 
