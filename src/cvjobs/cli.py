@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import chain
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from cvjobs import __version__, demo, importer
 from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_environ
 from cvjobs.errors import InvalidRecord, StoreError
-from cvjobs.model import JobRecord
+from cvjobs.loader import Loader
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
 from cvjobs.store.base import Store
@@ -94,10 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load job records: GET Job response documents (JSON or XML, as the"
         " vendor returns them), NDJSON with one jobSummary per line, or, with --job-id and"
         " --info-type, an AdvancedDetails response document for one job. Jobs are upserted"
-        " by jobId. Every file is checked first; if any record is wrong, nothing is written"
-        " and the error names the file, record and field.",
+        " by jobId, all files in one transaction: if any record is wrong, nothing is"
+        " written and the error names the file, record and field.",
     )
     i.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    i.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes that check NDJSON records while this one writes (default: one per"
+        " CPU; 1 checks them here)",
+    )
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
     i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
@@ -165,23 +172,18 @@ async def run_import(args: argparse.Namespace) -> int:
             await store.close()
         print(f"job {args.job_id}: stored {', '.join(sections)}")
         return 0
-    # Every file is read before the catalogue is opened; records are checked as they are
-    # written, all files in one transaction, so one bad record anywhere writes nothing.
-    files = [(path, importer.read_job_file(path)) for path in args.files]
-    counts = dict.fromkeys(args.files, 0)
-
-    def counted(path: Path, records: Iterator[JobRecord]) -> Iterator[JobRecord]:
-        for record in records:
-            counts[path] += 1
-            yield record
-
-    store = await open_store(_db(args))
-    try:
-        with _bulk():
-            await store.upsert_jobs(chain.from_iterable(counted(*file) for file in files))
-    finally:
-        await store.close()
-    for path, count in counts.items():
+    # Files are opened (documents parsed) before the catalogue is; worker processes are
+    # forked before it is opened too.
+    loader = Loader(args.files, args.processes)
+    with _bulk():
+        batches = loader.batches()
+        store = await open_store(_db(args))
+        try:
+            await store.load(batches)
+        finally:
+            batches.close()
+            await store.close()
+    for path, count in loader.counts.items():
         print(f"{path}: {count} job(s) imported")
     return 0
 

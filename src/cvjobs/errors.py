@@ -176,6 +176,10 @@ class InvalidRecord(Exception):
         self.where = where
         self.message = message
 
+    def __reduce__(self) -> tuple[type[InvalidRecord], tuple[str, str]]:
+        # Raised in import worker processes and re-raised in the parent.
+        return InvalidRecord, (self.where, self.message)
+
 
 class StoreError(CvjobsError):
     """The store cannot serve: unreadable database, schema from a newer cvjobs, or busy

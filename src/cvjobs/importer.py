@@ -62,9 +62,7 @@ def _summaries_from_document(doc: dict[str, Any], where: str) -> Iterator[tuple[
 
 def read_job_file(path: Path) -> Iterator[JobRecord]:
     """The records of a GET Job document (JSON or XML) or of an NDJSON file. The file is
-    read (and an XML document parsed) at once; records are checked as they are taken, so
-    an import writes them as it goes, inside one transaction that the first bad record
-    rolls back."""
+    read (and a document parsed) at once; records are checked as they are taken."""
     raw = _read(path)
     where = str(path)
     try:
@@ -78,7 +76,7 @@ def read_job_file(path: Path) -> Iterator[JobRecord]:
             pairs = _json_records(raw, where)
     except DocumentError as exc:
         raise InvalidRecord(where, str(exc)) from None
-    return _unique((job_from_summary(summary, at) for at, summary in pairs), where)
+    return (job_from_summary(summary, at) for at, summary in pairs)
 
 
 def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
@@ -93,8 +91,25 @@ def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
     return _ndjson_records(raw, where)
 
 
-def _ndjson_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(raw.splitlines(), 1):
+def is_ndjson(first_line: bytes) -> bool:
+    """Whether a file that starts with this line is NDJSON: the line is a whole JSON
+    object of its own (a document's first line is not, or it holds the "jobs")."""
+    try:
+        item = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(item, dict) and "jobs" not in item
+
+
+def ndjson_records(raw: bytes, where: str, first_line: int = 1) -> Iterator[JobRecord]:
+    """The checked records of NDJSON lines; `first_line` numbers the first for errors."""
+    return (
+        job_from_summary(summary, at) for at, summary in _ndjson_records(raw, where, first_line)
+    )
+
+
+def _ndjson_records(raw: bytes, where: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
+    for number, line in enumerate(raw.splitlines(), first_line):
         if not line.strip():
             continue
         at = f"{where} line {number}"
@@ -103,15 +118,6 @@ def _ndjson_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
         except orjson.JSONDecodeError as exc:
             raise InvalidRecord(at, f"not valid JSON: {exc}") from None
         yield at, item.get("jobSummary", item) if isinstance(item, dict) else item
-
-
-def _unique(records: Iterator[JobRecord], where: str) -> Iterator[JobRecord]:
-    seen: set[int] = set()
-    for record in records:
-        if record.job.job_id in seen:
-            raise InvalidRecord(where, f"job {record.job.job_id} appears more than once")
-        seen.add(record.job.job_id)
-        yield record
 
 
 def read_advanced_details(path: Path, info_type: int) -> dict[str, JsonObject]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cvjobs.model import (
     Account,
@@ -23,6 +23,9 @@ from cvjobs.model import (
     JsonObject,
     StoragePolicy,
 )
+
+if TYPE_CHECKING:
+    from cvjobs.store.sql import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,11 @@ class Store(Protocol):
         nothing. Sections a record does not carry are kept. With `require_newer`, a
         record older than the stored job (by lastUpdateTime) raises StaleUpdate and
         nothing is written. Returns how many jobs were written."""
+        ...
+
+    async def load(self, batches: Iterable[Prepared]) -> int:
+        """upsert_jobs for records already turned into rows by `cvjobs.store.sql.prepare`
+        (possibly in other processes), in one transaction. Returns how many jobs."""
         ...
 
     async def job_states(self, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:

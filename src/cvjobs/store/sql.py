@@ -4,13 +4,15 @@ entity writer that upserts what jobs refer to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from cvjobs import vocab
-from cvjobs.model import Event, Job, JobQuery, Ref
+from cvjobs.model import Event, Job, JobQuery, JobRecord, Ref
 from cvjobs.store.database import Connection, Dialect
 
 JOB_COLUMNS = (
@@ -292,6 +294,18 @@ class EntityWriter:
             for group in job.client_groups:
                 self._name("client_groups", group)
 
+    def absorb(self, other: EntityWriter) -> None:
+        """Take what another writer collected (in another process, say) as if its jobs
+        had been added here, in order."""
+        for table, rows in other._named.items():
+            for key, name in rows.items():
+                self._name(table, Ref(key, name))
+        for key, row in other._backupsets.items():
+            self._backupsets[key] = _merged(self._backupsets.get(key), row)
+        for key, row in other._subclients.items():
+            self._subclients[key] = _merged(self._subclients.get(key), row)
+        self._members.update(other._members)
+
     def _fresh(self, table: str, rows: dict[int, Any]) -> list[tuple[int, Any]]:
         """The (key, row) pairs of `rows` that differ from what this writer wrote before;
         `rows` is emptied."""
@@ -337,6 +351,43 @@ class EntityWriter:
             " ON CONFLICT DO NOTHING",
             [(client_id, group.id) for client_id, groups in members for group in groups],
         )
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Job records turned into the rows one flush writes. Preparing is pure and the
+    result pickles cheaply (plain tuples), so a bulk import prepares in worker processes
+    while the store writes."""
+
+    jobs: list[tuple[Any, ...]] = field(default_factory=list)
+    sections: list[tuple[int, str, str]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    entities: EntityWriter = field(default_factory=EntityWriter)
+
+    @property
+    def job_ids(self) -> list[int]:
+        return [row[0] for row in self.jobs]
+
+
+def prepare(records: Iterable[JobRecord]) -> Prepared:
+    batch = Prepared()
+    for record in records:
+        job = record.job
+        batch.entities.add(job, record.set_client_groups)
+        batch.jobs.append(job_params(job))
+        batch.sections.extend(
+            (job.job_id, name, orjson.dumps(body).decode())
+            for name, body in record.sections.items()
+        )
+        batch.events.extend(event_params(e) for e in record.events)
+    return batch
+
+
+def prepare_batches(records: Iterable[JobRecord], size: int) -> Iterator[Prepared]:
+    """Records prepared `size` at a time, as they are taken."""
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield prepare(chunk)
 
 
 INSERT_EVENT = (

@@ -26,8 +26,9 @@ DIALECT = Dialect(
     name="sqlite",
     group_pairs="json_group_array(json_array(g.id, g.name))",
     greatest="max",
-    job_indexes="SELECT name, sql FROM sqlite_master"
-    " WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL",
+    # Foreign keys are not checked in write transactions (see transaction), so only indexes.
+    job_structure="SELECT 'DROP INDEX ' || name, sql FROM sqlite_master"
+    " WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name",
 )
 
 
