@@ -28,15 +28,31 @@ class _Field:
     def fail(self, name: str, message: str) -> InvalidRecord:
         return InvalidRecord(self.where, f"field {name!r}: {message}")
 
-    def integer(self, name: str, source: dict[str, Any] | None = None, *, minimum: int = 0) -> int:
-        value = (self.record if source is None else source).get(name, 0)
-        # The common case first: a JSON integer in range (a bulk import reads millions).
-        if type(value) is int and minimum <= value <= parse.MAX_INT:
-            return value
+    def integer(self, name: str, *, minimum: int = 0) -> int:
+        value = self.record.get(name, 0)
         try:
             return parse.integer(value, low=minimum, lenient=True)
         except ValueError as exc:
             raise self.fail(name, str(exc)) from None
+
+    def integers(self, names: tuple[str, ...]) -> list[int]:
+        """Counters, times and ids: whole numbers from 0. JSON integers in range take a
+        fast path (a bulk import reads millions); anything else is parsed or refused."""
+        get = self.record.get
+        values = [get(name, 0) for name in names]
+        for value in values:
+            if type(value) is not int or not 0 <= value <= parse.MAX_INT:
+                return [self.integer(name) for name in names]
+        return values
+
+    def texts(self, names: tuple[str, ...]) -> list[str]:
+        """Names and reasons: text, or a number spelled as text."""
+        get = self.record.get
+        values = [get(name, "") for name in names]
+        for value in values:
+            if type(value) is not str:
+                return [self.text(name) for name in names]
+        return values
 
     def number(self, name: str) -> float:
         value = self.record.get(name, 0)
@@ -51,33 +67,66 @@ class _Field:
             raise self.fail(name, f"expected a percentage from 0 to 100, got {value!r}")
         return float(value)
 
-    def text(self, name: str, source: dict[str, Any] | None = None) -> str:
-        value = (self.record if source is None else source).get(name, "")
+    def text(self, name: str) -> str:
+        value = self.record.get(name, "")
         if type(value) is str:
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        if not isinstance(value, str):
-            raise self.fail(name, f"expected a string, got {value!r}")
-        return value
+        raise self.fail(name, f"expected a string, got {value!r}")
 
     def boolean(self, name: str, default: bool) -> bool:
+        value = self.record.get(name, default)
+        if type(value) is bool:
+            return value
         try:
-            return parse.boolean(self.record.get(name, default))
+            return parse.boolean(value)
         except ValueError as exc:
             raise self.fail(name, str(exc)) from None
 
-    def nested(self, name: str) -> dict[str, Any]:
+    def nested(self, name: str) -> _Field:
         value = self.record.get(name, {})
         if value == "":
-            return {}
+            value = {}
         if not isinstance(value, dict):
             raise self.fail(name, f"expected an object, got {value!r}")
-        return value
+        return _Field(value, self.where)
 
     def ref(self, name: str, id_key: str, name_key: str) -> Ref:
+        value = self.record.get(name)
+        if type(value) is dict:  # the common case, without the calls below
+            ref_id, ref_name = value.get(id_key, 0), value.get(name_key, "")
+            if type(ref_id) is int and 0 <= ref_id <= parse.MAX_INT and type(ref_name) is str:
+                return Ref(ref_id, ref_name)
         nested = self.nested(name)
-        return Ref(self.integer(id_key, nested), self.text(name_key, nested))
+        [ref_id] = nested.integers((id_key,))
+        [ref_name] = nested.texts((name_key,))
+        return Ref(ref_id, ref_name)
+
+
+_SUBCLIENT_IDS = ("clientId", "applicationId", "instanceId", "backupsetId", "subclientId")
+_SUBCLIENT_NAMES = ("clientName", "appName", "instanceName", "backupsetName", "subclientName")
+_JOB_NUMBERS = (
+    "sizeOfApplication",
+    "sizeOfMediaOnDisk",
+    "totalNumOfFiles",
+    "totalFailedFiles",
+    "totalFailedFolders",
+    "jobStartTime",
+    "jobEndTime",
+    "lastUpdateTime",
+    "jobElapsedTime",
+    "isPreemptable",
+)
+_JOB_TEXTS = (
+    "status",
+    "jobType",
+    "currentPhaseName",
+    "pendingReason",
+    "pendingReasonErrorCode",
+    "appTypeName",
+    "destClientName",
+)
 
 
 def job_from_summary(summary: Any, where: str) -> JobRecord:
@@ -87,12 +136,15 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     f = _Field(summary, where)
     if "jobId" not in summary:
         raise f.fail("jobId", "is required")
-    job_id = f.integer("jobId", minimum=1)
+    job_id = summary["jobId"]
+    if type(job_id) is not int or not 1 <= job_id <= parse.MAX_INT:
+        job_id = f.integer("jobId", minimum=1)
     f.where = f"{where} (jobId {job_id})"
-    status = vocab.canonical_status(f.text("status"))
+    status_text, job_type, phase, reason, reason_code, app_type, dest_name = f.texts(_JOB_TEXTS)
+    status = vocab.canonical_status(status_text)
     if status is None:
         raise f.fail("status", f"unknown status {summary.get('status')!r}")
-    job_type = f.text("jobType").strip()
+    job_type = job_type.strip()
     if not job_type:
         raise f.fail("jobType", "is required")
     # Known types in any spelling ("backup", 4) are stored by their human name, so job
@@ -102,11 +154,12 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     if level is None:
         raise f.fail("backupLevel", f"unknown backup level {summary.get('backupLevel')!r}")
 
-    sub = f.nested("subclient")
-    s = _Field(sub, f.where)
-    client = Ref(s.integer("clientId"), s.text("clientName"))
+    s = f.nested("subclient")
+    ids = s.integers(_SUBCLIENT_IDS)
+    names = s.texts(_SUBCLIENT_NAMES)
+    client = Ref(ids[0], names[0])
     dest = f.ref("destinationClient", "clientId", "clientName")
-    if not dest.id and f.text("destClientName") and f.text("destClientName") == client.name:
+    if not dest.id and dest_name and dest_name == client.name:
         dest = client  # only the name was given, and it is the job's own client
     groups_given = "clientGroups" in summary
     groups = summary.get("clientGroups") or []
@@ -118,38 +171,53 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
             raise f.fail("clientGroups", f"expected objects, got {group!r}")
         g = _Field(group, f.where)
         client_groups.append(Ref(g.integer("clientGroupId", minimum=1), g.text("clientGroupName")))
+    (
+        size_of_application,
+        size_of_media_on_disk,
+        total_num_of_files,
+        total_failed_files,
+        total_failed_folders,
+        start_time,
+        end_time,
+        last_update_time,
+        elapsed_time,
+        is_preemptable,
+    ) = f.integers(_JOB_NUMBERS)
+    submit_error_code = summary.get("jobSubmitErrorCode", 0)
+    if type(submit_error_code) is not int or not -(2**31) <= submit_error_code <= parse.MAX_INT:
+        submit_error_code = f.integer("jobSubmitErrorCode", minimum=-(2**31))
     job = Job(
         job_id=job_id,
         status=status,
         job_type=job_type,
         client=client,
-        app=Ref(s.integer("applicationId"), s.text("appName") or f.text("appTypeName")),
-        instance=Ref(s.integer("instanceId"), s.text("instanceName")),
-        backupset=Ref(s.integer("backupsetId"), s.text("backupsetName")),
-        subclient=Ref(s.integer("subclientId"), s.text("subclientName")),
+        app=Ref(ids[1], names[1] or app_type),
+        instance=Ref(ids[2], names[2]),
+        backupset=Ref(ids[3], names[3]),
+        subclient=Ref(ids[4], names[4]),
         dest_client=dest,
         storage_policy=f.ref("storagePolicy", "storagePolicyId", "storagePolicyName"),
         user=f.ref("userName", "userId", "userName"),
         client_groups=tuple(client_groups),
         backup_level=level,
-        current_phase=f.text("currentPhaseName"),
-        pending_reason=f.text("pendingReason"),
-        pending_reason_error_code=f.text("pendingReasonErrorCode"),
+        current_phase=phase,
+        pending_reason=reason,
+        pending_reason_error_code=reason_code,
         percent_complete=f.number("percentComplete"),
         percent_savings=f.number("percentSavings"),
-        size_of_application=f.integer("sizeOfApplication"),
-        size_of_media_on_disk=f.integer("sizeOfMediaOnDisk"),
-        total_num_of_files=f.integer("totalNumOfFiles"),
-        total_failed_files=f.integer("totalFailedFiles"),
-        total_failed_folders=f.integer("totalFailedFolders"),
-        start_time=f.integer("jobStartTime"),
-        end_time=f.integer("jobEndTime"),
-        last_update_time=f.integer("lastUpdateTime"),
-        elapsed_time=f.integer("jobElapsedTime"),
+        size_of_application=size_of_application,
+        size_of_media_on_disk=size_of_media_on_disk,
+        total_num_of_files=total_num_of_files,
+        total_failed_files=total_failed_files,
+        total_failed_folders=total_failed_folders,
+        start_time=start_time,
+        end_time=end_time,
+        last_update_time=last_update_time,
+        elapsed_time=elapsed_time,
         is_aged=f.boolean("isAged", False),
         is_visible=f.boolean("isVisible", True),
-        submit_error_code=f.integer("jobSubmitErrorCode", minimum=-(2**31)),
-        is_preemptable=f.integer("isPreemptable"),
+        submit_error_code=submit_error_code,
+        is_preemptable=is_preemptable,
     )
     return JobRecord(job, set_client_groups=groups_given)
 

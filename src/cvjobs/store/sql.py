@@ -273,6 +273,12 @@ class EntityWriter:
             if ref.name or ref.id not in rows:
                 rows[ref.id] = ref.name
 
+    @staticmethod
+    def _merge(rows: dict[int, tuple[Any, ...]], key: int, row: tuple[Any, ...]) -> None:
+        old = rows.get(key)
+        if old != row:
+            rows[key] = _merged(old, row)
+
     def add(self, job: Job, set_groups: bool) -> None:
         self._name("clients", job.client)
         self._name("clients", job.dest_client)
@@ -281,13 +287,16 @@ class EntityWriter:
         self._name("storage_policies", job.storage_policy)
         self._name("job_users", job.user)
         if job.backupset.id:
-            row = (nullable(job.client), nullable(job.app), nullable(job.instance))
-            key = job.backupset.id
-            self._backupsets[key] = _merged(self._backupsets.get(key), (*row, job.backupset.name))
+            row = (
+                nullable(job.client),
+                nullable(job.app),
+                nullable(job.instance),
+                job.backupset.name,
+            )
+            self._merge(self._backupsets, job.backupset.id, row)
         if job.subclient.id:
-            key = job.subclient.id
-            self._subclients[key] = _merged(
-                self._subclients.get(key), (nullable(job.backupset), job.subclient.name)
+            self._merge(
+                self._subclients, job.subclient.id, (nullable(job.backupset), job.subclient.name)
             )
         if set_groups and job.client.id:
             self._members[job.client.id] = job.client_groups
@@ -301,9 +310,9 @@ class EntityWriter:
             for key, name in rows.items():
                 self._name(table, Ref(key, name))
         for key, row in other._backupsets.items():
-            self._backupsets[key] = _merged(self._backupsets.get(key), row)
+            self._merge(self._backupsets, key, row)
         for key, row in other._subclients.items():
-            self._subclients[key] = _merged(self._subclients.get(key), row)
+            self._merge(self._subclients, key, row)
         self._members.update(other._members)
 
     def _fresh(self, table: str, rows: dict[int, Any]) -> list[tuple[int, Any]]:
