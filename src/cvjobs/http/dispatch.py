@@ -97,48 +97,52 @@ class Route:
         return params
 
 
+# Every root is two segments; the second of the pair says whether it is cvjobs' own.
+_ROOT_HEADS = {tuple(root.split("/")): root == NATIVE_ROOT for root in (*ROOTS, NATIVE_ROOT)}
+
+
 def split_path(path: str) -> tuple[bool, list[str]] | None:
     """(native, the segments after the root): [] for a root itself, None outside the
     roots. Empty segments (`//Login` from a base URL with a trailing slash) are dropped."""
     parts = [p for p in path.split("/") if p]
-    lowered = [p.lower() for p in parts]
-    for root in (*ROOTS, NATIVE_ROOT):
-        head = root.split("/")
-        if lowered[: len(head)] == head:
-            return root == NATIVE_ROOT, parts[len(head) :]
-    return None
+    native = _ROOT_HEADS.get((parts[0].lower(), parts[1].lower())) if len(parts) > 1 else None
+    return None if native is None else (native, parts[2:])
 
 
 class Dispatcher:
     def __init__(self, routes: list[Route], services: Services) -> None:
-        self._routes = routes
+        # Routes by (native, segment count): a request tries the few that can match.
+        self._routes: dict[tuple[bool, int], list[Route]] = {}
+        for route in routes:
+            self._routes.setdefault((route.native, len(route.segments)), []).append(route)
         self._services = services
 
     async def __call__(self, request: Request) -> Response:
         fmt = JSON
+        path: str = request.scope["path"]
         try:
-            found = split_path(request.url.path)
+            found = split_path(path)
             if found is None or not found[0]:  # cvjobs' own API is JSON only
                 fmt = choose(request.headers.get("accept"))
-            return await self._dispatch(request, found, fmt)
+            return await self._dispatch(request, path, found, fmt)
         except CvjobsError as exc:
             return error_response(exc, fmt)
         except Exception as exc:  # noqa: BLE001 - the one place that answers for bugs
-            return unexpected_response(exc, fmt, f"{request.method} {request.url.path}")
+            return unexpected_response(exc, fmt, f"{request.method} {path}")
 
     async def _dispatch(
-        self, request: Request, found: tuple[bool, list[str]] | None, fmt: Format
+        self, request: Request, path: str, found: tuple[bool, list[str]] | None, fmt: Format
     ) -> Response:
         if found is None:
-            raise RouteNotFound(f"no such resource: {request.url.path}")
+            raise RouteNotFound(f"no such resource: {path}")
         native, parts = found
         if not parts:
             if request.method in ("GET", "HEAD"):
                 return Response(b"", 200, media_type="text/plain")
             raise MethodNotAllowed(f"{request.method} is not allowed on the API root")
         allowed: list[str] = []
-        for route in self._routes:
-            params = route.match(parts) if route.native == native else None
+        for route in self._routes.get((native, len(parts)), ()):
+            params = route.match(parts)
             if params is None:
                 continue
             if route.method != request.method:
@@ -154,7 +158,7 @@ class Dispatcher:
             raise MethodNotAllowed(
                 f"{request.method} is not allowed here; use {' or '.join(sorted(set(allowed)))}"
             )
-        raise RouteNotFound(f"no such resource: {request.url.path}")
+        raise RouteNotFound(f"no such resource: {path}")
 
 
 def token_of(request: Request) -> str | None:

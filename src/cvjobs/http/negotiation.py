@@ -34,6 +34,19 @@ def _q(params: list[str]) -> float:
 
 
 def choose(accept: str | None) -> Format:
+    """The format an Accept header asks for; NotAcceptable if none we speak."""
+    if accept in _CHOSEN:
+        return _CHOSEN[accept]
+    fmt = _choose(accept)
+    if len(_CHOSEN) < 256:  # clients send a handful of distinct headers
+        _CHOSEN[accept] = fmt
+    return fmt
+
+
+_CHOSEN: dict[str | None, Format] = {}
+
+
+def _choose(accept: str | None) -> Format:
     if not accept or not accept.strip():
         return XML
     best: Format | None = None

@@ -40,7 +40,11 @@ SESSION_CACHE_SIZE = 10_000
 
 def token_hash(token: str) -> bytes:
     """The stored form of a token: SHA-256 of its secret part, scheme stripped."""
-    return hashlib.sha256(token_secret(token).encode()).digest()
+    return _secret_hash(token_secret(token))
+
+
+def _secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
 
 
 def token_secret(token: str) -> str:
@@ -150,9 +154,10 @@ class AuthService:
     async def authenticate(self, token: str | None) -> Account:
         """The account behind a live token; NotAuthenticated for a missing, unknown,
         expired or disabled one. Slides the token's expiry forward."""
-        if not token or not token_secret(token):
+        secret = token_secret(token) if token else ""
+        if not secret:
             raise NotAuthenticated("Access denied: no authentication token was sent")
-        key = token_hash(token)
+        key = _secret_hash(secret)
         now = self._now()
         cached = self._sessions.get(key)
         if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
