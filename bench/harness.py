@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 HERE = Path(__file__).parent
 PASSWORD = "bench-password-1"
 API = "/commandcenter/api/"
@@ -294,9 +296,9 @@ def time_import(db: str, jobs: int, workdir: Path) -> float:
     from cvjobs.records import summary_of
 
     path = workdir / "import.ndjson"
-    with path.open("w") as out:
+    with path.open("wb") as out:
         for record in demo.records(jobs, 7, int(time.time())):
-            out.write(json.dumps(summary_of(record.job)) + "\n")
+            out.write(orjson.dumps(summary_of(record.job)) + b"\n")
     started_at = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "cvjobs", "import", "--db", db, str(path)],
@@ -361,8 +363,8 @@ def main() -> int:
     parser.add_argument(
         "--import-jobs",
         type=int,
-        default=20_000,
-        help="jobs in the bulk import scenario (20000; 0 to skip)",
+        default=200_000,
+        help="jobs in the bulk import scenario (200000; 0 to skip)",
     )
     parser.add_argument("--client", choices=["auto", "wrk", "asyncio"], default="auto")
     args = parser.parse_args()

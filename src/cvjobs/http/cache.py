@@ -11,12 +11,16 @@ from __future__ import annotations
 from typing import Final
 
 TTL_SECONDS: Final = 30
-MAX_ENTRIES: Final = 50_000
+# Bodies kept at most, in bytes: about 8,000 jobs in both formats. Bounded by size, not
+# count, because it is most of what a server holds beyond the interpreter.
+MAX_BYTES: Final = 16 << 20
 
 
 class RenderCache:
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self._entries: dict[tuple[int, str], tuple[int, bytes]] = {}
+        self._bytes = 0
+        self._max_bytes = max_bytes
 
     def get(self, job_id: int, fmt: str, now: int) -> bytes | None:
         entry = self._entries.get((job_id, fmt))
@@ -25,9 +29,12 @@ class RenderCache:
         return entry[1]
 
     def put(self, job_id: int, fmt: str, now: int, body: bytes) -> None:
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
+        if self._bytes + len(body) > self._max_bytes:
+            self.clear()  # crude, but O(1) a request and it keeps the bound
+        old = self._entries.get((job_id, fmt))
+        self._bytes += len(body) - (len(old[1]) if old else 0)
         self._entries[(job_id, fmt)] = (now, body)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0

@@ -1,0 +1,35 @@
+"""The render cache: answers within its time to live, and never holds more than its bytes."""
+
+from __future__ import annotations
+
+from cvjobs.http.cache import TTL_SECONDS, RenderCache
+
+
+def test_a_body_is_answered_until_it_expires() -> None:
+    cache = RenderCache()
+    cache.put(4, "json", 1000, b"body")
+    assert cache.get(4, "json", 1000) == b"body"
+    assert cache.get(4, "json", 1000 + TTL_SECONDS - 1) == b"body"
+    assert cache.get(4, "json", 1000 + TTL_SECONDS) is None
+    assert cache.get(4, "json", 999) is None  # a clock that went back
+    assert cache.get(4, "xml", 1000) is None
+
+
+def test_it_never_holds_more_than_its_bytes() -> None:
+    cache = RenderCache(max_bytes=100)
+    for job_id in range(1, 40):
+        cache.put(job_id, "json", 0, b"x" * 30)
+        assert cache._bytes <= 100
+        assert cache._bytes == sum(len(body) for _, body in cache._entries.values())
+    # Replacing an entry counts its new size only.
+    cache.clear()
+    cache.put(1, "json", 0, b"x" * 60)
+    cache.put(1, "json", 0, b"x" * 60)
+    assert cache._bytes == 60 and cache.get(1, "json", 0) == b"x" * 60
+
+
+def test_clear_forgets_everything() -> None:
+    cache = RenderCache()
+    cache.put(4, "json", 0, b"body")
+    cache.clear()
+    assert cache.get(4, "json", 0) is None and cache._bytes == 0
