@@ -56,8 +56,8 @@ async def _fill(store: Store) -> None:
     await store.put_storage_policies(demo.POLICIES)
     await store.upsert_jobs(demo.records(DEMO_JOBS, 42, NOW))
     auth = AuthService(store, clock=time.time, idle_seconds=1800)
-    await auth.create_account("admin", ADMIN_PASSWORD, is_admin=True)
-    await auth.create_account("viewer", VIEWER_PASSWORD, is_admin=False)
+    await auth.create_account("admin", ADMIN_PASSWORD, role="admin")
+    await auth.create_account("viewer", VIEWER_PASSWORD, role="viewer")
     # A live session made without Login, so tests that only need a token do not pay for
     # an argon2 verification each.
     await store.create_session(token_hash(ADMIN_TOKEN), 1, CLOCK_START, 1800)
@@ -164,7 +164,7 @@ def open_session(db: Catalogue | str) -> str:
             account = (
                 stored.account
                 if stored
-                else await store.create_account("tester", "!unusable", is_admin=True)
+                else await store.create_account("tester", "!unusable", role="admin")
             )
             await store.create_session(
                 token_hash(ADMIN_TOKEN), account.account_id, CLOCK_START, 1800

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cvjobs import __version__, demo, importer
+from cvjobs import __version__, admin, demo, importer
 from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_environ
-from cvjobs.errors import InvalidRecord, StoreError
+from cvjobs.errors import CvjobsError, InvalidRecord, StoreError
 from cvjobs.loader import Loader
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
     c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
+    admin.add_parsers(sub)
     return parser
 
 
@@ -309,10 +310,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "copy":
             return asyncio.run(run_copy(args.source, args.target))
+        if args.command in ("user", "token", "audit"):
+            return asyncio.run(admin.run(args))
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:
         print(f"cvjobs {args.command}: {exc}; nothing was written", file=sys.stderr)
         return 1
     except (StoreError, ValueError) as exc:
         print(f"cvjobs: {exc}", file=sys.stderr)
+        return 2
+    except CvjobsError as exc:
+        print(f"cvjobs {args.command}: {exc.message}", file=sys.stderr)
         return 2

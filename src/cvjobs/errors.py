@@ -113,6 +113,21 @@ class LoginFailed(CvjobsError):
         return {"errList": [{"errorCode": self.error_code, "errLogMessage": self.message}]}
 
 
+class AccountLocked(LoginFailed):
+    """Too many failed logins: the Login answer says so, and for how long."""
+
+    def __init__(self, remaining_seconds: int) -> None:
+        super().__init__(f"User account is locked; try again in {remaining_seconds} seconds")
+        self.remaining_seconds = remaining_seconds
+
+    def body(self) -> dict[str, Any]:
+        return {
+            **super().body(),
+            "isAccountLocked": True,
+            "remainingLockTime": self.remaining_seconds,
+        }
+
+
 class RenewFailed(CvjobsError):
     """RenewLoginToken refused: HTTP 200 with {"error": {"errLogMessage": ...}}."""
 

@@ -4,6 +4,7 @@ format that shows it. Renderers turn these into bytes; the store builds them fro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,14 +88,53 @@ class JobRecord:
     events: tuple[Event, ...] = ()
 
 
+ADMIN, OPERATOR, VIEWER = "admin", "operator", "viewer"
+ROLES = (ADMIN, OPERATOR, VIEWER)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The jobs an account may see: every job, or those whose client is listed or belongs
+    to a listed client group. A job out of scope looks exactly like an absent one."""
+
+    everything: bool = True
+    clients: frozenset[int] = frozenset()
+    groups: frozenset[int] = frozenset()
+
+    def allows(self, job: Job) -> bool:
+        return self.allows_client(job.client.id, {group.id for group in job.client_groups})
+
+    def allows_client(self, client_id: int, group_ids: Iterable[int]) -> bool:
+        return self.everything or client_id in self.clients or not self.groups.isdisjoint(group_ids)
+
+
+EVERYTHING = Scope()
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A login account of this server (not a CommCell user named in job records)."""
+    """A login account of this server (not a CommCell user named in job records). Roles:
+    admin (everything, always every job), operator (read, job actions and ingest within
+    its scope), viewer (read within its scope)."""
 
     account_id: int
     name: str
-    is_admin: bool
+    role: str = VIEWER
     disabled: bool = False
+    scope: Scope = EVERYTHING
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    @property
+    def may_act(self) -> bool:
+        """Job actions and ingest writes (within the scope)."""
+        return self.role in (ADMIN, OPERATOR)
+
+    @property
+    def sees(self) -> Scope:
+        return EVERYTHING if self.role == ADMIN else self.scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +208,7 @@ class JobQuery:
     descending: bool = True
     limit: int = 100
     offset: int = 0
+    scope: Scope = EVERYTHING  # what the asking account may see
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,3 +220,28 @@ class EventQuery:
     severities: frozenset[int] | None = None
     event_id: int | None = None
     limit: int = 1000
+    scope: Scope = EVERYTHING
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, from where, when: logins, lock-outs, token changes, job actions and
+    ingest writes."""
+
+    time: int
+    user: str
+    address: str
+    action: str
+    job_id: int = 0
+    outcome: str = "ok"
+    detail: str = ""
+    entry_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    since: int = 0
+    user: str | None = None
+    action: str | None = None
+    job_id: int | None = None
+    limit: int = 100

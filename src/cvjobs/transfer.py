@@ -33,9 +33,12 @@ async def copy_catalogue(
     accounts = 0
     for stored in await source.accounts():
         if stored.account.name.lower() not in existing:
-            await target.create_account(
-                stored.account.name, stored.password_hash, is_admin=stored.account.is_admin
+            account = stored.account
+            copied = await target.create_account(
+                account.name, stored.password_hash, role=account.role
             )
+            await target.update_account(copied.account_id, disabled=account.disabled)
+            await target.set_scope(copied.account_id, account.scope)
             accounts += 1
     jobs = 0
     after = 0

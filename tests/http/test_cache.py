@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from cvjobs.http.cache import TTL_SECONDS, RenderCache
+from cvjobs.model import Job
+
+JOB = Job(4, "Completed", "Backup")
+
+
+def job(job_id: int) -> Job:
+    return Job(job_id, "Completed", "Backup")
 
 
 def test_a_body_is_answered_until_it_expires() -> None:
     cache = RenderCache()
-    cache.put(4, "json", 1000, b"body")
-    assert cache.get(4, "json", 1000) == b"body"
-    assert cache.get(4, "json", 1000 + TTL_SECONDS - 1) == b"body"
+    cache.put(JOB, "json", 1000, b"body")
+    assert cache.get(4, "json", 1000) == (JOB, b"body")
+    assert cache.get(4, "json", 1000 + TTL_SECONDS - 1) == (JOB, b"body")
     assert cache.get(4, "json", 1000 + TTL_SECONDS) is None
     assert cache.get(4, "json", 999) is None  # a clock that went back
     assert cache.get(4, "xml", 1000) is None
@@ -18,18 +25,18 @@ def test_a_body_is_answered_until_it_expires() -> None:
 def test_it_never_holds_more_than_its_bytes() -> None:
     cache = RenderCache(max_bytes=100)
     for job_id in range(1, 40):
-        cache.put(job_id, "json", 0, b"x" * 30)
+        cache.put(job(job_id), "json", 0, b"x" * 30)
         assert cache._bytes <= 100
-        assert cache._bytes == sum(len(body) for _, body in cache._entries.values())
+        assert cache._bytes == sum(len(body) for _, _, body in cache._entries.values())
     # Replacing an entry counts its new size only.
     cache.clear()
-    cache.put(1, "json", 0, b"x" * 60)
-    cache.put(1, "json", 0, b"x" * 60)
-    assert cache._bytes == 60 and cache.get(1, "json", 0) == b"x" * 60
+    cache.put(job(1), "json", 0, b"x" * 60)
+    cache.put(job(1), "json", 0, b"x" * 60)
+    assert cache._bytes == 60 and cache.get(1, "json", 0) == (job(1), b"x" * 60)
 
 
 def test_clear_forgets_everything() -> None:
     cache = RenderCache()
-    cache.put(4, "json", 0, b"body")
+    cache.put(JOB, "json", 0, b"body")
     cache.clear()
     assert cache.get(4, "json", 0) is None and cache._bytes == 0

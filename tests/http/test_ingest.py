@@ -218,7 +218,7 @@ def test_bad_events_write_nothing(
     assert count(catalogue, "events") == before
 
 
-def test_only_admins_may_ingest(client: TestClient, catalogue: Catalogue) -> None:
+def test_viewers_may_not_ingest(client: TestClient, catalogue: Catalogue) -> None:
     token = login(client, "viewer", VIEWER_PASSWORD)
     before = count(catalogue)
     for method, path, body in [
@@ -228,7 +228,7 @@ def test_only_admins_may_ingest(client: TestClient, catalogue: Catalogue) -> Non
     ]:
         response = client.request(method, V1 + path, json=body, headers={"Authtoken": token})
         assert response.status_code == 403, path
-        assert "only administrators" in response.json()["errorMessage"]
+        assert "only operators and administrators" in response.json()["errorMessage"]
     assert count(catalogue) == before
 
 

@@ -138,9 +138,9 @@ def test_storage_policies(store: Store) -> None:
 
 
 def test_sessions(store: Store) -> None:
-    account = run(store.create_account("Alice", "hash", is_admin=False))
+    account = run(store.create_account("Alice", "hash", role="viewer"))
     with pytest.raises(StoreError, match="exists already"):
-        run(store.create_account("alice", "hash", is_admin=False))
+        run(store.create_account("alice", "hash", role="viewer"))
     assert run(store.get_account("ALICE")).account == account  # type: ignore[union-attr]
     run(store.create_session(b"k" * 32, account.account_id, 1000, 60))
     run(store.touch_session(b"k" * 32, 1030))

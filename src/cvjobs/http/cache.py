@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from cvjobs.model import Job
+
 TTL_SECONDS: Final = 30
 # Bodies kept at most, in bytes: about 8,000 jobs in both formats. Bounded by size, not
 # count, because it is most of what a server holds beyond the interpreter.
@@ -17,23 +19,26 @@ MAX_BYTES: Final = 16 << 20
 
 
 class RenderCache:
+    """(job, body) by (job id, format); the job is kept so that who may see it can be
+    checked on every hit."""
+
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self._entries: dict[tuple[int, str], tuple[int, bytes]] = {}
+        self._entries: dict[tuple[int, str], tuple[int, Job, bytes]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
 
-    def get(self, job_id: int, fmt: str, now: int) -> bytes | None:
+    def get(self, job_id: int, fmt: str, now: int) -> tuple[Job, bytes] | None:
         entry = self._entries.get((job_id, fmt))
         if entry is None or not 0 <= now - entry[0] < TTL_SECONDS:
             return None
-        return entry[1]
+        return entry[1], entry[2]
 
-    def put(self, job_id: int, fmt: str, now: int, body: bytes) -> None:
+    def put(self, job: Job, fmt: str, now: int, body: bytes) -> None:
         if self._bytes + len(body) > self._max_bytes:
             self.clear()  # crude, but O(1) a request and it keeps the bound
-        old = self._entries.get((job_id, fmt))
-        self._bytes += len(body) - (len(old[1]) if old else 0)
-        self._entries[(job_id, fmt)] = (now, body)
+        old = self._entries.get((job.job_id, fmt))
+        self._bytes += len(body) - (len(old[2]) if old else 0)
+        self._entries[(job.job_id, fmt)] = (now, job, body)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -18,7 +18,7 @@ from cvjobs.errors import CvjobsError, MethodNotAllowed, PayloadTooLarge, RouteN
 from cvjobs.http.cache import RenderCache
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
-from cvjobs.model import Account
+from cvjobs.model import Account, Scope
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
 from cvjobs.service.control import JobControl
@@ -65,6 +65,18 @@ class Context:
     params: dict[str, str]
     account: Account | None = None
     body: bytes = b""
+
+    @property
+    def address(self) -> str:
+        """The client's address, as the connection shows it (a proxy's, behind one)."""
+        client = self.request.client
+        return client.host if client else ""
+
+    @property
+    def scope(self) -> Scope:
+        """What the logged-in account may see."""
+        assert self.account is not None, "an authenticated route"
+        return self.account.sees
 
     def respond(self, root: str, body: dict[str, object], status: int = 200) -> Response:
         return Response(self.fmt.render(root, body), status, media_type=self.fmt.media_type)

@@ -6,6 +6,7 @@ and leave every rule about jobs and accounts to the services.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
@@ -15,7 +16,7 @@ from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, TaskDetailsFailed
 from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route, token_of
-from cvjobs.model import EventQuery
+from cvjobs.model import EVERYTHING, EventQuery, Job
 from cvjobs.render import shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
@@ -64,7 +65,7 @@ async def login(ctx: Context) -> Response:
         raise BadRequest("Login needs a username and a password (Base64)")
     timeout = body.get("timeout")
     minutes = None if timeout in (None, "", 0, "0") else parse_id(timeout, "timeout")
-    session = await ctx.services.auth.login(username, password, minutes)
+    session = await ctx.services.auth.login(username, password, minutes, ctx.address)
     return ctx.respond("DM2ContentIndexing_CheckCredentialResp", shapes.login(session))
 
 
@@ -93,16 +94,26 @@ async def logout(ctx: Context) -> Response:
 async def get_job(ctx: Context) -> Response:
     job_id = parse_id(ctx.params["job_id"])
     cache, now = ctx.services.rendered, ctx.services.now()
-    body = cache.get(job_id, ctx.fmt.name, now)
-    if body is None:
-        job = await ctx.services.jobs.get(job_id)
-        jobs = [job] if job else []
-        body = ctx.fmt.render(
-            "JobManager_JobListResponse", shapes.job_list(jobs, len(jobs), xml=ctx.fmt.is_xml)
-        )
+    job: Job | None
+    hit = cache.get(job_id, ctx.fmt.name, now)
+    if hit is not None:
+        job, body = hit
+    else:
+        # Read and rendered whoever asks, so the rendering can serve everyone who may see
+        # the job; the scope is applied below, to cached and fresh answers alike.
+        job = await ctx.services.jobs.get(job_id, EVERYTHING)
+        body = render_jobs(ctx, [job] if job else [])
         if job is not None and not job.is_active:
-            cache.put(job_id, ctx.fmt.name, now, body)
+            cache.put(job, ctx.fmt.name, now, body)
+    if job is not None and not ctx.scope.allows(job):
+        body = render_jobs(ctx, [])  # exactly what a job that does not exist answers
     return Response(body, media_type=ctx.fmt.media_type)
+
+
+def render_jobs(ctx: Context, jobs: list[Job]) -> bytes:
+    return ctx.fmt.render(
+        "JobManager_JobListResponse", shapes.job_list(jobs, len(jobs), xml=ctx.fmt.is_xml)
+    )
 
 
 async def advanced_details(ctx: Context) -> Response:
@@ -111,7 +122,7 @@ async def advanced_details(ctx: Context) -> Response:
     info_type = None
     if raw is not None:
         info_type = queries.whole(raw, "infoType", low=parse.MIN_INT)
-    body = await ctx.services.jobs.advanced_details(job_id, info_type)
+    body = await ctx.services.jobs.advanced_details(job_id, info_type, ctx.scope)
     return ctx.respond("JobManager_AdvanceJobDetailsResp", body)
 
 
@@ -119,7 +130,7 @@ async def job_details(ctx: Context) -> Response:
     body = body_of(ctx)
     if "jobId" not in body:
         raise BadRequest("JobDetails needs a jobId")
-    job, extras = await ctx.services.jobs.job_detail(parse_id(body["jobId"]))
+    job, extras = await ctx.services.jobs.job_detail(parse_id(body["jobId"]), ctx.scope)
     return ctx.respond("JobManager_JobDetailResponse", shapes.job_detail(job, extras))
 
 
@@ -128,7 +139,7 @@ async def list_jobs(ctx: Context) -> Response:
     for key, value in ctx.request.query_params.multi_items():
         params.setdefault(key.lower(), []).append(value)
     query = queries.from_get(params, ctx.request.headers, ctx.services.now())
-    total, jobs = await ctx.services.jobs.find(query)
+    total, jobs = await ctx.services.jobs.find(replace(query, scope=ctx.scope))
     return ctx.respond(
         "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
     )
@@ -136,7 +147,7 @@ async def list_jobs(ctx: Context) -> Response:
 
 async def post_jobs(ctx: Context) -> Response:
     query = queries.from_post(body_of(ctx), ctx.services.now())
-    total, jobs = await ctx.services.jobs.find(query)
+    total, jobs = await ctx.services.jobs.find(replace(query, scope=ctx.scope))
     return ctx.respond(
         "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
     )
@@ -164,6 +175,7 @@ async def job_action(ctx: Context) -> Response:
         if auto_resume is None
         else queries.whole(auto_resume, "autoResumeInSec", high=MAX_AUTO_RESUME_SECONDS),
         start_suspended=suspended is not None and queries.flag(suspended, "startInSuspendedState"),
+        address=ctx.address,
     )
     if new_ids:
         # The vendor lists the new job ids as strings.
@@ -187,18 +199,18 @@ async def multi_job_operation(ctx: Context) -> Response:
     if not isinstance(jobs, list) or not jobs:
         raise BadRequest('jobOpReq.jobs must be a list of {"jobId": N}')
     ids = [parse_id(j.get("jobId") if isinstance(j, dict) else None) for j in jobs]
-    await ctx.services.control.act_on_many(ids, action, ctx.account)
+    await ctx.services.control.act_on_many(ids, action, ctx.account, address=ctx.address)
     return ctx.respond("JobManager_PerformJobOperationResp", {"errorCode": 0})
 
 
 async def list_events(ctx: Context) -> Response:
-    found = await ctx.services.events.find(event_query(ctx))
+    found = await ctx.services.events.find(replace(event_query(ctx), scope=ctx.scope))
     return ctx.respond("EventViewer_EventsListResp", shapes.events(found))
 
 
 async def get_event(ctx: Context) -> Response:
     event_id = parse_id(ctx.params["event_id"], "event id")
-    found = await ctx.services.events.find(EventQuery(event_id=event_id))
+    found = await ctx.services.events.find(EventQuery(event_id=event_id, scope=ctx.scope))
     return ctx.respond("EventViewer_EventsListResp", shapes.events(found))
 
 
@@ -233,7 +245,7 @@ async def commserv(ctx: Context) -> Response:
 
 async def task_details(ctx: Context) -> Response:
     job_id = parse_id(ctx.params["job_id"])
-    job = await ctx.services.jobs.get(job_id)
+    job = await ctx.services.jobs.get(job_id, ctx.scope)
     if job is None:
         raise TaskDetailsFailed(f"No job exists with the job ID {job_id}")
     return ctx.respond("TMMsg_TaskInfoResp", shapes.task_details(job))
@@ -244,7 +256,7 @@ async def task_details(ctx: Context) -> Response:
 
 async def ingest_jobs(ctx: Context) -> Response:
     assert ctx.account is not None
-    ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account)
+    ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account, ctx.address)
     ctx.services.rendered.clear()
     return ctx.respond("", {"written": len(ids), "jobIds": ids})
 
@@ -252,14 +264,14 @@ async def ingest_jobs(ctx: Context) -> Response:
 async def ingest_job_update(ctx: Context) -> Response:
     assert ctx.account is not None
     job_id = parse_id(ctx.params["job_id"])
-    job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account)
+    job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account, ctx.address)
     ctx.services.rendered.clear()
     return ctx.respond("", {"jobSummary": shapes.job_summary(job, xml=False)})
 
 
 async def ingest_events(ctx: Context) -> Response:
     assert ctx.account is not None
-    written = await ctx.services.ingest.add_events(body_of(ctx), ctx.account)
+    written = await ctx.services.ingest.add_events(body_of(ctx), ctx.account, ctx.address)
     return ctx.respond("", {"written": written})
 
 

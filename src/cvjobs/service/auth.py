@@ -1,11 +1,18 @@
-"""Accounts, logins and tokens.
+"""Logins and tokens.
 
 Passwords are kept as argon2id hashes. A login token is 256 random bits shown as
-`QSDK <hex>`; only its SHA-256 is stored. A token expires after its idle timeout (30
+`QSDK <hex>`; only its SHA-256 is stored. A long-lived access token (`cvjobs token
+create`) is `cvat_<hex>`, also stored as its SHA-256, and lives until it expires or is
+revoked. A token expires after its idle timeout (30
 minutes, or the Login's `timeout`) without use. RenewLoginToken swaps a token for a new
 one even after it expired from inactivity, because cvpysdk renews only once it has been
 answered 401 with the old token (seen in cvpysdk 11.44, cvpysdk.py `_renew_login_token`);
 that is allowed within `renew_seconds` of the token's last use, and never after Logout.
+
+Failed logins lock an account after LOCK_AFTER_FAILURES in a row, for LOCK_SECONDS; a
+client address with ADDRESS_FAILURES failures within ADDRESS_WINDOW_SECONDS is refused
+until the oldest of them is that old (counted per worker). Logins, failures and lock-outs
+go to the audit log.
 """
 
 from __future__ import annotations
@@ -16,15 +23,24 @@ import binascii
 import contextlib
 import hashlib
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from cvjobs.errors import BadRequest, LoginFailed, NotAuthenticated, RenewFailed, StoreError
-from cvjobs.model import Account, Session
-from cvjobs.store.base import Store, StoredSession
+from cvjobs.errors import (
+    AccountLocked,
+    BadRequest,
+    LoginFailed,
+    NotAuthenticated,
+    RenewFailed,
+    StoreError,
+)
+from cvjobs.model import ADMIN, ROLES, Account, AuditEntry, Session
+from cvjobs.store.base import Store, StoredSession, StoredToken
 
 TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
 MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -36,6 +52,11 @@ HASHING_AT_ONCE = 2
 # logout or renewal made through another worker reaches this one within that time.
 SESSION_CACHE_SECONDS = 5
 SESSION_CACHE_SIZE = 10_000
+LOCK_AFTER_FAILURES = 5
+LOCK_SECONDS = 15 * 60
+ADDRESS_FAILURES = 20
+ADDRESS_WINDOW_SECONDS = 5 * 60
+ACCESS_TOKEN_PREFIX = "cvat_"
 
 
 def token_hash(token: str) -> bytes:
@@ -45,6 +66,35 @@ def token_hash(token: str) -> bytes:
 
 def _secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def access_token_hash(secret: str) -> str:
+    """The stored form of an access token: hex SHA-256 of its secret (scheme stripped)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AddressThrottle:
+    """Failed logins per client address in a sliding window, in memory."""
+
+    def __init__(self, limit: int, window: int, max_addresses: int = 10_000) -> None:
+        self._limit, self._window, self._max = limit, window, max_addresses
+        self._failures: dict[str, deque[int]] = {}
+
+    def wait(self, address: str, now: int) -> int:
+        """Seconds until `address` may try again (0: now)."""
+        times = self._failures.get(address)
+        if not times:
+            return 0
+        while times and now - times[0] >= self._window:
+            times.popleft()
+        if len(times) < self._limit:
+            return 0
+        return self._window - (now - times[0])
+
+    def failed(self, address: str, now: int) -> None:
+        if address not in self._failures and len(self._failures) >= self._max:
+            self._failures.clear()  # an address flood forgets, it does not grow
+        self._failures.setdefault(address, deque(maxlen=self._limit)).append(now)
 
 
 def token_secret(token: str) -> str:
@@ -61,6 +111,14 @@ def decode_password(encoded: str) -> str:
         return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("password must be the Base64 encoding of the UTF-8 password") from None
+
+
+def check_password(password: str) -> str:
+    if len(password) < 8:
+        raise BadRequest("a password needs at least 8 characters")
+    if len(password) > 1024:
+        raise BadRequest("a password may have at most 1024 characters")
+    return password
 
 
 class AuthService:
@@ -81,8 +139,10 @@ class AuthService:
         # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
         # its turn instead of taking all memory and every core.
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
-        # token hash -> (when read, the session as read)
+        # token hash -> (when read, the session or access token as read)
         self._sessions: dict[bytes, tuple[int, StoredSession]] = {}
+        self._tokens: dict[str, tuple[int, StoredToken]] = {}
+        self._throttle = AddressThrottle(ADDRESS_FAILURES, ADDRESS_WINDOW_SECONDS)
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
         # need: hashing is deliberately slow and most apps never need it.
@@ -110,13 +170,13 @@ class AuthService:
             self._dummy_hash = await self.hash_password(secrets.token_hex(16))
         return self._dummy_hash
 
-    async def create_account(self, name: str, password: str, *, is_admin: bool) -> Account:
-        if not name.strip():
-            raise BadRequest("an account needs a name")
-        if len(password) < 8:
-            raise BadRequest("a password needs at least 8 characters")
+    async def create_account(self, name: str, password: str, *, role: str) -> Account:
+        if not name.strip() or len(name.strip()) > 128:
+            raise BadRequest("an account needs a name of 1 to 128 characters")
+        if role not in ROLES:
+            raise BadRequest(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         return await self._store.create_account(
-            name.strip(), await self.hash_password(password), is_admin=is_admin
+            name.strip(), await self.hash_password(check_password(password)), role=role
         )
 
     async def ensure_admin(self, password: str) -> str | None:
@@ -127,23 +187,59 @@ class AuthService:
         generated = None
         if not password:
             password = generated = secrets.token_urlsafe(12)
-        await self.create_account("admin", password, is_admin=True)
+        await self.create_account("admin", password, role=ADMIN)
         return generated
 
     async def login(
-        self, username: str, encoded_password: str, timeout_minutes: int | None = None
+        self,
+        username: str,
+        encoded_password: str,
+        timeout_minutes: int | None = None,
+        address: str = "",
     ) -> Session:
         password = decode_password(encoded_password)
         if timeout_minutes is not None and not 1 <= timeout_minutes <= MAX_LOGIN_TIMEOUT_MINUTES:
             raise BadRequest(f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes")
-        stored = await self._store.get_account(username.strip()) if username.strip() else None
+        name, now = username.strip(), self._now()
+
+        async def refuse(error: LoginFailed, outcome: str, *more: AuditEntry) -> NoReturn:
+            entry = AuditEntry(now, name, address, "login", outcome=outcome, detail=error.message)
+            with contextlib.suppress(StoreError):
+                await self._store.add_audit([entry, *more])
+            raise error
+
+        wait = self._throttle.wait(address, now)
+        if wait:
+            await refuse(
+                LoginFailed(f"Too many failed logins from {address}; try again in {wait} s"),
+                "throttled",
+            )
+        stored = await self._store.get_account(name) if name else None
+        if stored is not None and stored.locked_until > now:
+            await refuse(AccountLocked(stored.locked_until - now), "locked")
         ok = await self._verify(stored.password_hash if stored else await self._dummy(), password)
         if stored is None or not ok:
-            raise LoginFailed("Invalid Username or Password")
+            self._throttle.failed(address, now)
+            if stored is not None:
+                locked_until = await self._store.record_login_failure(
+                    stored.account.account_id, now, LOCK_AFTER_FAILURES, LOCK_SECONDS
+                )
+                if locked_until:
+                    lockout = AuditEntry(
+                        now, name, address, "lockout", detail=f"locked for {LOCK_SECONDS} s"
+                    )
+                    await refuse(AccountLocked(locked_until - now), "failed", lockout)
+            await refuse(LoginFailed("Invalid Username or Password"), "failed")
+        assert stored is not None
         if stored.account.disabled:
-            raise LoginFailed("User account is disabled")
+            await refuse(LoginFailed("User account is disabled"), "disabled")
+        if stored.failed_logins:
+            await self._store.reset_login_failures(stored.account.account_id)
         idle = timeout_minutes * 60 if timeout_minutes else self._idle_seconds
-        return await self._open_session(stored.account, idle)
+        session = await self._open_session(stored.account, idle)
+        with contextlib.suppress(StoreError):
+            await self._store.add_audit([AuditEntry(now, stored.account.name, address, "login")])
+        return session
 
     async def _open_session(self, account: Account, idle_seconds: int) -> Session:
         token = "QSDK " + secrets.token_hex(32)
@@ -157,8 +253,10 @@ class AuthService:
         secret = token_secret(token) if token else ""
         if not secret:
             raise NotAuthenticated("Access denied: no authentication token was sent")
-        key = _secret_hash(secret)
         now = self._now()
+        if secret.startswith(ACCESS_TOKEN_PREFIX):
+            return await self._access_token(secret, now)
+        key = _secret_hash(secret)
         cached = self._sessions.get(key)
         if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
             session = cached[1]
@@ -180,6 +278,32 @@ class AuthService:
                 await self._store.touch_session(key, now)
                 self._remember(key, now, replace(session, last_used=now))
         return session.account
+
+    async def _access_token(self, secret: str, now: int) -> Account:
+        key = access_token_hash(secret)
+        cached = self._tokens.get(key)
+        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
+            stored = cached[1]
+        else:
+            found = await self._store.get_access_token(key)
+            if found is None:
+                self._tokens.pop(key, None)
+                raise NotAuthenticated("Access denied: the access token is not valid")
+            stored = found
+            if len(self._tokens) >= SESSION_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[key] = (now, stored)
+        if stored.revoked_at:
+            raise NotAuthenticated("Access denied: the access token was revoked")
+        if now >= stored.expires_at:
+            raise NotAuthenticated("Access denied: the access token has expired")
+        if stored.account.disabled:
+            raise NotAuthenticated("Access denied: the account is disabled")
+        if now - stored.last_used >= TOUCH_INTERVAL_SECONDS:
+            with contextlib.suppress(StoreError):
+                await self._store.touch_access_token(stored.token_id, now)
+                self._tokens[key] = (now, replace(stored, last_used=now))
+        return stored.account
 
     def _remember(self, key: bytes, now: int, session: StoredSession) -> None:
         if len(self._sessions) >= SESSION_CACHE_SIZE:

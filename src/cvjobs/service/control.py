@@ -2,17 +2,21 @@
 
 The state machine (`lifecycle`) decides; this applies the decision as a compare-and-set on
 the job's status, so of two concurrent actions on one job exactly one wins, and a refused
-action changes nothing. Every change writes its event.
+action changes nothing. Every change writes its event. Only operators and administrators
+act, on jobs within their scope (a job outside it answers as if it did not exist); every
+action, done or refused, goes to the audit log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from cvjobs import vocab
-from cvjobs.errors import JobActionFailed
-from cvjobs.model import Account, Job
+from cvjobs.errors import Forbidden, JobActionFailed, StoreError
+from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
 from cvjobs.service.events import started_event, status_event
 from cvjobs.store.base import JobChange, Store
@@ -87,6 +91,14 @@ def acted(job: Job, action: str, status: str, user: str, now: int, auto_resume: 
     return JobChange(new, job.status, (status_event(job, status, now, user, action),))
 
 
+def require_operator(account: Account) -> None:
+    """Job actions and ingest writes are for operators and administrators."""
+    if not account.may_act:
+        raise Forbidden(
+            f"{account.name} is a {account.role}: only operators and administrators may change jobs"
+        )
+
+
 class JobControl:
     def __init__(self, store: Store, *, clock: Callable[[], float], engine_settles: bool) -> None:
         self._store = store
@@ -97,11 +109,30 @@ class JobControl:
     def _now(self) -> int:
         return int(self._clock())
 
-    async def _job(self, job_id: int) -> Job:
+    async def _job(self, job_id: int, account: Account) -> Job:
         job = await self._store.get_job(job_id)
-        if job is None:
+        if job is None or not account.sees.allows(job):
             raise JobActionFailed(f"No job exists with the job ID {job_id}")
         return job
+
+    @asynccontextmanager
+    async def _audited(
+        self, account: Account, address: str, action: str, job_ids: list[int]
+    ) -> AsyncIterator[None]:
+        """Refusals are written to the audit log here; what is done is written with it."""
+        try:
+            require_operator(account)
+            yield
+        except (JobActionFailed, Forbidden) as exc:
+            outcome = "forbidden" if isinstance(exc, Forbidden) else "refused"
+            now = self._now()
+            entries = [
+                AuditEntry(now, account.name, address, f"job.{action}", i, outcome, exc.message)
+                for i in job_ids
+            ]
+            with contextlib.suppress(StoreError):
+                await self._store.add_audit(entries)
+            raise
 
     async def act(
         self,
@@ -111,26 +142,48 @@ class JobControl:
         *,
         auto_resume_seconds: int = 0,
         start_suspended: bool = False,
+        address: str = "",
     ) -> list[int]:
         """Apply one action to one job. Returns the new job's id for a resubmit, else []."""
-        if action == lifecycle.RESUBMIT:
-            job = await self._job(job_id)
+        if action != lifecycle.RESUBMIT:
+            await self.act_on_many(
+                [job_id], action, account, auto_resume_seconds=auto_resume_seconds, address=address
+            )
+            return []
+        async with self._audited(account, address, action, [job_id]):
+            job = await self._job(job_id, account)
             refusal = lifecycle.decide(job_id, job.status, action).refusal
             if refusal:
                 raise JobActionFailed(refusal)
-            return [await self._resubmit(job, account, start_suspended)]
-        await self.act_on_many([job_id], action, account, auto_resume_seconds=auto_resume_seconds)
-        return []
+            return [await self._resubmit(job, account, start_suspended, address)]
 
     async def act_on_many(
-        self, job_ids: list[int], action: str, account: Account, *, auto_resume_seconds: int = 0
+        self,
+        job_ids: list[int],
+        action: str,
+        account: Account,
+        *,
+        auto_resume_seconds: int = 0,
+        address: str = "",
     ) -> None:
         """One action on one or many jobs, all or nothing: if any job refuses, or changes
-        under the action (a concurrent action won), no job is touched."""
+        under the action (a concurrent action won), no job is touched. A job outside the
+        account's scope answers as if it did not exist."""
+        async with self._audited(account, address, action, job_ids):
+            await self._act_on_many(job_ids, action, account, auto_resume_seconds, address)
+
+    async def _act_on_many(
+        self,
+        job_ids: list[int],
+        action: str,
+        account: Account,
+        auto_resume_seconds: int,
+        address: str,
+    ) -> None:
         if action == lifecycle.RESUBMIT:
             raise JobActionFailed("resubmit takes one job at a time")
         now = self._now()
-        jobs = [await self._job(job_id) for job_id in dict.fromkeys(job_ids)]
+        jobs = [await self._job(job_id, account) for job_id in dict.fromkeys(job_ids)]
         changes, refusals = [], []
         for job in jobs:
             decision = lifecycle.decide(job.job_id, job.status, action)
@@ -148,13 +201,18 @@ class JobControl:
             # No engine will settle Suspend Pending or Kill Pending: write the settled
             # state, with both events, in the same write.
             changes = [_then(change, settled(change.job, now)) for change in changes]
-        if not await self._store.replace_jobs(changes, all_or_nothing=True):
+        audit = [
+            AuditEntry(now, account.name, address, f"job.{action}", job.job_id) for job in jobs
+        ]
+        if not await self._store.replace_jobs(changes, all_or_nothing=True, audit=audit):
             raise JobActionFailed(
                 f"a job changed while it was being asked to {action} (another action came"
                 " first); nothing was done"
             )
 
-    async def _resubmit(self, job: Job, account: Account, start_suspended: bool) -> int:
+    async def _resubmit(
+        self, job: Job, account: Account, start_suspended: bool, address: str
+    ) -> int:
         now = self._now()
         template = fresh_job(
             job,
@@ -165,5 +223,6 @@ class JobControl:
             else "",
         )
         event = started_event(template, now, account.name, f"resubmission of job [{job.job_id}]")
-        created = await self._store.create_job(template, [event])
+        audit = AuditEntry(now, account.name, address, "job.resubmit", job.job_id)
+        created = await self._store.create_job(template, [event], [audit])
         return created.job_id

@@ -1,7 +1,9 @@
 """The ingest API's rules: backup tooling writes jobs, progress and events (JSON under
 /cvjobs/v1/). Records are checked like `cvjobs import` checks them; a batch is all or
 nothing; an update older than what is stored (by lastUpdateTime) is refused with 409 and
-changes nothing. Only administrators may ingest.
+changes nothing. Operators and administrators may ingest. An operator limited to some
+clients writes only jobs of those clients (judged by the stored client groups, which only
+an administrator's records change); a job outside its scope refuses the whole batch.
 
 Ingest reports what happened, so it may set any status: the job-control state machine
 governs actions, not reports. Status changes are written as events all the same.
@@ -15,21 +17,17 @@ from typing import Any
 
 from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
-from cvjobs.model import Account, Event, Job, JobRecord, JsonObject, Ref
+from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject, Ref, Scope
 from cvjobs.records import check_section, job_from_summary, summary_of
+from cvjobs.service.control import require_operator
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
-from cvjobs.store.base import Store
+from cvjobs.store.base import JobState, Store
 
 MAX_BATCH = 10_000
 # What an ingest item may carry beside the jobSummary fields.
 _ITEM_KEYS = frozenset({"jobSummary", "jobDetail", "advancedDetails"})
 _SEVERITIES = frozenset({0, 3, 6, 9})
-
-
-def require_admin(account: Account) -> None:
-    if not account.is_admin:
-        raise Forbidden(f"only administrators may ingest; {account.name} is not one")
 
 
 def _items(body: dict[str, Any], key: str) -> list[Any]:
@@ -77,9 +75,7 @@ class IngestService:
         return int(self._clock())
 
     @staticmethod
-    def _with_event(
-        record: JobRecord, stored: tuple[str, int] | None, user: str, now: int
-    ) -> JobRecord:
+    def _with_event(record: JobRecord, stored: JobState | None, user: str, now: int) -> JobRecord:
         """The record with the event its arrival makes: a new job, or a status change."""
         new = record.job
         if stored is None:
@@ -90,10 +86,12 @@ class IngestService:
             return record
         return replace(record, events=(*record.events, event))
 
-    async def put_jobs(self, body: dict[str, Any], account: Account) -> list[int]:
+    async def put_jobs(
+        self, body: dict[str, Any], account: Account, address: str = "", action: str = "jobs"
+    ) -> list[int]:
         """Create or replace jobs, one or a batch, all or nothing. Returns their ids.
         A PATCH arrives here too, as the stored summary with the patch laid over it."""
-        require_admin(account)
+        require_operator(account)
         now = self._now()
         try:
             records = [
@@ -105,20 +103,52 @@ class IngestService:
         if len(set(ids)) != len(ids):
             raise BadRequest("a job appears more than once in the batch")
         stored = await self._store.job_states(ids)
+        scope = account.sees
+        if not scope.everything:
+            records = [replace(r, set_client_groups=False) for r in records]
+            await self._check_scope(records, stored, scope)
         records = [
             self._with_event(r, stored.get(r.job.job_id), account.name, now) for r in records
         ]
-        await self._store.upsert_jobs(records, require_newer=True)
+        shown = ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
+        audit = AuditEntry(
+            now,
+            account.name,
+            address,
+            f"ingest.{action}",
+            ids[0] if len(ids) == 1 else 0,
+            detail=f"{len(ids)} job(s): {shown}",
+        )
+        await self._store.upsert_jobs(records, require_newer=True, audit=[audit])
         return ids
 
-    async def patch_job(self, job_id: int, body: dict[str, Any], account: Account) -> Job:
+    async def _check_scope(
+        self, records: list[JobRecord], stored: dict[int, JobState], scope: Scope
+    ) -> None:
+        """Forbidden unless every job, as stored and as sent, is of a client in `scope`."""
+        clients = {r.job.client.id for r in records} | {s.client_id for s in stored.values()}
+        groups = await self._store.client_groups_of(clients)
+        for record in records:
+            job_id = record.job.job_id
+            for client_id in (
+                record.job.client.id,
+                *([stored[job_id].client_id] if job_id in stored else []),
+            ):
+                if not scope.allows_client(client_id, groups.get(client_id, ())):
+                    raise Forbidden(
+                        f"job {job_id} is not of a client you may write; nothing was written"
+                    )
+
+    async def patch_job(
+        self, job_id: int, body: dict[str, Any], account: Account, address: str = ""
+    ) -> Job:
         """Change some fields of a job (progress, a new status, ...) and keep the rest: the
         stored record with the patch laid over it, written like any ingested job. The body
         is jobSummary fields, or {"jobSummary": {...}, "jobDetail": ..., "advancedDetails":
         ...}. Without lastUpdateTime the update counts as made now."""
-        require_admin(account)
+        require_operator(account)
         old = await self._store.get_job(job_id)
-        if old is None:
+        if old is None or not account.sees.allows(old):
             raise NoSuchJob(f"No job exists with the job ID {job_id}")
         patch = body.get("jobSummary", body)
         if not isinstance(patch, dict):
@@ -132,21 +162,22 @@ class IngestService:
         if "lastUpdateTime" not in patch:
             merged["lastUpdateTime"] = max(self._now(), old.last_update_time)
         item = {k: v for k, v in {**patch, **body}.items() if k in _ITEM_KEYS}
-        await self.put_jobs({**item, "jobSummary": merged}, account)
+        await self.put_jobs({**item, "jobSummary": merged}, account, address, "update")
         new = await self._store.get_job(job_id)
         assert new is not None
         return new
 
-    async def add_events(self, body: dict[str, Any], account: Account) -> int:
-        require_admin(account)
+    async def add_events(self, body: dict[str, Any], account: Account, address: str = "") -> int:
+        require_operator(account)
         now = self._now()
         events = []
         for n, item in enumerate(_items(body, "events")):
-            events.append(await self._event(item, f"events[{n}]", now, account.name))
-        await self._store.add_events(events)
+            events.append(await self._event(item, f"events[{n}]", now, account))
+        audit = AuditEntry(now, account.name, address, "ingest.events", detail=f"{len(events)}")
+        await self._store.add_events(events, [audit])
         return len(events)
 
-    async def _event(self, item: Any, where: str, now: int, user: str) -> Event:
+    async def _event(self, item: Any, where: str, now: int, account: Account) -> Event:
         if not isinstance(item, dict):
             raise BadRequest(f"{where}: expected an object")
 
@@ -168,11 +199,16 @@ class IngestService:
             raise BadRequest(f"{where}: eventCode and subsystem must be strings")
         job_id = whole("jobId", 0)
         client = Ref(whole("clientId", 0), "")
+        scope = account.sees
         if job_id:
             job = await self._store.get_job(job_id)
-            if job is None:
+            if job is None or not scope.allows(job):
                 raise BadRequest(f"{where}: there is no job {job_id}")
             client = job.client
+        elif not scope.everything:
+            groups = await self._store.client_groups_of([client.id])
+            if not scope.allows_client(client.id, groups.get(client.id, ())):
+                raise Forbidden(f"{where}: client {client.id} is not one you may write")
         return Event(
             time=whole("timeSource", whole("time", now)),
             severity=severity,
@@ -181,5 +217,5 @@ class IngestService:
             job_id=job_id,
             client=client,
             subsystem=subsystem,
-            user=user,
+            user=account.name,
         )

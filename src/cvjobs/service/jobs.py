@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
-from cvjobs.model import Job, JobQuery, JsonObject, StoragePolicy
+from cvjobs.model import Job, JobQuery, JsonObject, Scope, StoragePolicy
 from cvjobs.store.base import Store
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -77,27 +77,32 @@ class JobService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def get(self, job_id: int) -> Job | None:
-        return await self._store.get_job(job_id)
+    async def get(self, job_id: int, scope: Scope) -> Job | None:
+        """The job, or None when there is none or it is outside `scope` (the two answer
+        alike everywhere)."""
+        job = await self._store.get_job(job_id)
+        return job if job is not None and scope.allows(job) else None
 
     async def find(self, query: JobQuery) -> tuple[int, list[Job]]:
         """(how many jobs match in all, the page asked for)."""
         return await self._store.list_jobs(query)
 
-    async def job_detail(self, job_id: int) -> tuple[Job, JsonObject]:
+    async def job_detail(self, job_id: int, scope: Scope) -> tuple[Job, JsonObject]:
         """The job and the JobDetails extras recorded with it (empty if none)."""
-        job = await self._store.get_job(job_id)
+        job = await self.get(job_id, scope)
         if job is None:
             raise JobDetailsFailed(f"No job exists with the job ID {job_id}")
         sections = await self._store.get_sections(job_id, (JOB_DETAIL_SECTION,))
         return job, sections.get(JOB_DETAIL_SECTION, {})
 
-    async def advanced_details(self, job_id: int, info_type: int | None) -> JsonObject:
+    async def advanced_details(
+        self, job_id: int, info_type: int | None, scope: Scope
+    ) -> JsonObject:
         """The requested sections in one object. `info_type` None asks for every section
         that applies to the job and has been recorded."""
         if info_type is not None:
             validate_info_type(info_type)
-        job = await self._store.get_job(job_id)
+        job = await self.get(job_id, scope)
         if job is None:
             raise OperationFailed(f"No job exists with the job ID {job_id}")
         if info_type is None:

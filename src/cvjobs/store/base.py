@@ -11,21 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from cvjobs.model import (
     Account,
+    AuditEntry,
+    AuditQuery,
     Event,
     EventQuery,
     Job,
     JobQuery,
     JobRecord,
     JsonObject,
+    Scope,
     StoragePolicy,
 )
 
 if TYPE_CHECKING:
     from cvjobs.store.sql import Prepared
+
+
+class JobState(NamedTuple):
+    """What ingest needs to know of a stored job before replacing it."""
+
+    status: str
+    last_update_time: int
+    client_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,21 @@ class JobChange:
 class StoredAccount:
     account: Account
     password_hash: str
+    failed_logins: int = 0
+    locked_until: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """A long-lived access token (its secret is never stored)."""
+
+    account: Account
+    token_id: int
+    name: str
+    created_at: int
+    expires_at: int
+    revoked_at: int = 0
+    last_used: int = 0
 
 
 class Store(Protocol):
@@ -72,12 +98,17 @@ class Store(Protocol):
         ...
 
     async def upsert_jobs(
-        self, records: Iterable[JobRecord], *, require_newer: bool = False
+        self,
+        records: Iterable[JobRecord],
+        *,
+        require_newer: bool = False,
+        audit: Sequence[AuditEntry] = (),
     ) -> int:
         """Insert or replace jobs by id, with their entities, sections and events, all or
-        nothing. Sections a record does not carry are kept. With `require_newer`, a
-        record older than the stored job (by lastUpdateTime) raises StaleUpdate and
-        nothing is written. Returns how many jobs were written."""
+        nothing; `audit` entries go in the same transaction (as in every write below).
+        Sections a record does not carry are kept. With `require_newer`, a record older
+        than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
+        Returns how many jobs were written."""
         ...
 
     async def load(self, batches: Iterable[Prepared]) -> int:
@@ -85,8 +116,8 @@ class Store(Protocol):
         (possibly in other processes), in one transaction. Returns how many jobs."""
         ...
 
-    async def job_states(self, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
-        """(status, lastUpdateTime) of those of the jobs that exist, in a few queries."""
+    async def job_states(self, job_ids: Sequence[int]) -> dict[int, JobState]:
+        """The states of those of the jobs that exist, in a few queries."""
         ...
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
@@ -95,18 +126,28 @@ class Store(Protocol):
 
     async def active_jobs(self) -> list[Job]: ...
 
-    async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
+    async def replace_jobs(
+        self,
+        changes: Sequence[JobChange],
+        *,
+        all_or_nothing: bool,
+        audit: Sequence[AuditEntry] = (),
+    ) -> int:
         """Write each change's changeable fields (status, progress, times; not the job's
         identity or entities) and its events, in one transaction. A change whose job no
         longer has its expected status is skipped, or with `all_or_nothing` undoes them
         all. Returns how many were written."""
         ...
 
-    async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
+    async def create_job(
+        self, job: Job, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+    ) -> Job:
         """Insert `job` under the next free id, with its events; returns it with that id."""
         ...
 
-    async def add_events(self, events: Iterable[Event]) -> None: ...
+    async def add_events(
+        self, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+    ) -> None: ...
 
     async def list_events(self, query: EventQuery) -> list[Event]:
         """Matching events, newest first."""
@@ -141,9 +182,63 @@ class Store(Protocol):
     # Accounts and sessions
     async def count_accounts(self) -> int: ...
 
-    async def create_account(self, name: str, password_hash: str, *, is_admin: bool) -> Account: ...
+    async def create_account(self, name: str, password_hash: str, *, role: str) -> Account: ...
 
     async def get_account(self, name: str) -> StoredAccount | None: ...
+
+    async def update_account(
+        self,
+        account_id: int,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+    ) -> None:
+        """Change what is given. A new password or disabling ends the account's logins;
+        a new password also clears its failed logins and lock."""
+        ...
+
+    async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
+        """The stored client groups of each of these clients (empty for unknown ones)."""
+        ...
+
+    async def set_scope(self, account_id: int, scope: Scope) -> None: ...
+
+    async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
+        """{lowercased name: id} of the clients or client_groups with these names."""
+        ...
+
+    async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
+        """{id: name} of these clients or client_groups."""
+        ...
+
+    async def record_login_failure(
+        self, account_id: int, now: int, lock_after: int, lock_seconds: int
+    ) -> int:
+        """Count a failed login; locks the account at `lock_after`. Returns locked_until."""
+        ...
+
+    async def reset_login_failures(self, account_id: int) -> None: ...
+
+    # Long-lived access tokens, by the hex SHA-256 of their secret
+    async def create_access_token(
+        self, token_hash: str, account_id: int, name: str, now: int, expires_at: int
+    ) -> int: ...
+
+    async def get_access_token(self, token_hash: str) -> StoredToken | None: ...
+
+    async def access_tokens(self) -> list[StoredToken]: ...
+
+    async def touch_access_token(self, token_id: int, now: int) -> None: ...
+
+    async def revoke_access_token(self, token_id: int, now: int) -> bool: ...
+
+    # The audit log
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first."""
+        ...
 
     async def create_session(
         self, token_hash: bytes, account_id: int, now: int, idle_seconds: int

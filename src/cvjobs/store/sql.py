@@ -4,7 +4,7 @@ entity writer that upserts what jobs refer to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from cvjobs import vocab
-from cvjobs.model import Event, Job, JobQuery, JobRecord, Ref
+from cvjobs.model import Event, Job, JobQuery, JobRecord, Ref, Scope
 from cvjobs.store.database import Connection, Dialect
 
 JOB_COLUMNS = (
@@ -66,7 +66,9 @@ ACTIVE_INDEX = f"CREATE INDEX jobs_active ON jobs (id) WHERE status IN ({ACTIVE_
 IS_ACTIVE = f"j.status IN ({ACTIVE_LITERALS})"
 
 # Schema versions spelled the same on both backends (sqlite_schema.py and
-# postgres_schema.py hold versions 1 and 2, whose column types differ).
+# postgres_schema.py hold versions 1 and 2, whose column types differ). SERIAL stands for
+# each backend's generated integer key (see serial_ids).
+SERIAL = "$SERIAL$"
 SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
     # v3: a partial index of the active jobs, which are few however big the catalogue:
     # the engine reads them every second and job lists filter on them.
@@ -81,10 +83,55 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
         "CREATE INDEX jobs_type_end ON jobs (job_type, end_time, status);\n"
         "ANALYZE;\n",
     ),
+    # v5: who may see and do what. An account has a role and a scope (all clients, or the
+    # clients and client groups listed in account_scopes); failed logins lock it for a
+    # while; long-lived access tokens are kept as the hex SHA-256 of their secret; the
+    # audit log records logins, token changes, job actions and ingest writes.
+    (
+        5,
+        "ALTER TABLE accounts ADD COLUMN role TEXT NOT NULL DEFAULT 'viewer';\n"
+        "UPDATE accounts SET role = 'admin' WHERE is_admin <> 0;\n"
+        "ALTER TABLE accounts ADD COLUMN scope_all INTEGER NOT NULL DEFAULT 1;\n"
+        "ALTER TABLE accounts ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE accounts ADD COLUMN locked_until BIGINT NOT NULL DEFAULT 0;\n"
+        "CREATE TABLE account_scopes (\n"
+        "    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,\n"
+        "    kind       TEXT NOT NULL CHECK (kind IN ('client', 'group')),\n"
+        "    entity_id  BIGINT NOT NULL,\n"
+        "    PRIMARY KEY (account_id, kind, entity_id)\n"
+        ");\n"
+        "CREATE TABLE access_tokens (\n"
+        f"    id         {SERIAL},\n"
+        "    token_hash TEXT NOT NULL UNIQUE,\n"
+        "    account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,\n"
+        "    name       TEXT NOT NULL DEFAULT '',\n"
+        "    created_at BIGINT NOT NULL,\n"
+        "    expires_at BIGINT NOT NULL,\n"
+        "    revoked_at BIGINT NOT NULL DEFAULT 0,\n"
+        "    last_used  BIGINT NOT NULL DEFAULT 0\n"
+        ");\n"
+        "CREATE TABLE audit (\n"
+        f"    id        {SERIAL},\n"
+        "    time      BIGINT NOT NULL,\n"
+        "    user_name TEXT NOT NULL DEFAULT '',\n"
+        "    address   TEXT NOT NULL DEFAULT '',\n"
+        "    action    TEXT NOT NULL,\n"
+        "    job_id    BIGINT NOT NULL DEFAULT 0,\n"
+        "    outcome   TEXT NOT NULL DEFAULT 'ok',\n"
+        "    detail    TEXT NOT NULL DEFAULT ''\n"
+        ");\n"
+        "CREATE INDEX audit_time ON audit (time, id);\n"
+        "CREATE INDEX audit_job ON audit (job_id, id);\n",
+    ),
 )
 
 
-def in_list(column: str, values: frozenset[str] | frozenset[int] | tuple[int, ...]) -> str:
+def serial_ids(migrations: tuple[tuple[int, str], ...], column: str) -> tuple[tuple[int, str], ...]:
+    """The shared migrations with SERIAL spelled as the backend's generated key column."""
+    return tuple((version, script.replace(SERIAL, column)) for version, script in migrations)
+
+
+def in_list(column: str, values: Collection[Any]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
 
 
@@ -117,7 +164,28 @@ def job_filter(q: JobQuery) -> tuple[str, list[Any]]:
             params.extend(recent_params)
     if not q.show_aged:
         where.append("j.is_aged = 0")
+    if not q.scope.everything:
+        clause, scope_params = scope_filter("j.client_id", q.scope)
+        where.append(clause)
+        params.extend(scope_params)
     return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def scope_filter(column: str, scope: Scope) -> tuple[str, list[Any]]:
+    """The condition on a client id column that keeps the rows `scope` allows: the
+    clients it lists and the members of the client groups it lists."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if scope.clients:
+        parts.append(in_list(column, scope.clients))
+        params.extend(sorted(scope.clients))
+    if scope.groups:
+        members = "SELECT client_id FROM client_group_members WHERE " + in_list(
+            "group_id", scope.groups
+        )
+        parts.append(f"{column} IN ({members})")
+        params.extend(sorted(scope.groups))
+    return ("(" + " OR ".join(parts) + ")" if parts else "1 = 0"), params
 
 
 def select_job(dialect: Dialect) -> str:

@@ -14,7 +14,11 @@ import orjson
 from cvjobs import vocab
 from cvjobs.errors import StaleUpdate, StoreError
 from cvjobs.model import (
+    ADMIN,
+    EVERYTHING,
     Account,
+    AuditEntry,
+    AuditQuery,
     Event,
     EventQuery,
     Job,
@@ -23,9 +27,16 @@ from cvjobs.model import (
     JsonObject,
     PolicyCopy,
     Ref,
+    Scope,
     StoragePolicy,
 )
-from cvjobs.store.base import JobChange, StoredAccount, StoredSession
+from cvjobs.store.base import (
+    JobChange,
+    JobState,
+    StoredAccount,
+    StoredSession,
+    StoredToken,
+)
 from cvjobs.store.database import Connection, Database, Undo
 from cvjobs.store.sql import (
     EVENT_COLUMNS,
@@ -47,6 +58,7 @@ from cvjobs.store.sql import (
     job_params,
     prepare_batches,
     ref,
+    scope_filter,
     select_job,
 )
 
@@ -87,15 +99,17 @@ async def migrate(conn: Connection, migrations: Migrations, split: Any, where: s
     )
 
 
-async def _job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
-    """(status, lastUpdateTime) of those of the jobs that exist, one query per thousand."""
-    states: dict[int, tuple[str, int]] = {}
+async def _job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, JobState]:
+    """The states of those of the jobs that exist, one query per thousand."""
+    states: dict[int, JobState] = {}
     for start in range(0, len(job_ids), 1000):
         chunk = tuple(job_ids[start : start + 1000])
         for row in await conn.fetchall(
-            "SELECT id, status, last_update_time FROM jobs WHERE " + in_list("id", chunk), chunk
+            "SELECT id, status, last_update_time, client_id FROM jobs WHERE "
+            + in_list("id", chunk),
+            chunk,
         ):
-            states[row[0]] = (row[1], row[2])
+            states[row[0]] = JobState(row[1], row[2], row[3] or 0)
     return states
 
 
@@ -134,22 +148,32 @@ class SqlStore:
         return {row[0]: orjson.loads(row[1]) for row in rows}
 
     async def upsert_jobs(
-        self, records: Iterable[JobRecord], *, require_newer: bool = False
+        self,
+        records: Iterable[JobRecord],
+        *,
+        require_newer: bool = False,
+        audit: Sequence[AuditEntry] = (),
     ) -> int:
         stale_check: list[Job] | None = None
         if require_newer:
             records = list(records)
             stale_check = [r.job for r in records]
-        return await self._load(prepare_batches(records, BATCH), stale_check)
+        return await self._load(prepare_batches(records, BATCH), stale_check, audit)
 
     async def load(self, batches: Iterable[Prepared]) -> int:
-        return await self._load(batches, None)
+        return await self._load(batches, None, ())
 
-    async def _load(self, batches: Iterable[Prepared], stale_check: list[Job] | None) -> int:
+    async def _load(
+        self,
+        batches: Iterable[Prepared],
+        stale_check: list[Job] | None,
+        audit: Sequence[AuditEntry],
+    ) -> int:
         count = 0
         async with self._db.transaction() as conn:
             if stale_check:
                 await self._check_newer(conn, stale_check)
+            await _audit(conn, audit)
             entities = EntityWriter()
             deferred: list[str] | None = None
             for batch in batches:
@@ -196,7 +220,7 @@ class SqlStore:
                     f" this update's lastUpdateTime {job.last_update_time}; nothing was changed"
                 )
 
-    async def job_states(self, job_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    async def job_states(self, job_ids: Sequence[int]) -> dict[int, JobState]:
         async with self._db.reading() as conn:
             return await _job_states(conn, job_ids)
 
@@ -286,9 +310,16 @@ class SqlStore:
             rows = await conn.fetchall(self._select_job + " WHERE " + IS_ACTIVE)
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.job_id)
 
-    async def replace_jobs(self, changes: Sequence[JobChange], *, all_or_nothing: bool) -> int:
+    async def replace_jobs(
+        self,
+        changes: Sequence[JobChange],
+        *,
+        all_or_nothing: bool,
+        audit: Sequence[AuditEntry] = (),
+    ) -> int:
         written = 0
         async with self._db.transaction() as conn:
+            await _audit(conn, audit)  # undone with the rest if a change is refused
             for change in changes:
                 values = [
                     int(v) if isinstance(v, bool) else v
@@ -306,8 +337,11 @@ class SqlStore:
                 written += 1
         return written
 
-    async def create_job(self, job: Job, events: Iterable[Event]) -> Job:
+    async def create_job(
+        self, job: Job, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+    ) -> Job:
         async with self._db.transaction() as conn:
+            await _audit(conn, audit)
             if self._db.dialect.lock_job_ids:
                 await conn.execute(self._db.dialect.lock_job_ids)
             row = await conn.fetchone("SELECT coalesce(max(id), 0) + 1 FROM jobs")
@@ -321,8 +355,9 @@ class SqlStore:
             )
         return created
 
-    async def add_events(self, events: Iterable[Event]) -> None:
+    async def add_events(self, events: Iterable[Event], audit: Sequence[AuditEntry] = ()) -> None:
         async with self._db.transaction() as conn:
+            await _audit(conn, audit)
             await conn.executemany(INSERT_EVENT, [event_params(e) for e in events])
 
     async def list_events(self, query: EventQuery) -> list[Event]:
@@ -341,6 +376,10 @@ class SqlStore:
         if query.severities is not None:
             where.append(in_list("e.severity", query.severities) if query.severities else "1 = 0")
             params.extend(sorted(query.severities))
+        if not query.scope.everything:
+            clause, scope_params = scope_filter("e.client_id", query.scope)
+            where.append(clause)
+            params.extend(scope_params)
         condition = " WHERE " + " AND ".join(where) if where else ""
         return await self._events(condition + " ORDER BY e.id DESC LIMIT ?", [*params, query.limit])
 
@@ -406,13 +445,8 @@ class SqlStore:
 
     async def accounts(self) -> list[StoredAccount]:
         async with self._db.reading() as conn:
-            rows = await conn.fetchall(
-                "SELECT id, name, is_admin, disabled, password_hash FROM accounts ORDER BY id"
-            )
-        return [
-            StoredAccount(Account(r[0], r[1], is_admin=bool(r[2]), disabled=bool(r[3])), r[4])
-            for r in rows
-        ]
+            rows = await conn.fetchall(f"SELECT {ACCOUNT_COLUMNS} FROM accounts a ORDER BY a.id")
+            return [await _stored_account(conn, row) for row in rows]
 
     # -- accounts and sessions -----------------------------------------------------------
 
@@ -421,29 +455,128 @@ class SqlStore:
             row = await conn.fetchone("SELECT count(*) FROM accounts")
         return int(row[0]) if row else 0
 
-    async def create_account(self, name: str, password_hash: str, *, is_admin: bool) -> Account:
+    async def create_account(self, name: str, password_hash: str, *, role: str) -> Account:
         async with self._db.transaction() as conn:
             if await conn.fetchone("SELECT 1 FROM accounts WHERE lower(name) = lower(?)", (name,)):
                 raise StoreError(f"an account named {name!r} exists already")
             row = await conn.fetchone(
-                "INSERT INTO accounts (name, password_hash, is_admin, created_at)"
-                " VALUES (?, ?, ?, ?) RETURNING id",
-                (name, password_hash, int(is_admin), int(time.time())),
+                "INSERT INTO accounts (name, password_hash, is_admin, role, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (name, password_hash, int(role == ADMIN), role, int(time.time())),
             )
         assert row is not None
-        return Account(account_id=int(row[0]), name=name, is_admin=is_admin)
+        return Account(account_id=int(row[0]), name=name, role=role)
 
     async def get_account(self, name: str) -> StoredAccount | None:
         async with self._db.reading() as conn:
             row = await conn.fetchone(
-                "SELECT id, name, is_admin, disabled, password_hash FROM accounts"
-                " WHERE lower(name) = lower(?)",
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE lower(a.name) = lower(?)",
                 (name,),
             )
-        if row is None:
-            return None
-        account = Account(row[0], row[1], is_admin=bool(row[2]), disabled=bool(row[3]))
-        return StoredAccount(account, row[4])
+            return None if row is None else await _stored_account(conn, row)
+
+    async def update_account(
+        self,
+        account_id: int,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+    ) -> None:
+        changes: list[tuple[str, Any]] = []
+        if password_hash is not None:
+            changes += [("password_hash", password_hash), ("failed_logins", 0), ("locked_until", 0)]
+        if role is not None:
+            changes += [("role", role), ("is_admin", int(role == ADMIN))]
+        if disabled is not None:
+            changes.append(("disabled", int(disabled)))
+        if not changes:
+            return
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                f"UPDATE accounts SET {', '.join(f'{c} = ?' for c, _ in changes)} WHERE id = ?",
+                (*(v for _, v in changes), account_id),
+            )
+            if disabled or password_hash is not None:
+                # A disabled account or a changed password ends every open login.
+                await conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+
+    async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
+        ids = tuple(sorted(set(client_ids)))
+        if not ids:
+            return {}
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT client_id, group_id FROM client_group_members WHERE "
+                + in_list("client_id", ids),
+                ids,
+            )
+        groups: dict[int, set[int]] = {client_id: set() for client_id in ids}
+        for client_id, group_id in rows:
+            groups[client_id].add(group_id)
+        return {client_id: frozenset(g) for client_id, g in groups.items()}
+
+    async def set_scope(self, account_id: int, scope: Scope) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE accounts SET scope_all = ? WHERE id = ?",
+                (int(scope.everything), account_id),
+            )
+            await conn.execute("DELETE FROM account_scopes WHERE account_id = ?", (account_id,))
+            await conn.executemany(
+                "INSERT INTO account_scopes (account_id, kind, entity_id) VALUES (?, ?, ?)",
+                [(account_id, "client", i) for i in sorted(scope.clients)]
+                + [(account_id, "group", i) for i in sorted(scope.groups)],
+            )
+
+    async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
+        """Ids of the clients or client groups with these names (any casing)."""
+        if table not in ("clients", "client_groups") or not names:
+            return {}
+        lowered = frozenset(n.lower() for n in names)
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT lower(name), min(id) FROM {table}"
+                f" WHERE {in_list('lower(name)', lowered)} GROUP BY lower(name)",
+                tuple(lowered),
+            )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
+        if table not in ("clients", "client_groups") or not ids:
+            return {}
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT id, name FROM {table} WHERE {in_list('id', ids)}", tuple(sorted(ids))
+            )
+        return {int(row[0]): row[1] for row in rows}
+
+    async def record_login_failure(
+        self, account_id: int, now: int, lock_after: int, lock_seconds: int
+    ) -> int:
+        """Count a failed login; the count reaching `lock_after` locks the account for
+        `lock_seconds` and starts the count again. Returns locked_until (0: not locked)."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchone(
+                "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = ?"
+                " RETURNING failed_logins",
+                (account_id,),
+            )
+            if row is None or row[0] < lock_after:
+                return 0
+            await conn.execute(
+                "UPDATE accounts SET failed_logins = 0, locked_until = ? WHERE id = ?",
+                (now + lock_seconds, account_id),
+            )
+            return now + lock_seconds
+
+    async def reset_login_failures(self, account_id: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE accounts SET failed_logins = 0, locked_until = 0"
+                " WHERE id = ? AND (failed_logins <> 0 OR locked_until <> 0)",
+                (account_id,),
+            )
 
     async def create_session(
         self, token_hash: bytes, account_id: int, now: int, idle_seconds: int
@@ -458,15 +591,15 @@ class SqlStore:
     async def get_session(self, token_hash: bytes) -> StoredSession | None:
         async with self._db.reading() as conn:
             row = await conn.fetchone(
-                "SELECT a.id, a.name, a.is_admin, a.disabled, s.created_at, s.last_used,"
-                " s.idle_seconds FROM sessions s JOIN accounts a ON a.id = s.account_id"
-                " WHERE s.token_hash = ?",
+                f"SELECT {ACCOUNT_COLUMNS}, s.created_at, s.last_used, s.idle_seconds"
+                " FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = ?",
                 (token_hash,),
             )
-        if row is None:
-            return None
-        account = Account(row[0], row[1], is_admin=bool(row[2]), disabled=bool(row[3]))
-        return StoredSession(account, created_at=row[4], last_used=row[5], idle_seconds=row[6])
+            if row is None:
+                return None
+            stored = await _stored_account(conn, row)
+        n = len(ACCOUNT_FIELDS)
+        return StoredSession(stored.account, row[n], row[n + 1], row[n + 2])
 
     async def touch_session(self, token_hash: bytes, now: int) -> None:
         async with self._db.transaction() as conn:
@@ -487,3 +620,121 @@ class SqlStore:
             return await conn.execute(
                 "DELETE FROM sessions WHERE last_used + idle_seconds < ?", (now,)
             )
+
+    # -- access tokens -------------------------------------------------------------------
+
+    async def create_access_token(
+        self, token_hash: str, account_id: int, name: str, now: int, expires_at: int
+    ) -> int:
+        async with self._db.transaction() as conn:
+            row = await conn.fetchone(
+                "INSERT INTO access_tokens (token_hash, account_id, name, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (token_hash, account_id, name, now, expires_at),
+            )
+        assert row is not None
+        return int(row[0])
+
+    async def get_access_token(self, token_hash: str) -> StoredToken | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                f"SELECT {ACCOUNT_COLUMNS}, {TOKEN_COLUMNS} FROM access_tokens t"
+                " JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?",
+                (token_hash,),
+            )
+            if row is None:
+                return None
+            stored = await _stored_account(conn, row)
+        return StoredToken(stored.account, *row[len(ACCOUNT_FIELDS) :])
+
+    async def access_tokens(self) -> list[StoredToken]:
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT {ACCOUNT_COLUMNS}, {TOKEN_COLUMNS} FROM access_tokens t"
+                " JOIN accounts a ON a.id = t.account_id ORDER BY t.id"
+            )
+            return [
+                StoredToken((await _stored_account(conn, r)).account, *r[len(ACCOUNT_FIELDS) :])
+                for r in rows
+            ]
+
+    async def touch_access_token(self, token_id: int, now: int) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "UPDATE access_tokens SET last_used = ? WHERE id = ? AND last_used < ?",
+                (now, token_id, now),
+            )
+
+    async def revoke_access_token(self, token_id: int, now: int) -> bool:
+        async with self._db.transaction() as conn:
+            changed = await conn.execute(
+                "UPDATE access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0",
+                (now, token_id),
+            )
+        return changed > 0
+
+    # -- audit ---------------------------------------------------------------------------
+
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
+        async with self._db.transaction() as conn:
+            await _audit(conn, entries)
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        where, params = ["1 = 1"], []
+        for column, value in (
+            ("lower(user_name)", query.user.lower() if query.user else None),
+            ("action", query.action),
+            ("job_id", query.job_id),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        where.append("time >= ?")
+        params.append(query.since)
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT id, time, user_name, address, action, job_id, outcome, detail FROM audit"
+                f" WHERE {' AND '.join(where)} ORDER BY time DESC, id DESC LIMIT ?",
+                (*params, query.limit),
+            )
+        return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], r[7], entry_id=r[0]) for r in rows]
+
+
+ACCOUNT_FIELDS = (
+    "id",
+    "name",
+    "role",
+    "disabled",
+    "scope_all",
+    "password_hash",
+    "failed_logins",
+    "locked_until",
+)
+ACCOUNT_COLUMNS = ", ".join(f"a.{c}" for c in ACCOUNT_FIELDS)
+TOKEN_COLUMNS = "t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.last_used"
+
+
+async def _audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
+    """Audit entries, written in the transaction of what they record."""
+    await conn.executemany(
+        "INSERT INTO audit (time, user_name, address, action, job_id, outcome, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(e.time, e.user, e.address, e.action, e.job_id, e.outcome, e.detail) for e in entries],
+    )
+
+
+async def _stored_account(conn: Connection, row: Sequence[Any]) -> StoredAccount:
+    """An account from the ACCOUNT_COLUMNS at the start of `row`, with its scope."""
+    account_id, name, role, disabled, scope_all, password_hash, failed, locked_until = row[:8]
+    scope = EVERYTHING
+    if not scope_all:
+        entries = await conn.fetchall(
+            "SELECT kind, entity_id FROM account_scopes WHERE account_id = ?", (account_id,)
+        )
+        scope = Scope(
+            everything=False,
+            clients=frozenset(int(i) for kind, i in entries if kind == "client"),
+            groups=frozenset(int(i) for kind, i in entries if kind == "group"),
+        )
+    account = Account(int(account_id), name, role, bool(disabled), scope)
+    return StoredAccount(account, password_hash, int(failed), int(locked_until))

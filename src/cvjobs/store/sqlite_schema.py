@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store.sql import SHARED_MIGRATIONS
+from cvjobs.store.sql import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
 CREATE TABLE app_types (
@@ -157,5 +157,9 @@ CREATE INDEX events_time   ON events (time, id);
 """
 
 # Versions 3 on are spelled the same on both backends.
-MIGRATIONS: Final[tuple[tuple[int, str], ...]] = ((1, _V1), (2, _V2), *SHARED_MIGRATIONS)
+MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
+    (1, _V1),
+    (2, _V2),
+    *serial_ids(SHARED_MIGRATIONS, "INTEGER PRIMARY KEY"),
+)
 LATEST: Final = MIGRATIONS[-1][0]
