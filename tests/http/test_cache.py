@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
+import orjson
+
 from cvjobs.http.cache import TTL_SECONDS, RenderCache
 from cvjobs.model import Job
 
@@ -40,3 +44,20 @@ def test_clear_forgets_everything() -> None:
     cache.put(JOB, "json", 0, b"body")
     cache.clear()
     assert cache.get(4, "json", 0) is None and cache._bytes == 0
+
+
+def test_a_body_is_kept_at_its_own_size() -> None:
+    # orjson's output holds the whole buffer it was written into, many times its length.
+    document = {"jobs": [{"jobSummary": {f"k{i}": "v" * 20 for i in range(60)}}]}
+    length = len(orjson.dumps(document))
+    cache = RenderCache()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for job_id in range(1, 201):
+            cache.put(job(job_id), "json", 0, orjson.dumps(document))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 200 * 2 * length
+    assert cache.get(7, "json", 0) == (job(7), orjson.dumps(document))
