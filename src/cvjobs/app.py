@@ -104,7 +104,12 @@ def create_app(
             clock=job_clock,
         )
         app.state.services = services
-        app.state.dispatcher = Dispatcher(ROUTES, services)
+        app.state.dispatcher = Dispatcher(
+            ROUTES,
+            services,
+            max_body=settings.max_body_kib * 1024,
+            max_ingest_body=settings.max_ingest_body_mib * 1024 * 1024,
+        )
         engine = JobEngine(
             store,
             clock=job_clock,

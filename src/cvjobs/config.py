@@ -93,6 +93,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "with --demo: engine seconds between the new jobs the engine starts (0: none)",
     ),
     Setting("commcell_name", str, "cvjobs", "the CommCell name GET CommServ reports"),
+    Setting(
+        "max_body_kib",
+        int,
+        64,
+        "largest request body of the vendor API's routes, in KiB; a larger one gets 413"
+        " before it is read",
+    ),
+    Setting(
+        "max_ingest_body_mib",
+        int,
+        10,
+        "largest request body of the ingest API (/cvjobs/v1/), in MiB",
+    ),
     Setting("log_level", str, "info", "server log level: debug, info, warning, error"),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
@@ -116,6 +129,8 @@ class Settings:
     engine_speed: int = 1
     demo_job_interval: int = 300
     commcell_name: str = "cvjobs"
+    max_body_kib: int = 64
+    max_ingest_body_mib: int = 10
     log_level: str = "info"
 
 
@@ -171,6 +186,10 @@ def _validate(settings: Settings) -> None:
         raise ValueError("demo_jobs cannot be negative")
     if settings.log_level not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
+    if not 1 <= settings.max_body_kib <= 1024 * 1024:
+        raise ValueError("max_body_kib must be between 1 and 1048576")
+    if not 1 <= settings.max_ingest_body_mib <= 1024:
+        raise ValueError("max_ingest_body_mib must be between 1 and 1024")
     if settings.admin_password and len(settings.admin_password) < 8:
         raise ValueError("CVJOBS_ADMIN_PASSWORD must be at least 8 characters")
 

@@ -30,6 +30,7 @@ ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
 NATIVE_ROOT = "cvjobs/v1"
 MAX_BODY_BYTES = 64 * 1024
+MAX_INGEST_BODY_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,15 @@ def split_path(path: str) -> tuple[bool, list[str]] | None:
 
 
 class Dispatcher:
-    def __init__(self, routes: list[Route], services: Services) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        services: Services,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        max_ingest_body: int = MAX_INGEST_BODY_BYTES,
+    ) -> None:
+        self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         # Routes by (native, segment count): a request tries the few that can match.
         self._routes: dict[tuple[bool, int], list[Route]] = {}
         for route in routes:
@@ -164,7 +173,7 @@ class Dispatcher:
             if route.auth:
                 ctx.account = await self._services.auth.authenticate(token_of(request))
             if request.method in ("POST", "PUT", "PATCH"):
-                ctx.body = await read_body(request, MAX_BODY_BYTES)
+                ctx.body = await read_body(request, self._max_body[route.native])
             return await route.handler(ctx)
         if allowed:
             raise MethodNotAllowed(
