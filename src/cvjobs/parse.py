@@ -7,6 +7,7 @@ ValueErrors whose message the caller puts in its own error (a 400, a bad import 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 MAX_INT: Final = 2**63 - 1
@@ -48,6 +49,20 @@ def boolean(value: Any) -> bool:
         if word in _FALSE:
             return False
     raise ValueError(f"expected true or false, got {str(value)[:40]!r}")
+
+
+# Characters XML 1.0 cannot carry, not even as references: most C0 controls, surrogates
+# and the two non-characters U+FFFE and U+FFFF. Text holding one could not come back
+# from an XML answer as it went in, so records that carry one are refused.
+NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (a character XML cannot carry), or None."""
+    found = NOT_XML.search(text)
+    if found is None:
+        return None
+    return f"contains U+{ord(found.group()):04X}, a character XML cannot carry"
 
 
 def depth(value: Any) -> int:

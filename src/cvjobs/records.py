@@ -52,6 +52,8 @@ class _Field:
         for value in values:
             if type(value) is not str:
                 return [self.text(name) for name in names]
+        if parse.NOT_XML.search("".join(values)):  # one search for all: the usual case
+            return [self.text(name) for name in names]
         return values
 
     def number(self, name: str) -> float:
@@ -69,11 +71,14 @@ class _Field:
 
     def text(self, name: str) -> str:
         value = self.record.get(name, "")
-        if type(value) is str:
-            return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
-        raise self.fail(name, f"expected a string, got {value!r}")
+        if type(value) is not str:
+            raise self.fail(name, f"expected a string, got {value!r}")
+        problem = parse.xml_problem(value)
+        if problem:
+            raise self.fail(name, problem)
+        return value
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.record.get(name, default)
@@ -96,7 +101,12 @@ class _Field:
         value = self.record.get(name)
         if type(value) is dict:  # the common case, without the calls below
             ref_id, ref_name = value.get(id_key, 0), value.get(name_key, "")
-            if type(ref_id) is int and 0 <= ref_id <= parse.MAX_INT and type(ref_name) is str:
+            if (
+                type(ref_id) is int
+                and 0 <= ref_id <= parse.MAX_INT
+                and type(ref_name) is str
+                and not parse.NOT_XML.search(ref_name)
+            ):
                 return Ref(ref_id, ref_name)
         nested = self.nested(name)
         [ref_id] = nested.integers((id_key,))
@@ -331,3 +341,5 @@ def check_section(name: str, body: Any, where: str) -> None:
                 stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
+        elif isinstance(item, str) and (problem := parse.xml_problem(item)):
+            raise InvalidRecord(where, f"section {name!r}: a value {problem}")

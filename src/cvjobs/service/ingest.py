@@ -197,6 +197,14 @@ class IngestService:
         subsystem = item.get("subsystem", "JobManager")
         if not isinstance(code, str) or not isinstance(subsystem, str):
             raise BadRequest(f"{where}: eventCode and subsystem must be strings")
+        for field, text in (
+            ("description", description),
+            ("eventCode", code),
+            ("subsystem", subsystem),
+        ):
+            problem = parse.xml_problem(text)
+            if problem:
+                raise BadRequest(f"{where}: {field} {problem}")
         job_id = whole("jobId", 0)
         client = Ref(whole("clientId", 0), "")
         scope = account.sees
