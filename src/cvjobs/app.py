@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +20,7 @@ from starlette.routing import Route as StarletteRoute
 
 from cvjobs import vocab
 from cvjobs.config import Settings, load
+from cvjobs.http import openapi
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
@@ -42,6 +44,15 @@ log = logging.getLogger("cvjobs")
 async def _endpoint(request: Request) -> Response:
     dispatcher: Dispatcher = request.app.state.dispatcher
     return await dispatcher(request)
+
+
+_OPENAPI = orjson.dumps(
+    openapi.document(frozenset((r.method, r.pattern) for r in ROUTES if r.native))
+)
+
+
+async def _openapi(request: Request) -> Response:
+    return Response(_OPENAPI, media_type="application/json")
 
 
 def scaled(clock: Callable[[], float], speed: int) -> Callable[[], float]:
@@ -141,6 +152,9 @@ def create_app(
             await store.close()
 
     return Starlette(
-        routes=[StarletteRoute("/{path:path}", _endpoint, methods=METHODS)],
+        routes=[
+            StarletteRoute("/openapi.json", _openapi, methods=["GET"]),
+            StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
+        ],
         lifespan=lifespan,
     )
