@@ -38,6 +38,7 @@ ENGINE_TICK_SECONDS = 1.0
 SERVER_BUSY_SECONDS = 2.0
 PURGE_SECONDS = 600.0
 MAINTAIN_SECONDS = 5.0
+STOP_SECONDS = 20.0
 log = logging.getLogger("cvjobs")
 
 
@@ -72,14 +73,19 @@ async def _new_job_source(store: Store, settings: Settings, now: int) -> NewJobS
     return NewJobSource(templates, settings.demo_job_interval)
 
 
-async def _every(seconds: float, step: Callable[[], Awaitable[object]], what: str) -> None:
-    """Run `step` every `seconds` until cancelled; a failing step is logged, not fatal."""
-    while True:
+async def _every(
+    seconds: float, step: Callable[[], Awaitable[object]], what: str, stopping: asyncio.Event
+) -> None:
+    """Run `step` every `seconds` until `stopping` is set, which ends the wait between
+    steps but never a step: shutting down does not cut the engine off halfway. A failing
+    step is logged, not fatal."""
+    while not stopping.is_set():
         try:
             await step()
         except Exception:
             log.exception("%s failed; trying again", what)
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)
 
 
 def create_app_from_env() -> Starlette:
@@ -128,11 +134,14 @@ def create_app(
             new_jobs=await _new_job_source(store, settings, int(job_clock())),
         )
         app.state.engine = engine
+        stopping = asyncio.Event()
         tasks = [
             asyncio.create_task(
-                _every(PURGE_SECONDS, services.auth.purge, "purging dead sessions")
+                _every(PURGE_SECONDS, services.auth.purge, "purging dead sessions", stopping)
             ),
-            asyncio.create_task(_every(MAINTAIN_SECONDS, store.maintain, "store housekeeping")),
+            asyncio.create_task(
+                _every(MAINTAIN_SECONDS, store.maintain, "store housekeeping", stopping)
+            ),
         ]
         if settings.engine and run_engine:
 
@@ -141,14 +150,19 @@ def create_app(
                 if await store.try_lead():
                     await engine.step()
 
-            tasks.append(asyncio.create_task(_every(ENGINE_TICK_SECONDS, lead_and_step, "engine")))
+            tasks.append(
+                asyncio.create_task(_every(ENGINE_TICK_SECONDS, lead_and_step, "engine", stopping))
+            )
         try:
             yield
         finally:
-            for task in tasks:
+            # Steps in progress finish (within STOP_SECONDS); then the store closes.
+            stopping.set()
+            _, late = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+            for task in late:
+                log.warning("a background task did not stop in %s s; cancelling it", STOP_SECONDS)
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
 
     return Starlette(
