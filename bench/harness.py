@@ -8,6 +8,10 @@ ratio of each scenario to both floors. The load generator is wrk when it is inst
 (bench/run installs it), else a keep-alive asyncio client; the table says which. It also
 times bulk import and reports the server's memory. Absolute numbers depend on the machine;
 the ratios are what to compare between runs.
+
+`--load-test` is the soak instead: 1,000 concurrent keep-alive connections for 30 s on the
+by-id and list routes, which must answer every request (any socket error, timeout or
+non-200 fails the run), with the latencies that many clients see.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -107,9 +112,16 @@ def _unit_ms(text: str) -> float:
 
 
 def wrk(
-    port: int, requests: list[Request], token: str, seconds: float, connections: int, workdir: Path
+    port: int,
+    requests: list[Request],
+    token: str,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    timeout_seconds: float = 10.0,
 ) -> Result:
-    """wrk with a Lua script that cycles through the requests."""
+    """wrk with a Lua script that cycles through the requests. Socket errors, timeouts and
+    answers other than 2xx fail the run: a rate measured with errors means nothing."""
     lines = ["local requests = {}"]
     for i, r in enumerate(requests, 1):
         # wrk.format sends only the headers given: HTTP/1.1 needs Host (nginx insists).
@@ -136,6 +148,7 @@ def wrk(
             "-t1",
             f"-c{connections}",
             f"-d{max(seconds, 1):.0f}s",
+            f"--timeout={timeout_seconds:.0f}s",
             "--latency",
             "-s",
             str(script),
@@ -146,6 +159,9 @@ def wrk(
         text=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        raise RuntimeError(f"wrk saw socket errors ({socket_errors.group(1)}):\n{out}")
     if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         first = requests[0]
         probe = urllib.request.Request(
@@ -189,8 +205,15 @@ async def _one_connection(port: int, raw: list[bytes], until: float, latencies: 
 
 
 def asyncio_client(
-    port: int, requests: list[Request], token: str, seconds: float, connections: int, workdir: Path
+    port: int,
+    requests: list[Request],
+    token: str,
+    seconds: float,
+    connections: int,
+    workdir: Path,
+    timeout_seconds: float = 10.0,
 ) -> Result:
+    """Any connection error or non-200 answer fails the run (`timeout_seconds` is wrk's)."""
     raw = []
     for r in requests:
         head = (
@@ -367,7 +390,18 @@ def main() -> int:
         help="jobs in the bulk import scenario (200000; 0 to skip)",
     )
     parser.add_argument("--client", choices=["auto", "wrk", "asyncio"], default="auto")
+    parser.add_argument(
+        "--load-test",
+        action="store_true",
+        help="instead of the scenarios: 1,000 connections for 30 s on the by-id and list"
+        " routes, zero errors allowed (--connections and --seconds change that)",
+    )
     args = parser.parse_args()
+    if args.load_test:
+        if args.connections == 32:
+            args.connections = 1000
+        if args.seconds == 5.0:
+            args.seconds = 30.0
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     load = wrk if use_wrk else asyncio_client
     nginx = shutil.which("nginx") or (
@@ -417,6 +451,8 @@ def main() -> int:
         )["token"]
         body = api("GET", base, "Job/4", token)
         (work / "job4.json").write_bytes(body)
+        if args.load_test:
+            return load_test(args, load, port, token, work, build_seconds, server.pid)
         for name, requests in scenarios(args.jobs).items():
             if args.only and not any(word in name for word in args.only):
                 continue
@@ -492,6 +528,37 @@ def main() -> int:
     if import_rate:
         print(f"bulk import (cvjobs import, NDJSON): {import_rate:,.0f} jobs/s")
     print(f"server memory (RSS, all processes): {memory:.0f} MB")
+    return 0
+
+
+LOAD_TEST = ("random job by id, JSON", "list page of 100 (client 9, finished)")
+
+
+def load_test(
+    args: argparse.Namespace,
+    load: Any,
+    port: int,
+    token: str,
+    work: Path,
+    build_seconds: float,
+    server_pid: int,
+) -> int:
+    """Many connections at once for a long while: every request must be answered."""
+    print(
+        f"cvjobs load test: {args.jobs} demo jobs on {args.backend} (built in"
+        f" {build_seconds:.0f}s), {args.server} with {args.workers} worker(s);"
+        f" {args.connections} keep-alive connections, {args.seconds:g}s per route"
+    )
+    print(f"{'route':<52}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    all_scenarios = scenarios(args.jobs)
+    for n, name in enumerate(LOAD_TEST):
+        if n:
+            time.sleep(DRAIN_SECONDS * 3)  # what the last route left queued drains first
+        # Errors of any kind raise, so a printed line means none. The timeout is long:
+        # with this many clients queued, latency is the queue, and waiting is not failing.
+        r = load(port, all_scenarios[name], token, args.seconds, args.connections, work, 120.0)
+        print(f"{name:<52}{r.rate:>10.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{0:>8}")
+    print(f"server memory (RSS, all processes): {rss_mb(server_pid):.0f} MB")
     return 0
 
 

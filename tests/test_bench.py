@@ -43,3 +43,19 @@ def test_the_harness_runs_on_a_tiny_catalogue() -> None:
         "server memory",
     ):
         assert line in out, out
+
+
+def test_the_load_test_runs_briefly() -> None:
+    out = subprocess.run(
+        [
+            *(sys.executable, str(HARNESS), "--load-test", "--jobs", "60", "--seconds", "1"),
+            *("--connections", "20", "--client", "asyncio"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert "20 keep-alive connections" in out
+    for route in ("random job by id, JSON", "list page of 100"):
+        assert route in out
