@@ -142,3 +142,33 @@ def test_wait_for_completion(fast_commcell: Commcell) -> None:
     assert finished_ok == (job.status.lower() not in ("failed", "killed", "failed to start"))
     assert job.summary["percentComplete"] == 100 or job.status == "Failed"
     assert job.summary["jobEndTime"] > 0
+
+
+def test_a_scoped_viewer_sees_only_its_clients_through_cvpysdk(server: Server) -> None:
+    """Accounts made with the CLI, used by cvpysdk: a viewer limited to one client lists
+    only that client's jobs, gets other jobs as missing, and cannot act."""
+    import subprocess
+    import sys
+
+    (client_id,) = rows(server, "SELECT client_id FROM jobs WHERE id = 4")[0]
+    cli = [sys.executable, "-m", "cvjobs", "user"]
+    db = ["--db", str(server.db)]
+    subprocess.run(
+        [*cli, "add", "tenant", "--role", "viewer", *db],
+        input="tenant-password\n",
+        text=True,
+        check=True,
+    )
+    subprocess.run([*cli, "scope", "tenant", "--clients", str(client_id), *db], check=True)
+    viewer = Commcell(server.address, "tenant", "tenant-password")
+    listed = viewer.job_controller.all_jobs(lookup_time=24 * 400, limit=10000)
+    expected = rows(server, f"SELECT id FROM jobs WHERE client_id = {client_id}")
+    assert listed and set(listed) <= {job_id for (job_id,) in expected}
+    assert {job["client_name"] for job in listed.values()} == {"WINTER"}
+    assert viewer.job_controller.get(4).status == "Completed"
+    (other,) = rows(server, f"SELECT min(id) FROM jobs WHERE client_id <> {client_id}")[0]
+    with pytest.raises(SDKException):
+        viewer.job_controller.get(other)  # cvpysdk: "No job exists with the specified Job ID"
+    running = Job(viewer, 4)
+    with pytest.raises(SDKException):
+        running.kill(wait_for_job_to_kill=False)

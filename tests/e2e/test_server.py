@@ -96,6 +96,39 @@ def test_tls_probe_does_not_hang_the_server(server: Server) -> None:
     assert status == 200
 
 
+def raw_exchange(server: Server, request_bytes: bytes) -> bytes:
+    """What the server answers to raw bytes before closing, or b"" if it only closes."""
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            s.sendall(request_bytes)
+        chunks = []
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"X-Big: " + b"a" * (1024 * 1024) + b"\r\n",  # one huge header
+        b"".join(b"X-%d: v\r\n" % n for n in range(2000)),  # very many headers
+    ],
+    ids=["huge header", "many headers"],
+)
+def test_oversized_headers_are_refused_and_the_server_carries_on(
+    server: Server, headers: bytes
+) -> None:
+    answer = raw_exchange(
+        server, b"GET /commandcenter/api/ HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"
+    )
+    status_line = answer.split(b"\r\n", 1)[0]
+    # Refused with a 4xx, or the connection closed unanswered; never served, never a 5xx.
+    assert answer == b"" or re.match(rb"HTTP/1\.1 4\d\d", status_line), status_line
+    status, _, _ = request(server, "GET", "/commandcenter/api/")
+    assert status == 200
+
+
 def test_errors_are_never_tracebacks(server: Server) -> None:
     for method, path, body in [
         ("GET", "/commandcenter/api/Job/abc", b""),

@@ -70,9 +70,10 @@ def same_as_absent(get: Callable[[int], Any], hidden: int, absent: int = ABSENT)
     )
 
 
-@pytest.fixture
-def tenant(client: TestClient, catalogue: Catalogue) -> Tenant:
-    return Tenant(catalogue, OPERATOR)
+@pytest.fixture(params=[OPERATOR, VIEWER])
+def tenant(client: TestClient, catalogue: Catalogue, request: pytest.FixtureRequest) -> Tenant:
+    """A scoped account of each role that has a scope (an admin sees everything)."""
+    return Tenant(catalogue, request.param)
 
 
 @pytest.mark.parametrize("headers", ["json", "xml"])
@@ -175,8 +176,9 @@ def test_events_of_other_tenants_are_left_out(
 
 
 def test_a_batch_action_touching_another_tenant_changes_nothing(
-    client: TestClient, catalogue: Catalogue, tenant: Tenant
+    client: TestClient, catalogue: Catalogue
 ) -> None:
+    tenant = Tenant(catalogue, OPERATOR, "op")
     mine = Tenant.first(catalogue, f"client_id = {tenant.client_id} AND status = 'Running'")
     other = Tenant.first(catalogue, f"client_id <> {tenant.client_id} AND status = 'Running'")
     before = catalogue.sql("SELECT id, status FROM jobs ORDER BY id")
@@ -193,8 +195,9 @@ def test_a_batch_action_touching_another_tenant_changes_nothing(
 
 
 def test_ingest_of_another_tenants_job_writes_nothing(
-    client: TestClient, catalogue: Catalogue, tenant: Tenant
+    client: TestClient, catalogue: Catalogue
 ) -> None:
+    tenant = Tenant(catalogue, OPERATOR, "op")
     other_client = int(catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {tenant.other}"))
     mine = {"jobId": 900001, "status": "Running", "jobType": "Backup"}
     mine["subclient"] = {"clientId": tenant.client_id}  # type: ignore[assignment]
@@ -212,8 +215,9 @@ def test_ingest_of_another_tenants_job_writes_nothing(
 
 
 def test_an_operator_cannot_move_clients_between_groups(
-    client: TestClient, catalogue: Catalogue, tenant: Tenant
+    client: TestClient, catalogue: Catalogue
 ) -> None:
+    tenant = Tenant(catalogue, OPERATOR, "op")
     members = catalogue.sql("SELECT * FROM client_group_members ORDER BY 1, 2")
     record = {
         "jobId": 900003,

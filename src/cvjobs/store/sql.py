@@ -72,7 +72,9 @@ SERIAL = "$SERIAL$"
 SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
     # v3: a partial index of the active jobs, which are few however big the catalogue:
     # the engine reads them every second and job lists filter on them.
-    (3, ACTIVE_INDEX + ";\nANALYZE;\n"),
+    # (ANALYZE of the jobs table only: a bare ANALYZE on PostgreSQL walks every table of
+    # every schema in the database, other applications' included.)
+    (3, ACTIVE_INDEX + ";\nANALYZE jobs;\n"),
     # v4: exact totals of filtered lists counted from an index alone. A list by client or
     # by job type, finished within a lookup time, reads client_id/job_type, end_time,
     # status (and job_type): with them in one index, counting 41,000 of a million jobs
@@ -81,7 +83,7 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
         4,
         "CREATE INDEX jobs_client_end ON jobs (client_id, end_time, status, job_type);\n"
         "CREATE INDEX jobs_type_end ON jobs (job_type, end_time, status);\n"
-        "ANALYZE;\n",
+        "ANALYZE jobs;\n",
     ),
     # v5: who may see and do what. An account has a role and a scope (all clients, or the
     # clients and client groups listed in account_scopes); failed logins lock it for a
