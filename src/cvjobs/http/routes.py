@@ -25,6 +25,10 @@ from cvjobs.service.events import SEVERITY_FLAGS
 
 def parse_id(value: object, what: str = "job id") -> int:
     """A positive id given as digits or as a JSON integer; BadRequest otherwise."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+        number = int(value)  # the usual case, a path segment, without the general parse
+        if number:
+            return number
     try:
         return parse.integer(value, low=1)
     except ValueError:

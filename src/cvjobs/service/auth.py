@@ -142,6 +142,8 @@ class AuthService:
         # token hash -> (when read, the session or access token as read)
         self._sessions: dict[bytes, tuple[int, StoredSession]] = {}
         self._tokens: dict[str, tuple[int, StoredToken]] = {}
+        # A login token as sent -> its hash: the same header arrives on every request.
+        self._keys: dict[str, bytes] = {}
         self._throttle = AddressThrottle(ADDRESS_FAILURES, ADDRESS_WINDOW_SECONDS)
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
@@ -250,13 +252,18 @@ class AuthService:
     async def authenticate(self, token: str | None) -> Account:
         """The account behind a live token; NotAuthenticated for a missing, unknown,
         expired or disabled one. Slides the token's expiry forward."""
-        secret = token_secret(token) if token else ""
-        if not secret:
-            raise NotAuthenticated("Access denied: no authentication token was sent")
+        key = self._keys.get(token) if token else None
+        if key is None:
+            secret = token_secret(token) if token else ""
+            if not token or not secret:
+                raise NotAuthenticated("Access denied: no authentication token was sent")
+            if secret.startswith(ACCESS_TOKEN_PREFIX):
+                return await self._access_token(secret, self._now())
+            key = _secret_hash(secret)
+            if len(self._keys) >= SESSION_CACHE_SIZE:
+                self._keys.clear()
+            self._keys[token] = key
         now = self._now()
-        if secret.startswith(ACCESS_TOKEN_PREFIX):
-            return await self._access_token(secret, now)
-        key = _secret_hash(secret)
         cached = self._sessions.get(key)
         if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
             session = cached[1]
