@@ -24,9 +24,9 @@ import contextlib
 import hashlib
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import NoReturn
+from typing import Generic, NoReturn, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -71,6 +71,37 @@ def _secret_hash(secret: str) -> bytes:
 def access_token_hash(secret: str) -> str:
     """The stored form of an access token: hex SHA-256 of its secret (scheme stripped)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ReadCache(Generic[K, V]):
+    """What was read from the catalogue, trusted for SESSION_CACHE_SECONDS; bounded (a
+    full cache is emptied, not grown)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[K, tuple[int, V]] = {}
+
+    async def get(self, key: K, now: int, read: Callable[[K], Awaitable[V | None]]) -> V | None:
+        cached = self._entries.get(key)
+        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
+            return cached[1]
+        found = await read(key)
+        if found is None:
+            self._entries.pop(key, None)
+        else:
+            self.put(key, now, found)
+        return found
+
+    def put(self, key: K, now: int, value: V) -> None:
+        if len(self._entries) >= SESSION_CACHE_SIZE:
+            self._entries.clear()
+        self._entries[key] = (now, value)
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
 
 
 class AddressThrottle:
@@ -139,9 +170,9 @@ class AuthService:
         # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
         # its turn instead of taking all memory and every core.
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
-        # token hash -> (when read, the session or access token as read)
-        self._sessions: dict[bytes, tuple[int, StoredSession]] = {}
-        self._tokens: dict[str, tuple[int, StoredToken]] = {}
+        # token hash -> the session or access token as read
+        self._sessions: ReadCache[bytes, StoredSession] = ReadCache()
+        self._tokens: ReadCache[str, StoredToken] = ReadCache()
         # A login token as sent -> its hash: the same header arrives on every request.
         self._keys: dict[str, bytes] = {}
         self._throttle = AddressThrottle(ADDRESS_FAILURES, ADDRESS_WINDOW_SECONDS)
@@ -264,16 +295,9 @@ class AuthService:
                 self._keys.clear()
             self._keys[token] = key
         now = self._now()
-        cached = self._sessions.get(key)
-        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
-            session = cached[1]
-        else:
-            found = await self._store.get_session(key)
-            if found is None:
-                self._sessions.pop(key, None)
-                raise NotAuthenticated("Access denied: the authentication token is not valid")
-            session = found
-            self._remember(key, now, session)
+        session = await self._sessions.get(key, now, self._store.get_session)
+        if session is None:
+            raise NotAuthenticated("Access denied: the authentication token is not valid")
         if now > session.last_used + session.idle_seconds:
             raise NotAuthenticated("Access denied: the authentication token has expired")
         if session.account.disabled:
@@ -283,23 +307,14 @@ class AuthService:
             # the next request slides it.
             with contextlib.suppress(StoreError):
                 await self._store.touch_session(key, now)
-                self._remember(key, now, replace(session, last_used=now))
+                self._sessions.put(key, now, replace(session, last_used=now))
         return session.account
 
     async def _access_token(self, secret: str, now: int) -> Account:
         key = access_token_hash(secret)
-        cached = self._tokens.get(key)
-        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
-            stored = cached[1]
-        else:
-            found = await self._store.get_access_token(key)
-            if found is None:
-                self._tokens.pop(key, None)
-                raise NotAuthenticated("Access denied: the access token is not valid")
-            stored = found
-            if len(self._tokens) >= SESSION_CACHE_SIZE:
-                self._tokens.clear()
-            self._tokens[key] = (now, stored)
+        stored = await self._tokens.get(key, now, self._store.get_access_token)
+        if stored is None:
+            raise NotAuthenticated("Access denied: the access token is not valid")
         if stored.revoked_at:
             raise NotAuthenticated("Access denied: the access token was revoked")
         if now >= stored.expires_at:
@@ -309,19 +324,14 @@ class AuthService:
         if now - stored.last_used >= TOUCH_INTERVAL_SECONDS:
             with contextlib.suppress(StoreError):
                 await self._store.touch_access_token(stored.token_id, now)
-                self._tokens[key] = (now, replace(stored, last_used=now))
+                self._tokens.put(key, now, replace(stored, last_used=now))
         return stored.account
-
-    def _remember(self, key: bytes, now: int, session: StoredSession) -> None:
-        if len(self._sessions) >= SESSION_CACHE_SIZE:
-            self._sessions.clear()
-        self._sessions[key] = (now, session)
 
     async def renew(self, token: str | None) -> Session:
         if not token or not token_secret(token):
             raise RenewFailed("sessionId is required")
         key = token_hash(token)
-        self._sessions.pop(key, None)
+        self._sessions.forget(key)
         session = await self._store.get_session(key)
         now = self._now()
         if session is None or session.account.disabled:
@@ -335,7 +345,7 @@ class AuthService:
     async def logout(self, token: str | None) -> bool:
         if not token or not token_secret(token):
             return False
-        self._sessions.pop(token_hash(token), None)
+        self._sessions.forget(token_hash(token))
         return await self._store.delete_session(token_hash(token))
 
     async def purge(self) -> int:
