@@ -48,7 +48,12 @@ def outputs(db: Catalogue, ids: list[int], token: str | None = None) -> list[byt
 
 @pytest.mark.parametrize(("source", "target"), [("sqlite", "postgres"), ("postgres", "sqlite")])
 def test_copy_between_backends(
-    templates: Templates, tmp_path: Path, request: pytest.FixtureRequest, source: str, target: str
+    templates: Templates,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+    target: str,
 ) -> None:
     if request.config.stash.get(PG_PROBLEM, None):
         pytest.skip(str(request.config.stash[PG_PROBLEM]))
@@ -56,10 +61,25 @@ def test_copy_between_backends(
     dst = templates.empty(target, tmp_path, "copy")
     try:
         ids = [r[0] for r in src.sql("SELECT id FROM jobs ORDER BY id")]
+        client_id = src.scalar("SELECT client_id FROM jobs WHERE id = 4")
+        for command in (
+            ["user", "add", "carol", "--role", "operator", "--generate-password"],
+            ["user", "scope", "carol", "--clients", str(client_id)],
+            ["token", "create", "--user", "carol", "--expires", "1d"],
+        ):
+            assert main([*command, "--db", src.url]) == 0
+        token = next(w for w in capsys.readouterr().out.split() if w.startswith("cvat_"))
         assert main(["copy", "--from", src.url, "--to", dst.url]) == 0
+        assert "1 access tokens, 3 audit entries" in capsys.readouterr().out
         assert dst.scalar("SELECT count(*) FROM jobs") == len(ids)
         # the admin's password hash came along: logging in on the copy works
         assert outputs(dst, ids) == outputs(src, ids)
+        # so did carol's role and scope, and her token, which works on the copy
+        assert outputs(dst, ids, f"Bearer {token}") == outputs(src, ids, f"Bearer {token}")
+        query = "SELECT role, scope_all FROM accounts WHERE name = 'carol'"
+        assert dst.sql(query) == src.sql(query) == [("operator", 0)]
+        query = "SELECT time, user_name, action, detail FROM audit ORDER BY id"
+        assert dst.sql(query) == src.sql(query)
     finally:
         src.drop()
         dst.drop()

@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         "copy",
         help="copy a whole catalogue to another (SQLite or PostgreSQL)",
         description="Copy a whole catalogue between backends: storage policies, accounts"
-        " (with their password hashes), jobs with their sections, and events. Login"
-        " sessions are not copied. The target must hold no jobs.",
+        " (with their password hashes, roles and scopes), access tokens, jobs with their"
+        " sections, events and the audit log. Login sessions are not copied. The target"
+        " must hold no jobs.",
     )
     c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
     c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
@@ -133,7 +134,8 @@ async def run_copy(source_url: str, target_url: str) -> int:
     finally:
         await source.close()
     print(
-        f"copied {copied.jobs} jobs, {copied.events} events, {copied.accounts} accounts and"
+        f"copied {copied.jobs} jobs, {copied.events} events, {copied.accounts} accounts,"
+        f" {copied.tokens} access tokens, {copied.audit} audit entries and"
         f" {copied.policies} storage policies from {redacted(source_url)} to"
         f" {redacted(target_url)}"
     )

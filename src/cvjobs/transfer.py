@@ -1,7 +1,8 @@
 """`cvjobs copy`: a whole catalogue from one store to another, SQLite or PostgreSQL either
-way: storage policies, accounts (with their password hashes), jobs with their entities and
-sections, and events. Login sessions are not copied: users log in again. The target must
-hold no jobs, so nothing is merged by accident."""
+way: storage policies, accounts (with their password hashes, roles and scopes), access
+tokens (as their hashes, so they keep working), jobs with their entities and sections,
+events and the audit log. Login sessions are not copied: users log in again. The target
+must hold no jobs, so nothing is merged by accident."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class Copied:
     events: int
     accounts: int
     policies: int
+    tokens: int = 0
+    audit: int = 0
 
 
 async def copy_catalogue(
@@ -40,6 +43,18 @@ async def copy_catalogue(
             await target.update_account(copied.account_id, disabled=account.disabled)
             await target.set_scope(copied.account_id, account.scope)
             accounts += 1
+    target_ids = {a.account.name.lower(): a.account.account_id for a in await target.accounts()}
+    tokens = await source.access_tokens()
+    for t in tokens:
+        await target.create_access_token(
+            t.token_hash,
+            target_ids[t.account.name.lower()],
+            t.name,
+            t.created_at,
+            t.expires_at,
+            revoked_at=t.revoked_at,
+            last_used=t.last_used,
+        )
     jobs = 0
     after = 0
     while page := await source.export_jobs(after, PAGE):
@@ -52,4 +67,17 @@ async def copy_catalogue(
         await target.add_events([replace(e, event_id=0) for e in batch])
         events += len(batch)
         after = batch[-1].event_id
-    return Copied(jobs=jobs, events=events, accounts=accounts, policies=len(policies))
+    audit = 0
+    after = 0
+    while entries := await source.export_audit(after, PAGE):
+        await target.add_audit([replace(e, entry_id=0) for e in entries])
+        audit += len(entries)
+        after = entries[-1].entry_id
+    return Copied(
+        jobs=jobs,
+        events=events,
+        accounts=accounts,
+        policies=len(policies),
+        tokens=len(tokens),
+        audit=audit,
+    )

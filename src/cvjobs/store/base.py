@@ -76,6 +76,7 @@ class StoredToken:
     expires_at: int
     revoked_at: int = 0
     last_used: int = 0
+    token_hash: str = ""  # hex SHA-256 of the secret; for copying a catalogue, never shown
 
 
 class Store(Protocol):
@@ -222,7 +223,15 @@ class Store(Protocol):
 
     # Long-lived access tokens, by the hex SHA-256 of their secret
     async def create_access_token(
-        self, token_hash: str, account_id: int, name: str, now: int, expires_at: int
+        self,
+        token_hash: str,
+        account_id: int,
+        name: str,
+        now: int,
+        expires_at: int,
+        *,
+        revoked_at: int = 0,
+        last_used: int = 0,
     ) -> int: ...
 
     async def get_access_token(self, token_hash: str) -> StoredToken | None: ...
@@ -238,6 +247,10 @@ class Store(Protocol):
 
     async def audit(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first."""
+        ...
+
+    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
+        """Up to `limit` entries with ids above `after_id`, oldest first (cvjobs copy)."""
         ...
 
     async def create_session(

@@ -624,13 +624,21 @@ class SqlStore:
     # -- access tokens -------------------------------------------------------------------
 
     async def create_access_token(
-        self, token_hash: str, account_id: int, name: str, now: int, expires_at: int
+        self,
+        token_hash: str,
+        account_id: int,
+        name: str,
+        now: int,
+        expires_at: int,
+        *,
+        revoked_at: int = 0,
+        last_used: int = 0,
     ) -> int:
         async with self._db.transaction() as conn:
             row = await conn.fetchone(
-                "INSERT INTO access_tokens (token_hash, account_id, name, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (token_hash, account_id, name, now, expires_at),
+                "INSERT INTO access_tokens (token_hash, account_id, name, created_at, expires_at,"
+                " revoked_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (token_hash, account_id, name, now, expires_at, revoked_at, last_used),
             )
         assert row is not None
         return int(row[0])
@@ -693,11 +701,19 @@ class SqlStore:
         params.append(query.since)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
-                "SELECT id, time, user_name, address, action, job_id, outcome, detail FROM audit"
+                f"SELECT {AUDIT_COLUMNS} FROM audit"
                 f" WHERE {' AND '.join(where)} ORDER BY time DESC, id DESC LIMIT ?",
                 (*params, query.limit),
             )
-        return [AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], r[7], entry_id=r[0]) for r in rows]
+        return [_audit_entry(r) for r in rows]
+
+    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+        return [_audit_entry(r) for r in rows]
 
 
 ACCOUNT_FIELDS = (
@@ -711,7 +727,14 @@ ACCOUNT_FIELDS = (
     "locked_until",
 )
 ACCOUNT_COLUMNS = ", ".join(f"a.{c}" for c in ACCOUNT_FIELDS)
-TOKEN_COLUMNS = "t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.last_used"
+TOKEN_COLUMNS = "t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.last_used, t.token_hash"
+
+
+AUDIT_COLUMNS = "id, time, user_name, address, action, job_id, outcome, detail"
+
+
+def _audit_entry(r: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(r[1], r[2], r[3], r[4], r[5], r[6], r[7], entry_id=r[0])
 
 
 async def _audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
