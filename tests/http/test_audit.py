@@ -56,3 +56,19 @@ def test_ingest_writes_are_audited(client: TestClient, catalogue: Catalogue) -> 
     assert ("feeder", "ingest.jobs", 910001) in actions
     assert ("feeder", "ingest.update", 910001) in actions
     assert ("feeder", "ingest.events", 0) in actions
+
+
+def test_refused_ingest_is_audited(client: TestClient, catalogue: Catalogue) -> None:
+    viewer = Tenant(catalogue, VIEWER, "peeker")
+    operator = Tenant(catalogue, OPERATOR, "feeder")
+    other_client = catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {operator.other}")
+    theirs = {"jobId": 920001, "status": "Running", "jobType": "Backup"}
+    theirs["subclient"] = {"clientId": other_client}  # type: ignore[assignment]
+    assert client.post(V1 + "jobs", json=theirs, headers=viewer.json).status_code == 403
+    assert client.post(V1 + "jobs", json=theirs, headers=operator.json).status_code == 403
+    event = {"description": "x"}
+    assert client.post(V1 + "events", json=event, headers=viewer.json).status_code == 403
+    logged = [(r[1], r[3], r[5]) for r in rows(catalogue)]
+    assert ("peeker", "ingest.jobs", "forbidden") in logged
+    assert ("feeder", "ingest.jobs", "forbidden") in logged
+    assert ("peeker", "ingest.events", "forbidden") in logged

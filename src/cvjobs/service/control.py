@@ -9,15 +9,15 @@ action, done or refused, goes to the audit log.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from cvjobs import vocab
-from cvjobs.errors import Forbidden, JobActionFailed, StoreError
+from cvjobs.errors import Forbidden, JobActionFailed
 from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
+from cvjobs.service.audit import refusals_audited
 from cvjobs.service.events import started_event, status_event
 from cvjobs.store.base import JobChange, Store
 
@@ -119,20 +119,14 @@ class JobControl:
     async def _audited(
         self, account: Account, address: str, action: str, job_ids: list[int]
     ) -> AsyncIterator[None]:
-        """Refusals are written to the audit log here; what is done is written with it."""
-        try:
+        """The operator check; refusals, its own included, go to the audit log."""
+        refusals = (JobActionFailed, Forbidden)
+        audited = refusals_audited(
+            self._store, self._clock, account, address, f"job.{action}", job_ids, refusals
+        )
+        async with audited:
             require_operator(account)
             yield
-        except (JobActionFailed, Forbidden) as exc:
-            outcome = "forbidden" if isinstance(exc, Forbidden) else "refused"
-            now = self._now()
-            entries = [
-                AuditEntry(now, account.name, address, f"job.{action}", i, outcome, exc.message)
-                for i in job_ids
-            ]
-            with contextlib.suppress(StoreError):
-                await self._store.add_audit(entries)
-            raise
 
     async def act(
         self,

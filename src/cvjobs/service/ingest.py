@@ -12,6 +12,7 @@ governs actions, not reports. Status changes are written as events all the same.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
 from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject, Ref, Scope
 from cvjobs.records import check_section, job_from_summary, summary_of
+from cvjobs.service.audit import refusals_audited
 from cvjobs.service.control import require_operator
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
@@ -91,6 +93,20 @@ class IngestService:
     ) -> list[int]:
         """Create or replace jobs, one or a batch, all or nothing. Returns their ids.
         A PATCH arrives here too, as the stored summary with the patch laid over it."""
+        async with self._audited(account, address, f"ingest.{action}"):
+            return await self._put_jobs(body, account, address, action)
+
+    def _audited(
+        self, account: Account, address: str, action: str, job_ids: tuple[int, ...] = ()
+    ) -> AbstractAsyncContextManager[None]:
+        """Refusals for a role or a scope go to the audit log."""
+        return refusals_audited(
+            self._store, self._clock, account, address, action, job_ids, (Forbidden,)
+        )
+
+    async def _put_jobs(
+        self, body: dict[str, Any], account: Account, address: str, action: str
+    ) -> list[int]:
         require_operator(account)
         now = self._now()
         try:
@@ -146,7 +162,8 @@ class IngestService:
         stored record with the patch laid over it, written like any ingested job. The body
         is jobSummary fields, or {"jobSummary": {...}, "jobDetail": ..., "advancedDetails":
         ...}. Without lastUpdateTime the update counts as made now."""
-        require_operator(account)
+        async with self._audited(account, address, "ingest.update", (job_id,)):
+            require_operator(account)
         old = await self._store.get_job(job_id)
         if old is None or not account.sees.allows(old):
             raise NoSuchJob(f"No job exists with the job ID {job_id}")
@@ -168,11 +185,12 @@ class IngestService:
         return new
 
     async def add_events(self, body: dict[str, Any], account: Account, address: str = "") -> int:
-        require_operator(account)
         now = self._now()
         events = []
-        for n, item in enumerate(_items(body, "events")):
-            events.append(await self._event(item, f"events[{n}]", now, account))
+        async with self._audited(account, address, "ingest.events"):
+            require_operator(account)
+            for n, item in enumerate(_items(body, "events")):
+                events.append(await self._event(item, f"events[{n}]", now, account))
         audit = AuditEntry(now, account.name, address, "ingest.events", detail=f"{len(events)}")
         await self._store.add_events(events, [audit])
         return len(events)
