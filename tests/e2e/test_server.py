@@ -174,3 +174,22 @@ def test_first_start_prints_a_generated_admin_password(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_passwords_and_tokens_never_reach_the_log(server: Server) -> None:
+    token = xml_login(server)
+    encoded = base64.b64encode(server.password.encode()).decode()
+    wrong = base64.b64encode(b"not-the-password-123").decode()
+    request(
+        server,
+        "POST",
+        "/commandcenter/api/Login",
+        b'{"username": "admin", "password": "' + wrong.encode() + b'"}',
+        Content_type="application/json",
+    )
+    request(server, "GET", "/commandcenter/api/Job/abc", Authtoken=token)
+    request(server, "GET", "/commandcenter/api/Job/4", Authtoken=token + "x")
+    text = server.log.read_text()
+    secret = token.split()[-1]
+    for needle in (server.password, encoded, wrong, "not-the-password-123", secret):
+        assert needle not in text
