@@ -100,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--processes",
         type=int,
-        default=os.cpu_count() or 1,
+        default=min(os.cpu_count() or 1, 8),
         metavar="N",
         help="processes that check NDJSON records while this one writes (default: one per"
-        " CPU; 1 checks them here)",
+        " CPU, at most 8, past which the writing is the limit; 1 checks them here)",
     )
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
