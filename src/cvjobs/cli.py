@@ -175,16 +175,13 @@ async def run_import(args: argparse.Namespace) -> int:
             await store.close()
         print(f"job {args.job_id}: stored {', '.join(sections)}")
         return 0
-    # Files are opened (documents parsed) before the catalogue is; worker processes are
-    # forked before it is opened too.
-    loader = Loader(args.files, args.processes)
-    with _bulk():
-        batches = loader.batches()
+    # Files are opened (documents parsed) and the worker processes started before the
+    # catalogue is opened.
+    with _bulk(), Loader(args.files, args.processes) as loader:
         store = await open_store(_db(args))
         try:
-            await store.load(batches)
+            await store.load(loader.batches())
         finally:
-            batches.close()
             await store.close()
     for path, count in loader.counts.items():
         print(f"{path}: {count} job(s) imported")

@@ -9,9 +9,10 @@ all files go to the store as one stream, so one transaction takes them all or no
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -70,7 +71,9 @@ def _first_line(path: Path) -> bytes:
 class Loader:
     """The batches of some job files, in order. Every file is opened (and a document
     read and parsed) when the loader is made, so a missing or malformed file fails
-    before anything is written; records are checked as the batches are taken."""
+    before anything is written; records are checked as the batches are taken. Used as a
+    context manager, which runs the worker processes: enter it before opening the
+    catalogue, so that they are not forked with its connections open."""
 
     def __init__(self, paths: Sequence[Path], processes: int) -> None:
         self.processes = processes
@@ -82,20 +85,28 @@ class Loader:
             else:
                 records = importer.read_job_file(path)
                 self._sources.append((path, prepare_batches(records, BATCH_RECORDS)))
+        self._pool: multiprocessing.pool.Pool | None = None
 
-    def batches(self) -> Generator[Prepared, None, None]:
-        pool = None
+    def __enter__(self) -> Loader:
         if self.processes > 1 and any(source is None for _, source in self._sources):
-            pool = multiprocessing.get_context("fork").Pool(self.processes)
-        try:
-            for path, source in self._sources:
-                seen: set[int] = set()
-                for batch in source or self._ndjson(path, pool):
-                    self._count(path, batch, seen)
-                    yield batch
-        finally:
-            if pool is not None:
-                pool.terminate()
+            # Workers make millions of short-lived objects and no cycles: no cyclic GC.
+            self._pool = multiprocessing.get_context("fork").Pool(
+                self.processes, initializer=gc.disable
+            )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def batches(self) -> Iterator[Prepared]:
+        for path, source in self._sources:
+            seen: set[int] = set()
+            for batch in source or self._ndjson(path, self._pool):
+                self._count(path, batch, seen)
+                yield batch
 
     def _ndjson(self, path: Path, pool: multiprocessing.pool.Pool | None) -> Iterator[Prepared]:
         if pool is None:
