@@ -146,10 +146,10 @@ class IngestService:
         groups = await self._store.client_groups_of(clients)
         for record in records:
             job_id = record.job.job_id
-            for client_id in (
-                record.job.client.id,
-                *([stored[job_id].client_id] if job_id in stored else []),
-            ):
+            owners = [record.job.client.id]  # as sent, and as stored if it exists
+            if job_id in stored:
+                owners.append(stored[job_id].client_id)
+            for client_id in owners:
                 if not scope.allows_client(client_id, groups.get(client_id, ())):
                     raise Forbidden(
                         f"job {job_id} is not of a client you may write; nothing was written"
@@ -191,7 +191,9 @@ class IngestService:
             require_operator(account)
             for n, item in enumerate(_items(body, "events")):
                 events.append(await self._event(item, f"events[{n}]", now, account))
-        audit = AuditEntry(now, account.name, address, "ingest.events", detail=f"{len(events)}")
+        audit = AuditEntry(
+            now, account.name, address, "ingest.events", detail=f"{len(events)} event(s)"
+        )
         await self._store.add_events(events, [audit])
         return len(events)
 
