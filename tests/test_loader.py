@@ -3,15 +3,21 @@ checking in one process, errors that name the right line, and nothing written on
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cvjobs import demo, loader
 from cvjobs.cli import main
-from cvjobs.records import summary_of
+from cvjobs.errors import InvalidRecord
+from cvjobs.records import job_from_summary, summary_of
+from cvjobs.store.sql import EntityWriter, job_params
 from tests.catalogues import Catalogue, Templates
 
 
@@ -94,3 +100,117 @@ def test_a_job_twice_in_different_pieces_is_refused(
     assert import_ndjson(empty_catalogue, path, 2) == 1
     assert "appears more than once" in capsys.readouterr().err
     assert empty_catalogue.scalar("SELECT count(*) FROM jobs") == 0
+
+
+# -- the plain record's fast path gives what the careful way gives ------------------------
+
+DEMO_SUMMARIES = [summary_of(r.job) for r in demo.records(80, 5, 1_700_000_000)]
+FIELDS = sorted({key for s in DEMO_SUMMARIES for key in s})
+NESTED = ["subclient", "destinationClient", "storagePolicy", "userName", "clientGroups"]
+
+
+def twists(value: Any) -> st.SearchStrategy[Any]:
+    """Values a record might carry in place of `value`: other spellings of it, near
+    misses, other JSON types, text XML cannot carry."""
+    common = st.sampled_from([None, "", [], {}, True, 0, -1, 2**63, "\x0b", "\ufffe"])
+    if isinstance(value, bool):
+        return st.one_of(common, st.sampled_from(["true", "false", 1, 0, not value]))
+    if isinstance(value, int):
+        variants = [str(value), f" {value} ", float(value), value + 1, 2**31, -(2**31) - 1]
+        return st.one_of(common, st.sampled_from(variants))
+    if isinstance(value, float):
+        return st.one_of(common, st.sampled_from([int(value), str(value), 100.5, -0.5, 1e308]))
+    if isinstance(value, str):
+        variants = ["", " ", value.upper(), f" {value} ", value + "\x0b", "\x0b" + value, "7"]
+        return st.one_of(common, st.sampled_from(variants), st.text(max_size=6))
+    return common
+
+
+def careful(summary: Any) -> tuple[Any, Any] | None:
+    try:
+        record = job_from_summary(summary, "x")
+    except InvalidRecord:
+        return None
+    writer = EntityWriter()
+    writer.add(record.job, record.set_client_groups)
+    return job_params(record.job), entity_state(writer)
+
+
+def entity_state(writer: EntityWriter) -> Any:
+    return writer._named, writer._backupsets, writer._subclients, writer._members
+
+
+def test_plain_records_take_the_fast_path() -> None:
+    for summary in DEMO_SUMMARIES:
+        assert loader.plain_job(summary) is not None, summary["jobId"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(base=st.sampled_from(DEMO_SUMMARIES), data=st.data())
+def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: Any) -> None:
+    summary = copy.deepcopy(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        where: Any = summary
+        if data.draw(st.booleans()):  # a field of a nested entity, half the time
+            parent = data.draw(st.sampled_from(NESTED))
+            where = summary.get(parent)
+            if isinstance(where, list):
+                where = where[0] if where else None
+            if not isinstance(where, dict) or not where:
+                continue
+        key = data.draw(st.sampled_from(sorted(where)))
+        if data.draw(st.integers(0, 9)) == 0:
+            where.pop(key, None)
+        else:
+            where[key] = data.draw(twists(where.get(key)))
+    fast = loader.plain_job(summary)
+    if fast is None:
+        return  # the careful way takes it, whatever it makes of it
+    row, entities = fast
+    writer = EntityWriter()
+    writer.add_entities(*entities)
+    assert careful(summary) == (row, entity_state(writer))
+
+
+def _edited(**changes: Any) -> dict[str, Any]:
+    summary = copy.deepcopy(DEMO_SUMMARIES[3])
+    for path, value in changes.items():
+        where = summary
+        *parents, key = path.split("__")
+        for parent in parents:
+            where = where[parent]
+        if value is _MISSING:
+            where.pop(key, None)
+        else:
+            where[key] = value
+    return summary
+
+
+_MISSING = object()
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        _edited(destinationClient__clientId=0),  # named as the job's own client
+        _edited(destinationClient__clientId=0, destClientName="elsewhere"),
+        _edited(destinationClient=_MISSING),
+        _edited(destinationClient=_MISSING, destClientName=""),
+        _edited(clientGroups=None),
+        _edited(clientGroups=""),
+        _edited(clientGroups=[]),
+        _edited(clientGroups=_MISSING),
+        _edited(subclient__appName=""),
+        _edited(subclient__clientId=0),
+        _edited(backupLevel=_MISSING, backupLevelName="Synthetic Full"),
+        _edited(jobType=" backup "),
+        _edited(status="completed"),
+        _edited(isAged=_MISSING, isVisible=_MISSING, percentSavings=_MISSING),
+    ],
+)
+def test_the_fast_path_agrees_on_the_edge_cases(summary: dict[str, Any]) -> None:
+    fast = loader.plain_job(summary)
+    assert fast is not None
+    writer = EntityWriter()
+    writer.add_entities(*fast[1])
+    assert careful(summary) == (fast[0], entity_state(writer))

@@ -88,7 +88,7 @@ def _json_records(raw: bytes, where: str) -> Iterator[tuple[str, Any]]:
         return _summaries_from_document(doc, where)
     if isinstance(doc, dict):
         return iter([(f"{where} line 1", doc.get("jobSummary", doc))])
-    return _ndjson_records(raw, where)
+    return ndjson_summaries(raw, where)
 
 
 def is_ndjson(first_line: bytes) -> bool:
@@ -101,14 +101,9 @@ def is_ndjson(first_line: bytes) -> bool:
     return isinstance(item, dict) and "jobs" not in item
 
 
-def ndjson_records(raw: bytes, where: str, first_line: int = 1) -> Iterator[JobRecord]:
-    """The checked records of NDJSON lines; `first_line` numbers the first for errors."""
-    return (
-        job_from_summary(summary, at) for at, summary in _ndjson_records(raw, where, first_line)
-    )
-
-
-def _ndjson_records(raw: bytes, where: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
+def ndjson_summaries(raw: bytes, where: str, first_line: int = 1) -> Iterator[tuple[str, Any]]:
+    """(where, jobSummary) of NDJSON lines, not yet checked; `first_line` numbers the
+    first line for errors."""
     for number, line in enumerate(raw.splitlines(), first_line):
         if not line.strip():
             continue

@@ -306,6 +306,7 @@ def keep_name(table: str) -> str:
     return f"CASE WHEN excluded.name = '' THEN {table}.name ELSE excluded.name END"
 
 
+Pair = tuple[int, str]  # an entity as (id, name)
 NAMED_TABLES = (
     "clients",
     "app_types",
@@ -334,14 +335,15 @@ class EntityWriter:
         self._named: dict[str, dict[int, str]] = {table: {} for table in NAMED_TABLES}
         self._backupsets: dict[int, tuple[Any, ...]] = {}
         self._subclients: dict[int, tuple[Any, ...]] = {}
-        self._members: dict[int, tuple[Ref, ...]] = {}
+        self._members: dict[int, tuple[Pair, ...]] = {}
         self._written: dict[tuple[str, int], Any] = {}
 
-    def _name(self, table: str, ref: Ref) -> None:
-        if ref.id:
+    def _name(self, table: str, entity: Pair) -> None:
+        entity_id, name = entity
+        if entity_id:
             rows = self._named[table]
-            if ref.name or ref.id not in rows:
-                rows[ref.id] = ref.name
+            if name or entity_id not in rows:
+                rows[entity_id] = name
 
     @staticmethod
     def _merge(rows: dict[int, tuple[Any, ...]], key: int, row: tuple[Any, ...]) -> None:
@@ -350,27 +352,46 @@ class EntityWriter:
             rows[key] = _merged(old, row)
 
     def add(self, job: Job, set_groups: bool) -> None:
-        self._name("clients", job.client)
-        self._name("clients", job.dest_client)
-        self._name("app_types", job.app)
-        self._name("instances", job.instance)
-        self._name("storage_policies", job.storage_policy)
-        self._name("job_users", job.user)
-        if job.backupset.id:
-            row = (
-                nullable(job.client),
-                nullable(job.app),
-                nullable(job.instance),
-                job.backupset.name,
-            )
-            self._merge(self._backupsets, job.backupset.id, row)
-        if job.subclient.id:
-            self._merge(
-                self._subclients, job.subclient.id, (nullable(job.backupset), job.subclient.name)
-            )
-        if set_groups and job.client.id:
-            self._members[job.client.id] = job.client_groups
-            for group in job.client_groups:
+        self.add_entities(
+            (job.client.id, job.client.name),
+            (job.dest_client.id, job.dest_client.name),
+            (job.app.id, job.app.name),
+            (job.instance.id, job.instance.name),
+            (job.storage_policy.id, job.storage_policy.name),
+            (job.user.id, job.user.name),
+            (job.backupset.id, job.backupset.name),
+            (job.subclient.id, job.subclient.name),
+            tuple((g.id, g.name) for g in job.client_groups) if set_groups else None,
+        )
+
+    def add_entities(
+        self,
+        client: Pair,
+        dest: Pair,
+        app: Pair,
+        instance: Pair,
+        storage_policy: Pair,
+        user: Pair,
+        backupset: Pair,
+        subclient: Pair,
+        groups: tuple[Pair, ...] | None,
+    ) -> None:
+        """A job's entities as (id, name) pairs (id 0: none); `groups` None when the
+        record does not say which groups its client is in."""
+        self._name("clients", client)
+        self._name("clients", dest)
+        self._name("app_types", app)
+        self._name("instances", instance)
+        self._name("storage_policies", storage_policy)
+        self._name("job_users", user)
+        if backupset[0]:
+            row = (client[0] or None, app[0] or None, instance[0] or None, backupset[1])
+            self._merge(self._backupsets, backupset[0], row)
+        if subclient[0]:
+            self._merge(self._subclients, subclient[0], (backupset[0] or None, subclient[1]))
+        if groups is not None and client[0]:
+            self._members[client[0]] = groups
+            for group in groups:
                 self._name("client_groups", group)
 
     def absorb(self, other: EntityWriter) -> None:
@@ -378,7 +399,7 @@ class EntityWriter:
         had been added here, in order."""
         for table, rows in other._named.items():
             for key, name in rows.items():
-                self._name(table, Ref(key, name))
+                self._name(table, (key, name))
         for key, row in other._backupsets.items():
             self._merge(self._backupsets, key, row)
         for key, row in other._subclients.items():
@@ -428,7 +449,7 @@ class EntityWriter:
         await conn.executemany(
             "INSERT INTO client_group_members (client_id, group_id) VALUES (?, ?)"
             " ON CONFLICT DO NOTHING",
-            [(client_id, group.id) for client_id, groups in members for group in groups],
+            [(client_id, group[0]) for client_id, groups in members for group in groups],
         )
 
 
@@ -447,18 +468,21 @@ class Prepared:
     def job_ids(self) -> list[int]:
         return [row[0] for row in self.jobs]
 
+    def add(self, record: JobRecord) -> None:
+        job = record.job
+        self.entities.add(job, record.set_client_groups)
+        self.jobs.append(job_params(job))
+        self.sections.extend(
+            (job.job_id, name, orjson.dumps(body).decode())
+            for name, body in record.sections.items()
+        )
+        self.events.extend(event_params(e) for e in record.events)
+
 
 def prepare(records: Iterable[JobRecord]) -> Prepared:
     batch = Prepared()
     for record in records:
-        job = record.job
-        batch.entities.add(job, record.set_client_groups)
-        batch.jobs.append(job_params(job))
-        batch.sections.extend(
-            (job.job_id, name, orjson.dumps(body).decode())
-            for name, body in record.sections.items()
-        )
-        batch.events.extend(event_params(e) for e in record.events)
+        batch.add(record)
     return batch
 
 
