@@ -81,9 +81,10 @@ SCHEMAS: Final[dict[str, JsonSchema]] = {
     "IngestJob": _obj(
         ("jobId", "status", "jobType"),
         jobId=_int(1),
-        status={"type": "string", "enum": ["Running", "Completed", "Failed", "Killed"]},
-        jobType={"type": "string", "enum": ["Backup", "Restore"]},
+        status={"type": "string", "description": "any status of the vendor's, any casing"},
+        jobType={"type": "string", "description": "Backup, Restore, ... or a code"},
         percentComplete={"type": "number", "minimum": 0, "maximum": 100},
+        subclient=_ref("Ref"),
     ),
 }
 
