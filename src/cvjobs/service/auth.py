@@ -269,15 +269,18 @@ class AuthService:
         if stored.failed_logins:
             await self._store.reset_login_failures(stored.account.account_id)
         idle = timeout_minutes * 60 if timeout_minutes else self._idle_seconds
-        session = await self._open_session(stored.account, idle)
-        with contextlib.suppress(StoreError):
-            await self._store.add_audit([AuditEntry(now, stored.account.name, address, "login")])
-        return session
+        audit = AuditEntry(now, stored.account.name, address, "login")
+        return await self._open_session(stored.account, idle, audit)
 
-    async def _open_session(self, account: Account, idle_seconds: int) -> Session:
+    async def _open_session(
+        self, account: Account, idle_seconds: int, *audit: AuditEntry
+    ) -> Session:
+        """A new session, and its audit entry in the same transaction."""
         token = "QSDK " + secrets.token_hex(32)
         now = self._now()
-        await self._store.create_session(token_hash(token), account.account_id, now, idle_seconds)
+        await self._store.create_session(
+            token_hash(token), account.account_id, now, idle_seconds, audit
+        )
         return Session(account=account, token=token)
 
     async def authenticate(self, token: str | None) -> Account:

@@ -254,7 +254,12 @@ class Store(Protocol):
         ...
 
     async def create_session(
-        self, token_hash: bytes, account_id: int, now: int, idle_seconds: int
+        self,
+        token_hash: bytes,
+        account_id: int,
+        now: int,
+        idle_seconds: int,
+        audit: Sequence[AuditEntry] = (),
     ) -> None: ...
 
     async def get_session(self, token_hash: bytes) -> StoredSession | None: ...

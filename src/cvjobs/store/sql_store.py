@@ -579,9 +579,15 @@ class SqlStore:
             )
 
     async def create_session(
-        self, token_hash: bytes, account_id: int, now: int, idle_seconds: int
+        self,
+        token_hash: bytes,
+        account_id: int,
+        now: int,
+        idle_seconds: int,
+        audit: Sequence[AuditEntry] = (),
     ) -> None:
         async with self._db.transaction() as conn:
+            await _audit(conn, audit)
             await conn.execute(
                 "INSERT INTO sessions (token_hash, account_id, created_at, last_used,"
                 " idle_seconds) VALUES (?, ?, ?, ?, ?)",
