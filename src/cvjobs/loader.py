@@ -20,7 +20,7 @@ from typing import Any
 
 from cvjobs import importer, parse, vocab
 from cvjobs.errors import InvalidRecord
-from cvjobs.records import job_from_summary
+from cvjobs.records import JOB_NUMBERS, job_from_summary
 from cvjobs.store.sql import Prepared, prepare_batches
 
 PIECE_BYTES = 4 << 20  # about 3,000 vendor-sized records
@@ -81,17 +81,6 @@ def prepare_piece(piece: Piece) -> Prepared:
 
 _MAX = parse.MAX_INT
 _NOT_XML = parse.NOT_XML.search
-_COUNTERS = (
-    "sizeOfApplication",
-    "sizeOfMediaOnDisk",
-    "totalNumOfFiles",
-    "totalFailedFiles",
-    "totalFailedFolders",
-    "jobStartTime",
-    "jobEndTime",
-    "lastUpdateTime",
-    "jobElapsedTime",
-)
 _TEXTS = ("currentPhaseName", "pendingReason", "pendingReasonErrorCode")
 _EMPTY: dict[str, Any] = {}
 
@@ -147,8 +136,7 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     client, app, instance, backupset, subclient, dest, policy, user = pairs
     app_type, dest_name = get("appTypeName", ""), get("destClientName", "")
     texts = [get(key, "") for key in _TEXTS]
-    counters = [get(key, 0) for key in _COUNTERS]
-    counters.append(get("isPreemptable", 0))
+    counters = [get(key, 0) for key in JOB_NUMBERS]  # the last is isPreemptable
     for value in counters:
         if type(value) is not int or not 0 <= value <= _MAX:
             return None

@@ -116,7 +116,7 @@ class _Field:
 
 _SUBCLIENT_IDS = ("clientId", "applicationId", "instanceId", "backupsetId", "subclientId")
 _SUBCLIENT_NAMES = ("clientName", "appName", "instanceName", "backupsetName", "subclientName")
-_JOB_NUMBERS = (
+JOB_NUMBERS = (
     "sizeOfApplication",
     "sizeOfMediaOnDisk",
     "totalNumOfFiles",
@@ -192,7 +192,7 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
         last_update_time,
         elapsed_time,
         is_preemptable,
-    ) = f.integers(_JOB_NUMBERS)
+    ) = f.integers(JOB_NUMBERS)
     submit_error_code = summary.get("jobSubmitErrorCode", 0)
     if type(submit_error_code) is not int or not -(2**31) <= submit_error_code <= parse.MAX_INT:
         submit_error_code = f.integer("jobSubmitErrorCode", minimum=-(2**31))
