@@ -172,6 +172,9 @@ def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: A
     assert careful(summary) == (row, entity_state(writer))
 
 
+_MISSING = object()
+
+
 def _edited(**changes: Any) -> dict[str, Any]:
     summary = copy.deepcopy(DEMO_SUMMARIES[3])
     for path, value in changes.items():
@@ -184,9 +187,6 @@ def _edited(**changes: Any) -> dict[str, Any]:
         else:
             where[key] = value
     return summary
-
-
-_MISSING = object()
 
 
 @pytest.mark.parametrize(

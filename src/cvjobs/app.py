@@ -47,15 +47,6 @@ async def _endpoint(request: Request) -> Response:
     return await dispatcher(request)
 
 
-_OPENAPI = orjson.dumps(
-    openapi.document(frozenset((r.method, r.pattern) for r in ROUTES if r.native))
-)
-
-
-async def _openapi(request: Request) -> Response:
-    return Response(_OPENAPI, media_type="application/json")
-
-
 def scaled(clock: Callable[[], float], speed: int) -> Callable[[], float]:
     """A clock that runs `speed` times faster than `clock`, from now on."""
     if speed == 1:
@@ -165,9 +156,16 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
 
+    document = orjson.dumps(
+        openapi.document(frozenset((r.method, r.pattern) for r in ROUTES if r.native))
+    )
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
     return Starlette(
         routes=[
-            StarletteRoute("/openapi.json", _openapi, methods=["GET"]),
+            StarletteRoute("/openapi.json", openapi_endpoint, methods=["GET"]),
             StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
         ],
         lifespan=lifespan,

@@ -21,10 +21,9 @@ from typing import Any
 from cvjobs import importer, parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.records import JOB_NUMBERS, job_from_summary
-from cvjobs.store.sql import Prepared, prepare_batches
+from cvjobs.store.sql import BATCH, Prepared, prepare_batches
 
 PIECE_BYTES = 4 << 20  # about 3,000 vendor-sized records
-BATCH_RECORDS = 10_000  # records per batch for documents read here
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +225,7 @@ class Loader:
                 self._sources.append((path, None))
             else:
                 records = importer.read_job_file(path)
-                self._sources.append((path, prepare_batches(records, BATCH_RECORDS)))
+                self._sources.append((path, prepare_batches(records, BATCH)))
         self._pool: multiprocessing.pool.Pool | None = None
 
     def __enter__(self) -> Loader:

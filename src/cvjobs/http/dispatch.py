@@ -29,8 +29,6 @@ from cvjobs.service.jobs import JobService
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
 NATIVE_ROOT = "cvjobs/v1"
-MAX_BODY_BYTES = 64 * 1024
-MAX_INGEST_BODY_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +126,8 @@ class Dispatcher:
         routes: list[Route],
         services: Services,
         *,
-        max_body: int = MAX_BODY_BYTES,
-        max_ingest_body: int = MAX_INGEST_BODY_BYTES,
+        max_body: int,
+        max_ingest_body: int,
     ) -> None:
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         # Routes by (native, segment count): a request tries the few that can match.

@@ -486,6 +486,9 @@ def prepare(records: Iterable[JobRecord]) -> Prepared:
     return batch
 
 
+BATCH = 10_000  # records prepared and written together
+
+
 def prepare_batches(records: Iterable[JobRecord], size: int) -> Iterator[Prepared]:
     """Records prepared `size` at a time, as they are taken."""
     iterator = iter(records)

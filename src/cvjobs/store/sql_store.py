@@ -39,6 +39,7 @@ from cvjobs.store.base import (
 )
 from cvjobs.store.database import Connection, Database, Undo
 from cvjobs.store.sql import (
+    BATCH,
     EVENT_COLUMNS,
     INSERT_EVENT,
     IS_ACTIVE,
@@ -62,7 +63,6 @@ from cvjobs.store.sql import (
     select_job,
 )
 
-BATCH = 10_000
 # A first batch this big into an empty catalogue builds the job indexes at the end.
 DEFER_FROM = 1_000
 ANALYZE_AFTER = 10_000
