@@ -22,6 +22,7 @@ from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject,
 from cvjobs.records import check_section, job_from_summary, summary_of
 from cvjobs.service.audit import refusals_audited
 from cvjobs.service.control import require_operator
+from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
 from cvjobs.store.base import JobState, Store
@@ -119,10 +120,13 @@ class IngestService:
         if len(set(ids)) != len(ids):
             raise BadRequest("a job appears more than once in the batch")
         stored = await self._store.job_states(ids)
-        scope = account.sees
-        if not scope.everything:
+        if not account.is_admin:
+            # Only an administrator's records say which groups a client is in, and name
+            # entities that no client owns; an operator's name only its clients' entities.
             records = [replace(r, set_client_groups=False) for r in records]
-            await self._check_scope(records, stored, scope)
+            if not account.sees.everything:
+                await self._check_scope(records, stored, account.sees)
+            await check_entities(self._store, records, account.sees)
         records = [
             self._with_event(r, stored.get(r.job.job_id), account.name, now) for r in records
         ]

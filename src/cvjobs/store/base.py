@@ -9,7 +9,7 @@ Driver errors are translated into `cvjobs.errors.StoreError` inside the backend.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -29,6 +29,28 @@ from cvjobs.model import (
 
 if TYPE_CHECKING:
     from cvjobs.store.sql import Prepared
+
+
+class StoredEntity(NamedTuple):
+    """What a scoped write needs to know of an entity a job record names: its stored name,
+    the clients it belongs to (none: shared by every client, or not yet used by any), and
+    its parent (a backup set's client, a subclient's backup set; 0 for the rest)."""
+
+    name: str
+    owners: frozenset[int]
+    parent: int = 0
+
+
+# The entity kinds a job record names, as `Store.stored_entities` takes them.
+ENTITY_KINDS = (
+    "clients",
+    "app_types",
+    "instances",
+    "backupsets",
+    "subclients",
+    "storage_policies",
+    "job_users",
+)
 
 
 class JobState(NamedTuple):
@@ -201,6 +223,13 @@ class Store(Protocol):
 
     async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
         """The stored client groups of each of these clients (empty for unknown ones)."""
+        ...
+
+    async def stored_entities(
+        self, wanted: Mapping[str, Collection[int]]
+    ) -> dict[str, dict[int, StoredEntity]]:
+        """For each kind of ENTITY_KINDS, the stored entities among the ids wanted (absent
+        ones are left out)."""
         ...
 
     async def set_scope(self, account_id: int, scope: Scope) -> None: ...

@@ -5,7 +5,7 @@ of `cvjobs.store.sql` and differ only where the dialect says so."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -31,9 +31,11 @@ from cvjobs.model import (
     StoragePolicy,
 )
 from cvjobs.store.base import (
+    ENTITY_KINDS,
     JobChange,
     JobState,
     StoredAccount,
+    StoredEntity,
     StoredSession,
     StoredToken,
 )
@@ -516,6 +518,26 @@ class SqlStore:
             groups[client_id].add(group_id)
         return {client_id: frozenset(g) for client_id, g in groups.items()}
 
+    async def stored_entities(
+        self, wanted: Mapping[str, Collection[int]]
+    ) -> dict[str, dict[int, StoredEntity]]:
+        found: dict[str, dict[int, StoredEntity]] = {kind: {} for kind in ENTITY_KINDS}
+        async with self._db.reading() as conn:
+            for kind, ids in wanted.items():
+                rows: dict[int, StoredEntity] = found[kind]
+                chosen = sorted(set(ids) - {0})
+                for start in range(0, len(chosen), 1000):
+                    chunk = tuple(chosen[start : start + 1000])
+                    for entity_id, name, owner, parent in await conn.fetchall(
+                        _ENTITY_FACTS[kind] + in_list(_ENTITY_ID[kind], chunk), chunk
+                    ):
+                        old = rows.get(entity_id)
+                        owners = frozenset([owner] if owner else ())
+                        if old is not None:  # an instance used by several backup sets
+                            owners |= old.owners
+                        rows[entity_id] = StoredEntity(name or "", owners, parent or 0)
+        return found
+
     async def set_scope(self, account_id: int, scope: Scope) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
@@ -721,6 +743,22 @@ class SqlStore:
             )
         return [_audit_entry(r) for r in rows]
 
+
+# (id, name, owning client, parent) of each kind of entity, for stored_entities. Clients
+# own themselves; backup sets belong to their client, subclients to their backup set's, and
+# instances to the clients of the backup sets in them; the rest are shared.
+_ENTITY_FACTS = {
+    "clients": "SELECT id, name, id, 0 FROM clients WHERE ",
+    "app_types": "SELECT id, name, NULL, 0 FROM app_types WHERE ",
+    "storage_policies": "SELECT id, name, NULL, 0 FROM storage_policies WHERE ",
+    "job_users": "SELECT id, name, NULL, 0 FROM job_users WHERE ",
+    "backupsets": "SELECT id, name, client_id, client_id FROM backupsets WHERE ",
+    "subclients": "SELECT s.id, s.name, b.client_id, s.backupset_id FROM subclients s"
+    " LEFT JOIN backupsets b ON b.id = s.backupset_id WHERE ",
+    "instances": "SELECT i.id, i.name, b.client_id, 0 FROM instances i"
+    " LEFT JOIN backupsets b ON b.instance_id = i.id WHERE ",
+}
+_ENTITY_ID = {**dict.fromkeys(_ENTITY_FACTS, "id"), "subclients": "s.id", "instances": "i.id"}
 
 ACCOUNT_FIELDS = (
     "id",
