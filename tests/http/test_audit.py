@@ -3,9 +3,13 @@ the account, the client address and the time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from cvjobs.model import OPERATOR, VIEWER
+from cvjobs.service.audit import MAX_DETAIL
+from cvjobs.service.control import MAX_JOBS_PER_OPERATION
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock
 from tests.http.test_scopes import Tenant
@@ -72,3 +76,58 @@ def test_refused_ingest_is_audited(client: TestClient, catalogue: Catalogue) -> 
     assert ("peeker", "ingest.jobs", "forbidden") in logged
     assert ("feeder", "ingest.jobs", "forbidden") in logged
     assert ("peeker", "ingest.events", "forbidden") in logged
+
+
+def multi(client: TestClient, headers: dict[str, str], ids: list[int], op: str = "kill") -> Any:
+    body = {"jobOpReq": {"operationType": op, "jobs": [{"jobId": i} for i in ids]}}
+    return client.post(API + "Jobs/MultiJobOperation", json=body, headers=headers)
+
+
+def test_one_operation_on_many_jobs_is_one_bounded_entry(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """A batch of the largest size, refused for most of its jobs, writes one audit row of
+    bounded size (it wrote a row per id, each with the whole refusal text: 131 MB for
+    2,000 ids), and its answer is bounded too."""
+    finished = [r[0] for r in catalogue.sql("SELECT id FROM jobs WHERE end_time > 0 ORDER BY id")]
+    ids = (finished * (MAX_JOBS_PER_OPERATION // len(finished) + 1))[:MAX_JOBS_PER_OPERATION]
+    before = catalogue.scalar("SELECT count(*) FROM audit")
+    response = multi(client, auth_json, ids)
+    assert response.status_code == 200
+    message = response.json()["errors"][0]["errList"][0]["errLogMessage"]
+    assert "more jobs refuse it" in message and len(message) < 2000
+    assert catalogue.scalar("SELECT count(*) FROM audit") == before + 1
+    (detail,) = catalogue.sql("SELECT detail FROM audit ORDER BY id DESC LIMIT 1")[0]
+    assert detail.startswith(f"{len(ids)} job(s): {ids[0]}, ") and len(detail) <= MAX_DETAIL
+
+
+def test_a_batch_over_the_maximum_is_400_and_writes_nothing(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    running = [r[0] for r in catalogue.sql("SELECT id FROM jobs WHERE status = 'Running'")]
+    before = catalogue.sql("SELECT id, status FROM jobs ORDER BY id")
+    audited = catalogue.scalar("SELECT count(*) FROM audit")
+    response = multi(client, auth_json, running * (MAX_JOBS_PER_OPERATION // len(running) + 1))
+    assert response.status_code == 400
+    assert f"at most {MAX_JOBS_PER_OPERATION} jobs" in response.json()["errorMessage"]
+    assert catalogue.sql("SELECT id, status FROM jobs ORDER BY id") == before
+    assert catalogue.scalar("SELECT count(*) FROM audit") == audited
+
+
+def test_a_viewers_refused_batch_writes_one_row(client: TestClient, catalogue: Catalogue) -> None:
+    viewer = Tenant(catalogue, VIEWER, "reader")
+    ids = [r[0] for r in catalogue.sql("SELECT id FROM jobs ORDER BY id LIMIT 500")]
+    before = catalogue.scalar("SELECT count(*) FROM audit")
+    assert multi(client, viewer.json, ids).status_code == 403
+    assert catalogue.scalar("SELECT count(*) FROM audit") == before + 1
+    assert rows(catalogue)[-1][1:] == ("reader", "testclient", "job.kill", 0, "forbidden")
+
+
+def test_a_batch_that_is_done_is_one_entry_naming_its_jobs(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    running = [r[0] for r in catalogue.sql("SELECT id FROM jobs WHERE status = 'Running'")][:3]
+    assert multi(client, auth_json, running, "suspend").json() == {"errorCode": 0}
+    (entry,) = catalogue.sql("SELECT action, job_id, outcome, detail FROM audit")
+    listed = ", ".join(map(str, running))
+    assert entry == ("job.suspend", 0, "ok", f"{len(running)} job(s): {listed}")

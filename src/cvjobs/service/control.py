@@ -14,14 +14,17 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from cvjobs import vocab
-from cvjobs.errors import Forbidden, JobActionFailed
+from cvjobs.errors import BadRequest, Forbidden, JobActionFailed
 from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
-from cvjobs.service.audit import refusals_audited
+from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.events import started_event, status_event
 from cvjobs.store.base import JobChange, Store
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
+MAX_JOBS_PER_OPERATION = 1000
+# A refusal names this many jobs' reasons, then counts the rest.
+SHOWN_REFUSALS = 10
 
 
 def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "") -> Job:
@@ -160,9 +163,13 @@ class JobControl:
         auto_resume_seconds: int = 0,
         address: str = "",
     ) -> None:
-        """One action on one or many jobs, all or nothing: if any job refuses, or changes
-        under the action (a concurrent action won), no job is touched. A job outside the
-        account's scope answers as if it did not exist."""
+        """One action on one or many jobs (at most MAX_JOBS_PER_OPERATION), all or nothing:
+        if any job refuses, or changes under the action (a concurrent action won), no job is
+        touched. A job outside the account's scope answers as if it did not exist."""
+        if len(job_ids) > MAX_JOBS_PER_OPERATION:
+            raise BadRequest(
+                f"one operation takes at most {MAX_JOBS_PER_OPERATION} jobs, not {len(job_ids)}"
+            )
         async with self._audited(account, address, action, job_ids):
             await self._act_on_many(job_ids, action, account, auto_resume_seconds, address)
 
@@ -189,15 +196,15 @@ class JobControl:
                     acted(job, action, decision.status, account.name, now, auto_resume_seconds)
                 )
         if refusals:
-            more = "; no job was changed" if len(jobs) > 1 else ""
-            raise JobActionFailed("; ".join(refusals) + more)
+            shown = "; ".join(refusals[:SHOWN_REFUSALS])
+            if len(refusals) > SHOWN_REFUSALS:
+                shown += f"; and {len(refusals) - SHOWN_REFUSALS} more jobs refuse it"
+            raise JobActionFailed(shown + ("; no job was changed" if len(jobs) > 1 else ""))
         if not self._engine_settles:
             # No engine will settle Suspend Pending or Kill Pending: write the settled
             # state, with both events, in the same write.
             changes = [_then(change, settled(change.job, now)) for change in changes]
-        audit = [
-            AuditEntry(now, account.name, address, f"job.{action}", job.job_id) for job in jobs
-        ]
+        audit = [job_entry(now, account, address, f"job.{action}", [job.job_id for job in jobs])]
         if not await self._store.replace_jobs(changes, all_or_nothing=True, audit=audit):
             raise JobActionFailed(
                 f"a job changed while it was being asked to {action} (another action came"

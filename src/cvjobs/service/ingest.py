@@ -20,7 +20,7 @@ from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
 from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject, Ref, Scope
 from cvjobs.records import check_section, job_from_summary, summary_of
-from cvjobs.service.audit import refusals_audited
+from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.control import require_operator
 from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
@@ -130,15 +130,7 @@ class IngestService:
         records = [
             self._with_event(r, stored.get(r.job.job_id), account.name, now) for r in records
         ]
-        shown = ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
-        audit = AuditEntry(
-            now,
-            account.name,
-            address,
-            f"ingest.{action}",
-            ids[0] if len(ids) == 1 else 0,
-            detail=f"{len(ids)} job(s): {shown}",
-        )
+        audit = job_entry(now, account, address, f"ingest.{action}", ids)
         await self._store.upsert_jobs(records, require_newer=True, audit=[audit])
         return ids
 
