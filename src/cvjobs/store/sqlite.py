@@ -4,6 +4,12 @@ A primary-key read through the stdlib driver costs about 10 µs, far less than a
 thread pool, so the connection's async methods call sqlite3 synchronously and never
 suspend: each store method runs to its end before any other on the same loop. WAL mode
 lets other processes (the CLI, more workers) read while one writes.
+
+The one wait is for another process's write lock (an import, another worker). SQLite's
+own busy handler would sleep in the calling thread, which is the event loop: every read
+would wait behind one write. So the connection never busy-waits; a write transaction
+tries to begin, and while the lock is taken it sleeps on the loop and tries again, until
+its `busy_seconds` have passed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,8 +39,17 @@ DIALECT = Dialect(
 )
 
 
+BUSY_POLL_SECONDS = 0.05
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
 def _failed(exc: sqlite3.Error) -> NoReturn:
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+    if _busy(exc):
         raise StoreError(
             "the catalogue is busy (another process is writing to it); try again"
         ) from exc
@@ -95,6 +111,7 @@ class SqliteDatabase:
         self, path: str, busy_seconds: float, background_checkpoints: bool = False
     ) -> None:
         self.path = path
+        self._busy_seconds = busy_seconds
         self._background_checkpoints = background_checkpoints and path != ":memory:"
         try:
             self._db = sqlite3.connect(
@@ -112,6 +129,9 @@ class SqliteDatabase:
                 # milliseconds on a big catalogue. A server does that in a thread (see
                 # maintain), not in whichever request's commit crosses the threshold.
                 self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            # Set up under the busy timeout above; from now on no statement waits in this
+            # thread (see _begin).
+            self._db.execute("PRAGMA busy_timeout = 0")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite catalogue {path}: {exc}") from exc
         self._conn = SqliteConnection(self._db)
@@ -123,10 +143,7 @@ class SqliteDatabase:
         # much with them, and the store writes every entity before what refers to it.
         self._db.execute("PRAGMA foreign_keys = OFF")
         try:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                _failed(exc)
+            await self._begin()
             try:
                 yield self._conn
             except Undo:
@@ -142,6 +159,24 @@ class SqliteDatabase:
                     _failed(exc)
         finally:
             self._db.execute("PRAGMA foreign_keys = ON")
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write lock on the event loop
+        (short sleeps, doubling to BUSY_POLL_SECONDS) rather than in SQLite's busy handler,
+        which would stop every other request meanwhile."""
+        deadline = time.monotonic() + self._busy_seconds
+        pause = 0.001
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    _failed(exc)
+            except sqlite3.Error as exc:
+                _failed(exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, BUSY_POLL_SECONDS)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqliteConnection]:
