@@ -95,6 +95,31 @@ def test_a_cached_rendering_is_not_shown_out_of_scope(
     assert hidden["totalRecordsWithoutPaging"] == 0 and not hidden.get("jobs")
 
 
+def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
+    client: TestClient, tenant: Tenant, auth_json: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render cache answers a job an account may see without a read; for a job out of
+    its scope it reads the catalogue like for an absent id, so timing tells them apart no
+    more than the bodies do (issue 9)."""
+    jobs = client.app.state.services.jobs  # type: ignore[attr-defined]
+    reads: list[int] = []
+    real = jobs.get
+
+    async def counted(job_id: int, scope: Scope) -> Any:
+        reads.append(job_id)
+        return await real(job_id, scope)
+
+    monkeypatch.setattr(jobs, "get", counted)
+    for headers in (auth_json, tenant.json):
+        client.get(API + f"Job/{tenant.other}", headers=headers)  # now cached for everyone
+    reads.clear()
+    client.get(API + f"Job/{tenant.other}", headers=auth_json)
+    assert reads == []  # a hit
+    client.get(API + f"Job/{tenant.other}", headers=tenant.json)
+    client.get(API + f"Job/{ABSENT}", headers=tenant.json)
+    assert reads == [tenant.other, ABSENT]
+
+
 def test_lists_and_totals_leave_other_tenants_out(
     client: TestClient, catalogue: Catalogue, tenant: Tenant
 ) -> None:
@@ -278,3 +303,39 @@ def test_an_empty_scope_sees_nothing(client: TestClient, catalogue: Catalogue) -
 def test_the_admin_token_still_sees_all(client: TestClient) -> None:
     body = client.get(API + "Job?limit=1", headers={"Authtoken": ADMIN_TOKEN}).text
     assert "totalRecordsWithoutPaging" in body
+
+
+def test_events_follow_their_job_to_another_client(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """A job moved to another client takes its events along: an account that no longer
+    sees the job no longer sees them, by job, by client or by event id (issue 9)."""
+    old = Tenant(catalogue, VIEWER, "old-owner")
+    job_id, event_id = catalogue.sql(
+        f"SELECT e.job_id, max(e.id) FROM events e JOIN jobs j ON j.id = e.job_id"
+        f" WHERE j.client_id = {old.client_id} GROUP BY e.job_id ORDER BY e.job_id LIMIT 1"
+    )[0]
+    new_client = int(catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {old.other}"))
+    moved = client.patch(
+        V1 + f"jobs/{job_id}", json={"subclient": {"clientId": new_client}}, headers=auth_json
+    )
+    assert moved.status_code == 200, moved.text
+    new = Tenant(catalogue, VIEWER, "new-owner")  # scoped to the first running job's client
+    token = account_token(catalogue, "mover", VIEWER, Scope(False, frozenset({new_client})))
+    new.json = {"Authtoken": token, "Accept": "application/json"}
+
+    def events(tenant: Tenant, query: str) -> list[Any]:
+        answer = client.get(API + f"Events?{query}", headers=tenant.json).json()
+        found: list[Any] = answer["commservEvents"]
+        return found
+
+    assert (
+        client.get(API + f"Job/{job_id}", headers=old.json).json()["totalRecordsWithoutPaging"] == 0
+    )
+    assert events(old, f"jobId={job_id}") == []
+    assert all(e["jobId"] != job_id for e in events(old, f"clientId={old.client_id}"))
+    assert events(old, f"jobId={job_id}") == events(old, f"jobId={ABSENT}")
+    assert client.get(API + f"Events/{event_id}", headers=old.json).json()["commservEvents"] == []
+    seen = events(new, f"jobId={job_id}")
+    assert seen and {e["clientEntity"]["clientId"] for e in seen} == {new_client}
+    assert {e["jobId"] for e in events(new, f"clientId={new_client}")} >= {job_id}

@@ -98,19 +98,18 @@ async def logout(ctx: Context) -> Response:
 async def get_job(ctx: Context) -> Response:
     job_id = parse_id(ctx.params["job_id"])
     cache, now = ctx.services.rendered, ctx.services.now()
-    job: Job | None
     hit = cache.get(job_id, ctx.fmt.name, now)
-    if hit is not None:
-        job, body = hit
-    else:
-        # Read and rendered whoever asks, so the rendering can serve everyone who may see
-        # the job; the scope is applied below, to cached and fresh answers alike.
-        job = await ctx.services.jobs.get(job_id, EVERYTHING)
-        body = render_jobs(ctx, [job] if job else [])
-        if job is not None and not job.is_active:
-            cache.put(job, ctx.fmt.name, now, body)
-    if job is not None and not ctx.scope.allows(job):
-        body = render_jobs(ctx, [])  # exactly what a job that does not exist answers
+    if hit is not None and ctx.scope.allows(hit[0]):
+        return Response(hit[1], media_type=ctx.fmt.media_type)
+    # A job out of the account's scope takes the path of one that does not exist (a read,
+    # then the empty answer), so the cache does not tell them apart by time either. The
+    # read is the same whoever asks, so a rendering can serve everyone who may see it.
+    job = await ctx.services.jobs.get(job_id, EVERYTHING)
+    if job is None or not ctx.scope.allows(job):
+        return Response(render_jobs(ctx, []), media_type=ctx.fmt.media_type)
+    body = render_jobs(ctx, [job])
+    if not job.is_active:
+        cache.put(job, ctx.fmt.name, now, body)
     return Response(body, media_type=ctx.fmt.media_type)
 
 

@@ -5,7 +5,7 @@ of `cvjobs.store.sql` and differ only where the dialect says so."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -368,7 +368,6 @@ class SqlStore:
         for clause, value in (
             ("e.id = ?", query.event_id),
             ("e.job_id = ?", query.job_id),
-            ("e.client_id = ?", query.client_id),
             ("e.time >= ?", query.from_time),
             ("e.time <= ?", query.to_time),
         ):
@@ -378,10 +377,16 @@ class SqlStore:
         if query.severities is not None:
             where.append(in_list("e.severity", query.severities) if query.severities else "1 = 0")
             params.extend(sorted(query.severities))
-        if not query.scope.everything:
-            clause, scope_params = scope_filter("e.client_id", query.scope)
+        client_id = query.client_id
+        if client_id is not None:
+            clause, more = _of_current_client(lambda column: (f"{column} = ?", [client_id]))
             where.append(clause)
-            params.extend(scope_params)
+            params.extend(more)
+        if not query.scope.everything:
+            scope = query.scope
+            clause, more = _of_current_client(lambda column: scope_filter(column, scope))
+            where.append(clause)
+            params.extend(more)
         condition = " WHERE " + " AND ".join(where) if where else ""
         return await self._events(condition + " ORDER BY e.id DESC LIMIT ?", [*params, query.limit])
 
@@ -389,10 +394,13 @@ class SqlStore:
         return await self._events(" WHERE e.id > ? ORDER BY e.id LIMIT ?", [after_id, limit])
 
     async def _events(self, tail: str, params: Sequence[Any]) -> list[Event]:
+        columns = [
+            CURRENT_CLIENT if c.strip() == "client_id" else f"e.{c.strip()}"
+            for c in EVENT_COLUMNS.split(",")
+        ]
         sql = (
-            "SELECT "
-            + ", ".join(f"e.{c.strip()}" for c in EVENT_COLUMNS.split(","))
-            + ", c.name FROM events e LEFT JOIN clients c ON c.id = e.client_id"
+            f"SELECT {', '.join(columns)}, c.name FROM events e"
+            f" LEFT JOIN jobs j ON j.id = e.job_id LEFT JOIN clients c ON c.id = {CURRENT_CLIENT}"
             + tail
         )
         async with self._db.reading() as conn:
@@ -742,6 +750,23 @@ class SqlStore:
                 (after_id, limit),
             )
         return [_audit_entry(r) for r in rows]
+
+
+# An event's client is its job's, as the job is now (a job moved to another client takes
+# its events along, for scopes too), or its own when it has no job (or the job is gone).
+CURRENT_CLIENT = "coalesce(j.client_id, e.client_id)"
+
+
+def _of_current_client(condition: Callable[[str], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    """`condition` on an event's current client. The first two terms let the indexes on
+    events.client_id and events.job_id find the candidates; the last one decides."""
+    stored, first = condition("e.client_id")
+    by_job, second = condition("jc.client_id")
+    current, third = condition(CURRENT_CLIENT)
+    return (
+        f"(({stored}) OR e.job_id IN (SELECT jc.id FROM jobs jc WHERE {by_job})) AND ({current})",
+        [*first, *second, *third],
+    )
 
 
 # (id, name, owning client, parent) of each kind of entity, for stored_entities. Clients
