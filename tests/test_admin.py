@@ -13,7 +13,7 @@ from cvjobs.app import create_app
 from cvjobs.cli import main
 from cvjobs.config import Settings
 from tests.catalogues import Catalogue
-from tests.conftest import API
+from tests.conftest import API, JSON_HEADERS, b64
 
 
 def cli(db: Catalogue, *args: str, stdin: str = "") -> int:
@@ -100,3 +100,53 @@ def test_audit_filters(catalogue: Catalogue, capsys: pytest.CaptureFixture[str])
     assert cli(catalogue, "audit", "--since", "1h", "--user", "nobody") == 0
     assert capsys.readouterr().out == ""
     assert cli(catalogue, "audit", "--limit", "0") == 2
+
+
+def test_audit_output_cannot_be_forged_by_a_user_name(
+    catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name sent to Login is stored as sent; `cvjobs audit` shows its newlines, tabs and
+    ANSI escapes as escapes, so it stays one line of the right columns (issue 9)."""
+    forged = "eve\n2026-01-01 00:00:00Z\tadmin\t127.0.0.1\tuser.role\x1b[2K\u202e"
+    app = create_app(Settings(db=str(catalogue)))
+    with TestClient(app) as client:
+        body = {"username": forged, "password": "d3Jvbmc="}
+        assert "errList" in client.post(API + "Login", json=body).text
+    capsys.readouterr()
+    assert cli(catalogue, "audit", "--action", "login") == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "\x1b" not in line and "\u202e" not in line and line.count("\t") == 6
+    assert "eve\\n2026-01-01 00:00:00Z\\tadmin\\t127.0.0.1\\tuser.role\\x1b[2K\\u202e" in line
+    assert cli(catalogue, "audit", "--json") == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["user"] == forged
+
+
+def test_a_new_account_sees_nothing_until_scoped(
+    catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deny by default, as the vendor does (issue 9): `user add` without --all, --clients
+    or --groups makes an operator or viewer that sees no client, and says so."""
+    assert cli(catalogue, "user", "add", "newbie", stdin="newbie-pass-1\n") == 0
+    out = capsys.readouterr().out
+    assert "it sees no clients" in out and "cvjobs user scope newbie" in out
+    client_name = catalogue.scalar("SELECT name FROM clients ORDER BY id LIMIT 1")
+    assert (
+        cli(catalogue, "user", "add", "scoped", "--clients", client_name, stdin="pass-pass-1\n")
+        == 0
+    )
+    assert f"it sees client {client_name} (" in capsys.readouterr().out
+    assert cli(catalogue, "user", "add", "wide", "--all", stdin="pass-pass-2\n") == 0
+    assert "it sees all clients" in capsys.readouterr().out
+    assert cli(catalogue, "user", "add", "bad", "--clients", "no-such", stdin="pass-pass-3\n") == 2
+    assert catalogue.scalar("SELECT count(*) FROM accounts WHERE name = 'bad'") == 0
+    app = create_app(Settings(db=str(catalogue)))
+    with TestClient(app) as client:
+        for name, password, seen in (
+            ("newbie", "newbie-pass-1", 0),
+            ("wide", "pass-pass-2", None),
+        ):
+            body = {"username": name, "password": b64(password)}
+            token = client.post(API + "Login", json=body, headers=JSON_HEADERS).json()["token"]
+            listed = client.get(API + "Job", headers={"Authtoken": token, **JSON_HEADERS}).json()
+            total = listed["totalRecordsWithoutPaging"]
+            assert total == seen if seen is not None else total > 0

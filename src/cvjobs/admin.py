@@ -38,8 +38,24 @@ def duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def shown(text: str) -> str:
+    """Text as a terminal may print it: control and format characters (newlines, tabs,
+    ANSI escapes, bidirectional overrides) as escapes, so that a user name sent to Login
+    cannot forge a line or a column, nor restyle the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _names(text: str) -> list[str]:
     return [word for word in text.split(",") if word.strip()]
+
+
+def scope_options(parser: argparse.ArgumentParser, what: str) -> None:
+    options = parser.add_argument_group("scope", what or None)
+    options.add_argument("--all", action="store_true", help="every client")
+    options.add_argument("--clients", type=_names, default=[], help="client names or ids")
+    options.add_argument("--groups", type=_names, default=[], help="client group names or ids")
 
 
 def add_parsers(sub: Any) -> None:
@@ -67,6 +83,7 @@ def add_parsers(sub: Any) -> None:
     add = with_db(users.add_parser("add", help="create an account"))
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default=VIEWER, help="(default: viewer)")
+    scope_options(add, "what it sees; without any, an operator or viewer sees no client")
     password_options(add)
     with_db(users.add_parser("list", help="list accounts with role, state and scope"))
     passwd = with_db(users.add_parser("passwd", help="set a new password (ends its logins)"))
@@ -86,9 +103,7 @@ def add_parsers(sub: Any) -> None:
         )
     )
     scope.add_argument("name")
-    scope.add_argument("--all", action="store_true", help="every client")
-    scope.add_argument("--clients", type=_names, default=[], help="client names or ids")
-    scope.add_argument("--groups", type=_names, default=[], help="client group names or ids")
+    scope_options(scope, "")
 
     token = sub.add_parser(
         "token",
@@ -146,8 +161,19 @@ def _password(args: argparse.Namespace) -> str:
 async def _user(service: AccountService, store: Store, args: argparse.Namespace) -> None:
     command = args.user_command
     if command == "add":
-        account = await service.add(args.name, _password(args), args.role)
-        print(f"account {account.name} ({account.role}) created; it sees all clients")
+        account = await service.add(
+            args.name,
+            _password(args),
+            args.role,
+            everything=args.all,
+            clients=args.clients,
+            groups=args.groups,
+        )
+        scope = account.sees
+        seen = describe(scope, await _entity_names(store, [scope]))
+        print(f"account {shown(account.name)} ({account.role}) created; it sees {seen}")
+        if not scope.everything and not scope.clients and not scope.groups:
+            print(f"  give it clients: cvjobs user scope {shown(account.name)} --clients ...")
     elif command == "list":
         rows = await service.users()
         names = await _entity_names(store, [r.account.scope for r in rows])
@@ -158,7 +184,7 @@ async def _user(service: AccountService, store: Store, args: argparse.Namespace)
             if r.locked_until > now:
                 state += f", locked for {r.locked_until - now} s"
             seen = "all clients" if a.is_admin else describe(a.scope, names)
-            print(f"{a.name}\t{a.role}\t{state}\t{seen}")
+            print(f"{shown(a.name)}\t{a.role}\t{state}\t{shown(seen)}")
     elif command == "passwd":
         await service.set_password(args.name, _password(args))
         print(f"{args.name}: password changed; its logins were ended")
@@ -209,8 +235,8 @@ async def _token(service: AccountService, args: argparse.Namespace) -> None:
         for t in await service.tokens():
             state = "revoked" if t.revoked_at else "expired" if t.expires_at <= now else "live"
             print(
-                f"{t.token_id}\t{t.account.name}\t{state}\texpires {_when(t.expires_at)}"
-                f"\tlast used {_when(t.last_used)}\t{t.name}"
+                f"{t.token_id}\t{shown(t.account.name)}\t{state}\texpires {_when(t.expires_at)}"
+                f"\tlast used {_when(t.last_used)}\t{shown(t.name)}"
             )
     else:
         await service.revoke_token(args.token_id)
@@ -245,8 +271,8 @@ async def _audit(store: Store, args: argparse.Namespace) -> None:
         else:
             job = f"job {e.job_id}" if e.job_id else "-"
             print(
-                f"{_when(e.time)}\t{e.user or '-'}\t{e.address or '-'}\t{e.action}"
-                f"\t{job}\t{e.outcome}\t{e.detail}"
+                f"{_when(e.time)}\t{shown(e.user) or '-'}\t{shown(e.address) or '-'}"
+                f"\t{shown(e.action)}\t{job}\t{e.outcome}\t{shown(e.detail)}"
             )
 
 

@@ -13,8 +13,11 @@ from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, JsonObject, Ref
 
 _INTEGER = re.compile(r"-?[0-9]+")
-# Keys of stored sections become XML element and attribute names, so they must be names.
+# Keys of stored sections become XML element and attribute names, so they must be names,
+# and none that XML reserves: names starting with "xml" in any casing (XML 1.0 §2.3), of
+# which `xmlns` would move the answer into another namespace.
 _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_XML_RESERVED = re.compile(r"[Xx][Mm][Ll]")
 MAX_SECTION_DEPTH = 32
 
 
@@ -337,6 +340,10 @@ def check_section(name: str, body: Any, where: str) -> None:
                 if not _XML_NAME.fullmatch(key):
                     raise InvalidRecord(
                         where, f"section {name!r} has the key {key[:40]!r}, which is not a name"
+                    )
+                if _XML_RESERVED.match(key):
+                    raise InvalidRecord(
+                        where, f"section {name!r} has the key {key[:40]!r}, a name XML reserves"
                     )
                 stack.append(value)
         elif isinstance(item, list):

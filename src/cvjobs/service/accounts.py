@@ -42,9 +42,22 @@ class AccountService:
             raise BadRequest(f"there is no account {name!r}")
         return stored
 
-    async def add(self, name: str, password: str, role: str) -> Account:
-        account = await self._auth.create_account(name, password, role=role)
-        await self._audit("user.add", f"{account.name} ({role})")
+    async def add(
+        self,
+        name: str,
+        password: str,
+        role: str,
+        *,
+        everything: bool = False,
+        clients: Sequence[str] = (),
+        groups: Sequence[str] = (),
+    ) -> Account:
+        """A new account, with its scope in the same write. As the vendor does, an account
+        that is not an administrator sees nothing until it is given clients or groups (or
+        every client, `everything`)."""
+        scope = await self._scope(everything, clients, groups)
+        account = await self._auth.create_account(name, password, role=role, scope=scope)
+        await self._audit("user.add", f"{account.name} ({role}): {_listed(scope)}")
         return account
 
     async def users(self) -> list[StoredAccount]:
@@ -73,17 +86,21 @@ class AccountService:
     ) -> Scope:
         """Everything, or the clients and client groups named (by name or id)."""
         stored = await self._account(name)
+        scope = await self._scope(everything, clients, groups)
+        await self._store.set_scope(stored.account.account_id, scope)
+        await self._audit("user.scope", f"{stored.account.name}: {_listed(scope)}")
+        return scope
+
+    async def _scope(
+        self, everything: bool, clients: Sequence[str], groups: Sequence[str]
+    ) -> Scope:
         if everything and (clients or groups):
             raise BadRequest("a scope is either all clients or a list, not both")
-        scope = Scope(
+        return Scope(
             everything=everything,
             clients=await self._ids("clients", clients),
             groups=await self._ids("client_groups", groups),
         )
-        await self._store.set_scope(stored.account.account_id, scope)
-        listed = f"clients {sorted(scope.clients)}, groups {sorted(scope.groups)}"
-        await self._audit("user.scope", f"{stored.account.name}: {'all' if everything else listed}")
-        return scope
 
     async def _ids(self, table: str, words: Sequence[str]) -> frozenset[int]:
         words = [w.strip() for w in words if w.strip()]
@@ -119,3 +136,9 @@ class AccountService:
         if not await self._store.revoke_access_token(token_id, self._now()):
             raise BadRequest(f"there is no live token {token_id}")
         await self._audit("token.revoke", f"token {token_id}")
+
+
+def _listed(scope: Scope) -> str:
+    if scope.everything:
+        return "all"
+    return f"clients {sorted(scope.clients)}, groups {sorted(scope.groups)}"

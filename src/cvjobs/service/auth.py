@@ -39,7 +39,7 @@ from cvjobs.errors import (
     RenewFailed,
     StoreError,
 )
-from cvjobs.model import ADMIN, ROLES, Account, AuditEntry, Session
+from cvjobs.model import ADMIN, EVERYTHING, ROLES, Account, AuditEntry, Scope, Session
 from cvjobs.store.base import Store, StoredSession, StoredToken
 
 TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
@@ -203,13 +203,15 @@ class AuthService:
             self._dummy_hash = await self.hash_password(secrets.token_hex(16))
         return self._dummy_hash
 
-    async def create_account(self, name: str, password: str, *, role: str) -> Account:
+    async def create_account(
+        self, name: str, password: str, *, role: str, scope: Scope = EVERYTHING
+    ) -> Account:
         if not name.strip() or len(name.strip()) > 128:
             raise BadRequest("an account needs a name of 1 to 128 characters")
         if role not in ROLES:
             raise BadRequest(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
         return await self._store.create_account(
-            name.strip(), await self.hash_password(check_password(password)), role=role
+            name.strip(), await self.hash_password(check_password(password)), role=role, scope=scope
         )
 
     async def ensure_admin(self, password: str) -> str | None:

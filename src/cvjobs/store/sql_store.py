@@ -465,7 +465,9 @@ class SqlStore:
             row = await conn.fetchone("SELECT count(*) FROM accounts")
         return int(row[0]) if row else 0
 
-    async def create_account(self, name: str, password_hash: str, *, role: str) -> Account:
+    async def create_account(
+        self, name: str, password_hash: str, *, role: str, scope: Scope = EVERYTHING
+    ) -> Account:
         async with self._db.transaction() as conn:
             if await conn.fetchone("SELECT 1 FROM accounts WHERE lower(name) = lower(?)", (name,)):
                 raise StoreError(f"an account named {name!r} exists already")
@@ -474,8 +476,9 @@ class SqlStore:
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (name, password_hash, int(role == ADMIN), role, int(time.time())),
             )
-        assert row is not None
-        return Account(account_id=int(row[0]), name=name, role=role)
+            assert row is not None
+            await _write_scope(conn, int(row[0]), scope)
+        return Account(account_id=int(row[0]), name=name, role=role, scope=scope)
 
     async def get_account(self, name: str) -> StoredAccount | None:
         async with self._db.reading() as conn:
@@ -548,16 +551,7 @@ class SqlStore:
 
     async def set_scope(self, account_id: int, scope: Scope) -> None:
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE accounts SET scope_all = ? WHERE id = ?",
-                (int(scope.everything), account_id),
-            )
-            await conn.execute("DELETE FROM account_scopes WHERE account_id = ?", (account_id,))
-            await conn.executemany(
-                "INSERT INTO account_scopes (account_id, kind, entity_id) VALUES (?, ?, ?)",
-                [(account_id, "client", i) for i in sorted(scope.clients)]
-                + [(account_id, "group", i) for i in sorted(scope.groups)],
-            )
+            await _write_scope(conn, account_id, scope)
 
     async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
         """Ids of the clients or client groups with these names (any casing)."""
@@ -812,6 +806,18 @@ async def _audit(conn: Connection, entries: Sequence[AuditEntry]) -> None:
         "INSERT INTO audit (time, user_name, address, action, job_id, outcome, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(e.time, e.user, e.address, e.action, e.job_id, e.outcome, e.detail) for e in entries],
+    )
+
+
+async def _write_scope(conn: Connection, account_id: int, scope: Scope) -> None:
+    await conn.execute(
+        "UPDATE accounts SET scope_all = ? WHERE id = ?", (int(scope.everything), account_id)
+    )
+    await conn.execute("DELETE FROM account_scopes WHERE account_id = ?", (account_id,))
+    await conn.executemany(
+        "INSERT INTO account_scopes (account_id, kind, entity_id) VALUES (?, ?, ?)",
+        [(account_id, "client", i) for i in sorted(scope.clients)]
+        + [(account_id, "group", i) for i in sorted(scope.groups)],
     )
 
 
