@@ -202,3 +202,18 @@ def test_a_refused_rename_is_audited(
     assert post(client, operator, record).status_code == 403
     rows = catalogue.sql("SELECT user_name, action, outcome FROM audit WHERE user_name = 'op'")
     assert rows == [("op", "ingest.jobs", "forbidden")]
+
+
+@pytest.mark.parametrize("key", ["xmlns", "xmlns:evil", "xml:lang", "XmlThing"])
+def test_a_section_key_xml_reserves_is_400_and_writes_nothing(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], key: str
+) -> None:
+    """`xmlns` as a section key moved the AdvancedDetails answer into another namespace
+    (issue 9); names XML reserves are refused on the way in, even from an administrator."""
+    record = summary(catalogue, 4)
+    body = {"jobSummary": record, "advancedDetails": {"bkpInfo": {"exchDbInfo": {key: "x"}}}}
+    before = snapshot(catalogue)
+    response = client.post(V1 + "jobs", json=body, headers=auth_json)
+    assert response.status_code == 400
+    assert "bkpInfo" in response.json()["errorMessage"]
+    assert snapshot(catalogue) == before
