@@ -103,3 +103,22 @@ def test_an_address_that_keeps_failing_is_throttled(
     assert ("viewer", "testclient", "login", "throttled") in audit(catalogue)
     clock.advance(auth.ADDRESS_WINDOW_SECONDS)
     assert "token" in attempt(strict_client, VIEWER_PASSWORD)
+
+
+def test_a_full_login_queue_answers_503_with_retry_after(
+    catalogue: Catalogue, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No hashing place and no waiting place: every login finds the queue full.
+    monkeypatch.setattr(auth, "HASHING_AT_ONCE", 0)
+    monkeypatch.setattr(auth, "MAX_WAITING_LOGINS", 0)
+    app = create_app(Settings(db=catalogue.url), clock=clock, run_engine=False)
+    body = {"username": "viewer", "password": b64(VIEWER_PASSWORD)}
+    with TestClient(app) as client:
+        as_json = client.post(API + "Login", json=body, headers=JSON_HEADERS)
+        as_xml = client.post(API + "Login", json=body, headers={"Accept": "application/xml"})
+    assert as_json.status_code == as_xml.status_code == 503
+    assert int(as_json.headers["retry-after"]) >= 1
+    assert as_xml.headers["retry-after"] == as_json.headers["retry-after"]
+    assert as_json.json()["errorCode"] == 503
+    assert fromstring(as_xml.text).get("errorCode") == "503"
+    assert catalogue.scalar("SELECT count(*) FROM audit WHERE outcome = 'failed'") == 0

@@ -12,7 +12,8 @@ that is allowed within `renew_seconds` of the token's last use, and never after 
 Failed logins lock an account after LOCK_AFTER_FAILURES in a row, for LOCK_SECONDS; a
 client address with ADDRESS_FAILURES failures within ADDRESS_WINDOW_SECONDS is refused
 until the oldest of them is that old (counted per worker). Logins, failures and lock-outs
-go to the audit log.
+go to the audit log. Password hashes wait in a bounded queue, fair between addresses, that
+a client leaves by hanging up (`cvjobs.service.hashing`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from cvjobs.errors import (
     StoreError,
 )
 from cvjobs.model import ADMIN, ROLES, Account, AuditEntry, Session
+from cvjobs.service.hashing import Gone, HashQueue
 from cvjobs.store.base import Store, StoredSession, StoredToken
 
 TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
@@ -48,6 +50,9 @@ MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
 # granularity instead of a database write on every request.
 TOUCH_INTERVAL_SECONDS = 30
 HASHING_AT_ONCE = 2
+# Logins waiting for a hash, in all and from one client address; more are answered 503.
+MAX_WAITING_LOGINS = 64
+MAX_WAITING_PER_ADDRESS = 16
 # A session read from the catalogue is trusted this long without reading it again: a
 # logout or renewal made through another worker reaches this one within that time.
 SESSION_CACHE_SECONDS = 5
@@ -168,8 +173,8 @@ class AuthService:
         self._renew_seconds = renew_seconds
         self._hasher = hasher or PasswordHasher()
         # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
-        # its turn instead of taking all memory and every core.
-        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+        # its turn (or is refused) instead of taking all memory and every core.
+        self._hashing = HashQueue(HASHING_AT_ONCE, MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS)
         # token hash -> the session or access token as read
         self._sessions: ReadCache[bytes, StoredSession] = ReadCache()
         self._tokens: ReadCache[str, StoredToken] = ReadCache()
@@ -179,29 +184,39 @@ class AuthService:
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
         # need: hashing is deliberately slow and most apps never need it.
-        self._dummy_hash: str | None = None
+        self._dummy_hash: asyncio.Future[str] | None = None
 
     def _now(self) -> int:
         return int(self._clock())
 
-    async def hash_password(self, password: str) -> str:
-        async with self._hashing:
-            return await asyncio.to_thread(self._hasher.hash, password)
+    @property
+    def waiting_logins(self) -> int:
+        """Logins waiting for their password hash."""
+        return self._hashing.waiting
 
-    async def _verify(self, password_hash: str, password: str) -> bool:
+    async def hash_password(self, password: str) -> str:
+        # Accounts are made by administrators: they wait their turn but are never refused.
+        return await self._hashing.run(lambda: self._hasher.hash(password), "", bounded=False)
+
+    async def _verify(
+        self, password_hash: str, password: str, address: str, gone: Gone | None
+    ) -> bool:
         def verify() -> bool:
             try:
                 return self._hasher.verify(password_hash, password)
             except (VerificationError, InvalidHashError):
                 return False
 
-        async with self._hashing:
-            return await asyncio.to_thread(verify)
+        return await self._hashing.run(verify, address, gone)
 
     async def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = await self.hash_password(secrets.token_hex(16))
-        return self._dummy_hash
+        # One hash, however many logins of unknown names arrive before it is made (each
+        # making its own would be a hash per login that no hang-up or queue bound stops).
+        if self._dummy_hash is None or (
+            self._dummy_hash.done() and self._dummy_hash.exception() is not None
+        ):
+            self._dummy_hash = asyncio.ensure_future(self.hash_password(secrets.token_hex(16)))
+        return await asyncio.shield(self._dummy_hash)
 
     async def create_account(self, name: str, password: str, *, role: str) -> Account:
         if not name.strip() or len(name.strip()) > 128:
@@ -229,7 +244,10 @@ class AuthService:
         encoded_password: str,
         timeout_minutes: int | None = None,
         address: str = "",
+        gone: Gone | None = None,
     ) -> Session:
+        """A new session, or LoginFailed (AccountLocked) saying why not; TryLater when too
+        many logins wait for a hash, ClientGone if `gone` finishes while this one waits."""
         password = decode_password(encoded_password)
         if timeout_minutes is not None and not 1 <= timeout_minutes <= MAX_LOGIN_TIMEOUT_MINUTES:
             raise BadRequest(f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes")
@@ -250,7 +268,9 @@ class AuthService:
         stored = await self._store.get_account(name) if name else None
         if stored is not None and stored.locked_until > now:
             await refuse(AccountLocked(stored.locked_until - now), "locked")
-        ok = await self._verify(stored.password_hash if stored else await self._dummy(), password)
+        ok = await self._verify(
+            stored.password_hash if stored else await self._dummy(), password, address, gone
+        )
         if stored is None or not ok:
             self._throttle.failed(address, now)
             if stored is not None:
