@@ -1,28 +1,40 @@
-"""The per-address login throttle, the hash queue and the token forms, without a server."""
+"""The hash queue, the login verdict (the store's `judge_login`, on both backends, and
+the service's concurrent logins) and the token forms, without a server."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
 
-from cvjobs.errors import ClientGone, LoginFailed, TryLater
+from cvjobs.errors import AccountLocked, ClientGone, LoginFailed, TryLater
+from cvjobs.service import auth
 from cvjobs.service.auth import (
     ACCESS_TOKEN_PREFIX,
-    AddressThrottle,
     AuthService,
     access_token_hash,
+    login_rules,
     token_secret,
 )
 from cvjobs.service.hashing import HashQueue
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
+from cvjobs.store.base import (
+    FAILED,
+    LOCKED,
+    LOCKOUT,
+    OK,
+    OPEN,
+    THROTTLED,
+    LoginAttempt,
+    Store,
+)
 from tests.catalogues import Catalogue
-from tests.conftest import CLOCK_START, FakeClock, b64
+from tests.conftest import CLOCK_START, VIEWER_PASSWORD, FakeClock, b64
 
 T = TypeVar("T")
 
@@ -32,26 +44,6 @@ def test_access_tokens_are_stored_as_the_hash_of_their_secret() -> None:
     for sent in (token, f"Bearer {token}", f"bearer  {token} ", token.upper()):
         assert access_token_hash(token_secret(sent)) == access_token_hash(token)
     assert token not in access_token_hash(token)
-
-
-def test_an_address_is_refused_until_its_oldest_failure_leaves_the_window() -> None:
-    throttle = AddressThrottle(limit=3, window=100)
-    for t in (0, 10, 20):
-        assert throttle.wait("10.0.0.1", t) == 0
-        throttle.failed("10.0.0.1", t)
-    assert throttle.wait("10.0.0.1", 30) == 70
-    assert throttle.wait("10.0.0.2", 30) == 0  # other addresses are not affected
-    assert throttle.wait("10.0.0.1", 99) == 1
-    assert throttle.wait("10.0.0.1", 100) == 0  # the failure at 0 has left the window
-    throttle.failed("10.0.0.1", 100)
-    assert throttle.wait("10.0.0.1", 101) == 9
-
-
-def test_a_flood_of_addresses_does_not_grow_without_bound() -> None:
-    throttle = AddressThrottle(limit=3, window=100, max_addresses=50)
-    for n in range(1000):
-        throttle.failed(f"10.0.{n // 256}.{n % 256}", 0)
-    assert len(throttle._failures) <= 50
 
 
 # -- the hash queue -----------------------------------------------------------------------
@@ -213,7 +205,7 @@ def test_a_login_cancelled_while_hashing_keeps_its_place_until_the_hash_ends() -
     asyncio.run(main())
 
 
-# -- the service ---------------------------------------------------------------------------
+# -- the verdict, in the catalogue --------------------------------------------------------
 
 
 def with_store(catalogue: Catalogue, use: Callable[[Store], Awaitable[T]]) -> T:
@@ -225,6 +217,128 @@ def with_store(catalogue: Catalogue, use: Callable[[Store], Awaitable[T]]) -> T:
             await store.close()
 
     return asyncio.run(main())
+
+
+def attempt(name: str, ok: bool, now: int, account_id: int | None, **more: Any) -> LoginAttempt:
+    return LoginAttempt(name, "10.0.0.1", now, account_id, ok, **more)
+
+
+def test_a_login_whose_verdict_comes_after_the_lock_fell_is_refused(
+    catalogue: Catalogue,
+) -> None:
+    rules, now = login_rules(), CLOCK_START
+
+    async def use(store: Store) -> list[str]:
+        viewer = await store.get_account("viewer")
+        assert viewer is not None
+        vid = viewer.account.account_id
+        # A right password whose hash started before the lock fell...
+        late = attempt("viewer", True, now, vid, token_hash=b"t" * 32, idle_seconds=60)
+        outcomes = [
+            (await store.judge_login(attempt("Viewer", False, now, vid), rules)).outcome
+            for _ in range(rules.lock_after)
+        ]
+        verdict = await store.judge_login(late, rules)  # ...is judged after it
+        outcomes.append(verdict.outcome)
+        assert verdict.wait == rules.lock_seconds
+        assert (await store.peek_login("VIEWER", "elsewhere", now, rules)).outcome == LOCKED
+        unlocked = replace(late, now=now + rules.lock_seconds)
+        outcomes.append((await store.judge_login(unlocked, rules)).outcome)
+        return outcomes
+
+    outcomes = with_store(catalogue, use)
+    assert outcomes == [FAILED] * (auth.LOCK_AFTER_FAILURES - 1) + [LOCKOUT, LOCKED, OK]
+    assert catalogue.scalar("SELECT count(*) FROM sessions WHERE token_hash = ?", (b"t" * 32,))
+    assert catalogue.scalar("SELECT count(*) FROM login_guards WHERE subject = 'name:viewer'") == 0
+
+
+def test_concurrent_verdicts_count_every_failure_once(catalogue: Catalogue) -> None:
+    """On PostgreSQL the verdicts run in parallel transactions; the guard's row lock
+    orders them."""
+    rules, now = login_rules(), CLOCK_START
+
+    async def use(store: Store) -> tuple[list[str], list[str]]:
+        same_name = await asyncio.gather(
+            *(store.judge_login(attempt("admin", False, now, 1), rules) for _ in range(12))
+        )
+        other = replace(rules, address_failures=20)
+        names = await asyncio.gather(
+            *(
+                store.judge_login(replace(attempt(f"nobody{n}", False, now, None)), other)
+                for n in range(25)
+            )
+        )
+        return [v.outcome for v in same_name], [v.outcome for v in names]
+
+    same_name, names = with_store(catalogue, use)
+    assert sorted(same_name) == sorted([FAILED] * 4 + [LOCKOUT] + [LOCKED] * 7)
+    # The 5 failures of `admin` count towards the address too: 15 more are allowed.
+    assert names.count(FAILED) == 15 and names.count(THROTTLED) == 10
+    assert catalogue.scalar("SELECT count(*) FROM login_failures") == 20
+
+
+def test_old_failures_are_purged_and_stop_counting(catalogue: Catalogue) -> None:
+    rules, now = login_rules(), CLOCK_START
+
+    async def use(store: Store) -> list[str]:
+        for n in range(rules.address_failures):
+            await store.judge_login(attempt(f"nobody{n}", False, now, None), rules)
+        outcomes = [(await store.peek_login("x", "10.0.0.1", now, rules)).outcome]
+        later = now + rules.address_window
+        assert await store.purge_logins(later, rules) == rules.address_failures
+        outcomes.append((await store.peek_login("x", "10.0.0.1", later, rules)).outcome)
+        # Four failures a day ago and one now do not lock.
+        for _ in range(rules.lock_after - 1):
+            await store.judge_login(attempt("admin", False, later, 1), rules)
+        much_later = later + rules.forget_seconds
+        last = await store.judge_login(attempt("admin", False, much_later, 1), rules)
+        outcomes.append(last.outcome)
+        await store.purge_logins(much_later + rules.forget_seconds, rules)
+        return outcomes
+
+    assert with_store(catalogue, use) == [THROTTLED, OPEN, FAILED]
+    assert catalogue.scalar("SELECT count(*) FROM login_guards") == 0
+    assert catalogue.scalar("SELECT count(*) FROM login_failures") == 0
+
+
+def test_a_new_password_lifts_the_lock(catalogue: Catalogue) -> None:
+    rules, now = login_rules(), CLOCK_START
+
+    async def use(store: Store) -> str:
+        for _ in range(rules.lock_after):
+            await store.judge_login(attempt("viewer", False, now, 2), rules)
+        await store.update_account(2, password_hash="!new")
+        return (await store.peek_login("viewer", "elsewhere", now, rules)).outcome
+
+    assert with_store(catalogue, use) == OPEN
+
+
+# -- the service: concurrent logins -------------------------------------------------------
+
+
+def test_right_logins_queued_while_the_lock_falls_get_no_token(catalogue: Catalogue) -> None:
+    """Wrong passwords, then right ones while the wrong ones still wait for their hash:
+    the lock falls at the fifth wrong verdict, and every right one after it is refused."""
+
+    async def use(store: Store) -> list[object]:
+        service = AuthService(store, clock=FakeClock(CLOCK_START), idle_seconds=1800)
+        wrong = [
+            asyncio.create_task(service.login("viewer", b64(f"wrong-{n}"), address="a"))
+            for n in range(auth.LOCK_AFTER_FAILURES + 1)
+        ]
+        for _ in range(10_000):  # until the wrong ones are in the queue (bounded)
+            if service.waiting_logins >= len(wrong) - auth.HASHING_AT_ONCE:
+                break
+            await asyncio.sleep(0.001)
+        right = [service.login("viewer", b64(VIEWER_PASSWORD), address="a") for _ in range(3)]
+        return await asyncio.gather(*wrong, *right, return_exceptions=True)
+
+    outcomes = with_store(catalogue, use)
+    wrong, right = outcomes[: auth.LOCK_AFTER_FAILURES + 1], outcomes[-3:]
+    assert all(isinstance(o, LoginFailed) for o in outcomes), outcomes
+    assert sum(isinstance(o, AccountLocked) for o in wrong) == 2  # the fifth and sixth
+    assert all(isinstance(o, AccountLocked) for o in right)
+    assert catalogue.scalar("SELECT count(*) FROM sessions WHERE account_id = 2") == 0
 
 
 class CountingHasher(PasswordHasher):
