@@ -21,6 +21,7 @@ CODE_TOO_LARGE = 413
 CODE_CONFLICT = 409
 CODE_UNAVAILABLE = 503
 CODE_BAD_LOGIN = 1116
+CODE_CLIENT_GONE = 499
 
 
 class CvjobsError(Exception):
@@ -202,3 +203,23 @@ class StoreError(CvjobsError):
 
     http_status = 503
     error_code = CODE_UNAVAILABLE
+
+
+class TryLater(CvjobsError):
+    """The server will not take this request now (HTTP 503); the response carries
+    `Retry-After: retry_after` (seconds). Used when too many logins wait for a hash."""
+
+    http_status = 503
+    error_code = CODE_UNAVAILABLE
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class ClientGone(CvjobsError):
+    """The client hung up before its request was served; what is answered reaches no one
+    (HTTP 499, as nginx logs it)."""
+
+    http_status = 499
+    error_code = CODE_CLIENT_GONE

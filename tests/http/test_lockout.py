@@ -103,3 +103,61 @@ def test_an_address_that_keeps_failing_is_throttled(
     assert ("viewer", "testclient", "login", "throttled") in audit(catalogue)
     clock.advance(auth.ADDRESS_WINDOW_SECONDS)
     assert "token" in attempt(strict_client, VIEWER_PASSWORD)
+
+
+def test_the_throttle_holds_across_workers(
+    catalogue: Catalogue, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two apps on one catalogue, as two worker processes are: their failures add up."""
+    monkeypatch.setattr(auth, "ADDRESS_FAILURES", 3)
+    apps = [create_app(Settings(db=catalogue.url), clock=clock, run_engine=False) for _ in "ab"]
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+        attempt(first, "x", user="nobody1")
+        attempt(second, "x", user="nobody2")
+        attempt(first, "x", user="nobody3")
+        answer = attempt(second, VIEWER_PASSWORD)
+    assert "Too many failed logins from testclient" in answer["errList"][0]["errLogMessage"]
+
+
+def test_an_unknown_name_locks_exactly_like_an_account(client: TestClient) -> None:
+    """The answers for `viewer` and for a name that is no account are the same, body for
+    body, through the lock-out and after it, in JSON and XML."""
+
+    def answers(user: str) -> list[Any]:
+        found: list[Any] = [attempt(client, "wrong password", user) for _ in range(5)]
+        found.append(attempt(client, VIEWER_PASSWORD, user.upper()))
+        found.append(xml_attempt(client, user))
+        return found
+
+    real, unknown = answers("viewer"), answers("nosuchuser")
+    assert real == unknown
+    assert real[-2]["isAccountLocked"] is True
+    assert "isAccountLocked" not in real[3]
+
+
+def xml_attempt(client: TestClient, user: str) -> str:
+    response = client.post(
+        API + "Login",
+        content=f'<DM2ContentIndexing_CheckCredentialReq username="{user}" password="{b64("x")}"/>',
+        headers={"Accept": "application/xml", "Content-type": "application/xml"},
+    )
+    return response.text
+
+
+def test_a_full_login_queue_answers_503_with_retry_after(
+    catalogue: Catalogue, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No hashing place and no waiting place: every login finds the queue full.
+    monkeypatch.setattr(auth, "HASHING_AT_ONCE", 0)
+    monkeypatch.setattr(auth, "MAX_WAITING_LOGINS", 0)
+    app = create_app(Settings(db=catalogue.url), clock=clock, run_engine=False)
+    body = {"username": "viewer", "password": b64(VIEWER_PASSWORD)}
+    with TestClient(app) as client:
+        as_json = client.post(API + "Login", json=body, headers=JSON_HEADERS)
+        as_xml = client.post(API + "Login", json=body, headers={"Accept": "application/xml"})
+    assert as_json.status_code == as_xml.status_code == 503
+    assert int(as_json.headers["retry-after"]) >= 1
+    assert as_xml.headers["retry-after"] == as_json.headers["retry-after"]
+    assert as_json.json()["errorCode"] == 503
+    assert fromstring(as_xml.text).get("errorCode") == "503"
+    assert catalogue.scalar("SELECT count(*) FROM audit WHERE outcome = 'failed'") == 0

@@ -10,7 +10,7 @@ import logging
 
 from starlette.responses import Response
 
-from cvjobs.errors import CvjobsError
+from cvjobs.errors import CvjobsError, TryLater
 from cvjobs.render import Format
 
 log = logging.getLogger("cvjobs.http")
@@ -20,6 +20,8 @@ INTERNAL_ERROR_CODE = 500
 
 def error_response(exc: CvjobsError, fmt: Format) -> Response:
     headers = {"WWW-Authenticate": 'QSDK realm="cvjobs"'} if exc.http_status == 401 else None
+    if isinstance(exc, TryLater):
+        headers = {"Retry-After": str(exc.retry_after)}
     return Response(
         fmt.render(exc.xml_root, exc.body()),
         status_code=exc.http_status,

@@ -6,9 +6,11 @@ and leave every rule about jobs and accounts to the services.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from cvjobs import parse
@@ -69,8 +71,19 @@ async def login(ctx: Context) -> Response:
         raise BadRequest("Login needs a username and a password (Base64)")
     timeout = body.get("timeout")
     minutes = None if timeout in (None, "", 0, "0") else parse_id(timeout, "timeout")
-    session = await ctx.services.auth.login(username, password, minutes, ctx.address)
+    session = await ctx.services.auth.login(
+        username, password, minutes, ctx.address, gone=lambda: hung_up(ctx.request)
+    )
     return ctx.respond("DM2ContentIndexing_CheckCredentialResp", shapes.login(session))
+
+
+async def hung_up(request: Request) -> None:
+    """Returns once the client has hung up. The body has been read, so the next ASGI
+    message is `http.disconnect` (granian and uvicorn both send it when the connection
+    closes, and wait until then)."""
+    if (await request.receive())["type"] != "http.disconnect":
+        # Nothing else is expected after the body; if it comes, a hang-up goes unseen.
+        await asyncio.Event().wait()
 
 
 async def who_am_i(ctx: Context) -> Response:

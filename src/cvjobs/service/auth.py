@@ -9,10 +9,15 @@ one even after it expired from inactivity, because cvpysdk renews only once it h
 answered 401 with the old token (seen in cvpysdk 11.44, cvpysdk.py `_renew_login_token`);
 that is allowed within `renew_seconds` of the token's last use, and never after Logout.
 
-Failed logins lock an account after LOCK_AFTER_FAILURES in a row, for LOCK_SECONDS; a
-client address with ADDRESS_FAILURES failures within ADDRESS_WINDOW_SECONDS is refused
-until the oldest of them is that old (counted per worker). Logins, failures and lock-outs
-go to the audit log.
+Failed logins lock a user name after LOCK_AFTER_FAILURES in a row (failures more than
+FORGET_SECONDS apart do not add up), for LOCK_SECONDS; a name that is no account locks the
+same way, with the same answer, so the answer never tells whether a name exists. A client
+address with ADDRESS_FAILURES failures within ADDRESS_WINDOW_SECONDS is refused until the
+oldest of them is that old. Both are kept in the catalogue, so they hold across workers,
+and decided after the password hash, in the transaction that opens the session
+(`Store.judge_login`): a login that waited for its hash while the lock fell is refused.
+Password hashes wait in a bounded queue, fair between addresses, that a client leaves by
+hanging up (`cvjobs.service.hashing`). Logins, failures and lock-outs go to the audit log.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import binascii
 import contextlib
 import hashlib
 import secrets
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Generic, NoReturn, TypeVar
@@ -40,7 +44,20 @@ from cvjobs.errors import (
     StoreError,
 )
 from cvjobs.model import ADMIN, EVERYTHING, ROLES, Account, AuditEntry, Scope, Session
-from cvjobs.store.base import Store, StoredSession, StoredToken
+from cvjobs.service.hashing import Gone, HashQueue
+from cvjobs.store.base import (
+    DISABLED,
+    LOCKED,
+    LOCKOUT,
+    OK,
+    OPEN,
+    THROTTLED,
+    LoginAttempt,
+    LoginRules,
+    Store,
+    StoredSession,
+    StoredToken,
+)
 
 TOKEN_SCHEMES = ("QSDK", "BEARER", "SAML")  # compared in upper case
 MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
@@ -48,6 +65,9 @@ MAX_LOGIN_TIMEOUT_MINUTES = 7 * 24 * 60
 # granularity instead of a database write on every request.
 TOUCH_INTERVAL_SECONDS = 30
 HASHING_AT_ONCE = 2
+# Logins waiting for a hash, in all and from one client address; more are answered 503.
+MAX_WAITING_LOGINS = 64
+MAX_WAITING_PER_ADDRESS = 16
 # A session read from the catalogue is trusted this long without reading it again: a
 # logout or renewal made through another worker reaches this one within that time.
 SESSION_CACHE_SECONDS = 5
@@ -56,6 +76,7 @@ LOCK_AFTER_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 ADDRESS_FAILURES = 20
 ADDRESS_WINDOW_SECONDS = 5 * 60
+FORGET_SECONDS = 24 * 3600
 ACCESS_TOKEN_PREFIX = "cvat_"
 
 
@@ -104,30 +125,6 @@ class ReadCache(Generic[K, V]):
         self._entries.pop(key, None)
 
 
-class AddressThrottle:
-    """Failed logins per client address in a sliding window, in memory."""
-
-    def __init__(self, limit: int, window: int, max_addresses: int = 10_000) -> None:
-        self._limit, self._window, self._max = limit, window, max_addresses
-        self._failures: dict[str, deque[int]] = {}
-
-    def wait(self, address: str, now: int) -> int:
-        """Seconds until `address` may try again (0: now)."""
-        times = self._failures.get(address)
-        if not times:
-            return 0
-        while times and now - times[0] >= self._window:
-            times.popleft()
-        if len(times) < self._limit:
-            return 0
-        return self._window - (now - times[0])
-
-    def failed(self, address: str, now: int) -> None:
-        if address not in self._failures and len(self._failures) >= self._max:
-            self._failures.clear()  # an address flood forgets, it does not grow
-        self._failures.setdefault(address, deque(maxlen=self._limit)).append(now)
-
-
 def token_secret(token: str) -> str:
     token = token.strip()
     scheme, _, rest = token.partition(" ")
@@ -142,6 +139,17 @@ def decode_password(encoded: str) -> str:
         return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("password must be the Base64 encoding of the UTF-8 password") from None
+
+
+def login_rules() -> LoginRules:
+    """The lock-out and throttle rules, as this module's constants say now."""
+    return LoginRules(
+        lock_after=LOCK_AFTER_FAILURES,
+        lock_seconds=LOCK_SECONDS,
+        address_failures=ADDRESS_FAILURES,
+        address_window=ADDRESS_WINDOW_SECONDS,
+        forget_seconds=FORGET_SECONDS,
+    )
 
 
 def check_password(password: str) -> str:
@@ -168,40 +176,49 @@ class AuthService:
         self._renew_seconds = renew_seconds
         self._hasher = hasher or PasswordHasher()
         # argon2 takes 64 MiB and a core for a tenth of a second: a flood of logins waits
-        # its turn instead of taking all memory and every core.
-        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+        # its turn (or is refused) instead of taking all memory and every core.
+        self._hashing = HashQueue(HASHING_AT_ONCE, MAX_WAITING_LOGINS, MAX_WAITING_PER_ADDRESS)
         # token hash -> the session or access token as read
         self._sessions: ReadCache[bytes, StoredSession] = ReadCache()
         self._tokens: ReadCache[str, StoredToken] = ReadCache()
         # A login token as sent -> its hash: the same header arrives on every request.
         self._keys: dict[str, bytes] = {}
-        self._throttle = AddressThrottle(ADDRESS_FAILURES, ADDRESS_WINDOW_SECONDS)
         # Verified against when the user does not exist, so a wrong name costs as much
         # time as a wrong password and names cannot be probed by timing. Made on first
         # need: hashing is deliberately slow and most apps never need it.
-        self._dummy_hash: str | None = None
+        self._dummy_hash: asyncio.Future[str] | None = None
 
     def _now(self) -> int:
         return int(self._clock())
 
-    async def hash_password(self, password: str) -> str:
-        async with self._hashing:
-            return await asyncio.to_thread(self._hasher.hash, password)
+    @property
+    def waiting_logins(self) -> int:
+        """Logins waiting for their password hash."""
+        return self._hashing.waiting
 
-    async def _verify(self, password_hash: str, password: str) -> bool:
+    async def hash_password(self, password: str) -> str:
+        # Accounts are made by administrators: they wait their turn but are never refused.
+        return await self._hashing.run(lambda: self._hasher.hash(password), "", bounded=False)
+
+    async def _verify(
+        self, password_hash: str, password: str, address: str, gone: Gone | None
+    ) -> bool:
         def verify() -> bool:
             try:
                 return self._hasher.verify(password_hash, password)
             except (VerificationError, InvalidHashError):
                 return False
 
-        async with self._hashing:
-            return await asyncio.to_thread(verify)
+        return await self._hashing.run(verify, address, gone)
 
     async def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = await self.hash_password(secrets.token_hex(16))
-        return self._dummy_hash
+        # One hash, however many logins of unknown names arrive before it is made (each
+        # making its own would be a hash per login that no hang-up or queue bound stops).
+        if self._dummy_hash is None or (
+            self._dummy_hash.done() and self._dummy_hash.exception() is not None
+        ):
+            self._dummy_hash = asyncio.ensure_future(self.hash_password(secrets.token_hex(16)))
+        return await asyncio.shield(self._dummy_hash)
 
     async def create_account(
         self, name: str, password: str, *, role: str, scope: Scope = EVERYTHING
@@ -231,48 +248,67 @@ class AuthService:
         encoded_password: str,
         timeout_minutes: int | None = None,
         address: str = "",
+        gone: Gone | None = None,
     ) -> Session:
+        """A new session, or LoginFailed (AccountLocked) saying why not; TryLater when too
+        many logins wait for a hash, ClientGone if `gone` finishes while this one waits."""
         password = decode_password(encoded_password)
         if timeout_minutes is not None and not 1 <= timeout_minutes <= MAX_LOGIN_TIMEOUT_MINUTES:
             raise BadRequest(f"timeout must be between 1 and {MAX_LOGIN_TIMEOUT_MINUTES} minutes")
-        name, now = username.strip(), self._now()
-
-        async def refuse(error: LoginFailed, outcome: str, *more: AuditEntry) -> NoReturn:
-            entry = AuditEntry(now, name, address, "login", outcome=outcome, detail=error.message)
-            with contextlib.suppress(StoreError):
-                await self._store.add_audit([entry, *more])
-            raise error
-
-        wait = self._throttle.wait(address, now)
-        if wait:
-            await refuse(
-                LoginFailed(f"Too many failed logins from {address}; try again in {wait} s"),
-                "throttled",
-            )
+        name, rules = username.strip(), login_rules()
+        # Refused whatever the password: spare the hash (and its place in the queue).
+        early = await self._store.peek_login(name, address, self._now(), rules)
+        if early.outcome != OPEN:
+            await self._refuse(name, address, early.outcome, early.wait)
         stored = await self._store.get_account(name) if name else None
-        if stored is not None and stored.locked_until > now:
-            await refuse(AccountLocked(stored.locked_until - now), "locked")
-        ok = await self._verify(stored.password_hash if stored else await self._dummy(), password)
-        if stored is None or not ok:
-            self._throttle.failed(address, now)
-            if stored is not None:
-                locked_until = await self._store.record_login_failure(
-                    stored.account.account_id, now, LOCK_AFTER_FAILURES, LOCK_SECONDS
-                )
-                if locked_until:
-                    lockout = AuditEntry(
-                        now, name, address, "lockout", detail=f"locked for {LOCK_SECONDS} s"
-                    )
-                    await refuse(AccountLocked(locked_until - now), "failed", lockout)
-            await refuse(LoginFailed("Invalid Username or Password"), "failed")
-        assert stored is not None
-        if stored.account.disabled:
-            await refuse(LoginFailed("User account is disabled"), "disabled")
-        if stored.failed_logins:
-            await self._store.reset_login_failures(stored.account.account_id)
+        ok = await self._verify(
+            stored.password_hash if stored else await self._dummy(), password, address, gone
+        )
+        # The verdict, on the lock state as it is now that the hash is done.
+        now = self._now()
+        token = "QSDK " + secrets.token_hex(32)
+        account = stored.account if stored else None
         idle = timeout_minutes * 60 if timeout_minutes else self._idle_seconds
-        audit = AuditEntry(now, stored.account.name, address, "login")
-        return await self._open_session(stored.account, idle, audit)
+        attempt = LoginAttempt(
+            name,
+            address,
+            now,
+            account.account_id if account else None,
+            ok and account is not None,
+            token_hash(token),
+            idle,
+            (AuditEntry(now, account.name if account else name, address, "login"),),
+        )
+        verdict = await self._store.judge_login(attempt, rules)
+        if verdict.outcome != OK:
+            await self._refuse(name, address, verdict.outcome, verdict.wait)
+        assert account is not None
+        return Session(account=account, token=token)
+
+    async def _refuse(self, name: str, address: str, outcome: str, wait: int) -> NoReturn:
+        """Audit a refused login and raise what its answer says. A locked name answers
+        the same whether or not it is an account."""
+        error: LoginFailed
+        audit_outcome, more = outcome, []
+        if outcome == THROTTLED:
+            error = LoginFailed(f"Too many failed logins from {address}; try again in {wait} s")
+        elif outcome in (LOCKED, LOCKOUT):
+            error = AccountLocked(wait)
+            if outcome == LOCKOUT:
+                audit_outcome = "failed"
+                more.append(
+                    AuditEntry(self._now(), name, address, "lockout", detail=f"locked for {wait} s")
+                )
+        elif outcome == DISABLED:
+            error = LoginFailed("User account is disabled")
+        else:
+            error = LoginFailed("Invalid Username or Password")
+        entry = AuditEntry(
+            self._now(), name, address, "login", outcome=audit_outcome, detail=error.message
+        )
+        with contextlib.suppress(StoreError):
+            await self._store.add_audit([entry, *more])
+        raise error
 
     async def _open_session(
         self, account: Account, idle_seconds: int, *audit: AuditEntry
@@ -354,5 +390,8 @@ class AuthService:
         return await self._store.delete_session(token_hash(token))
 
     async def purge(self) -> int:
-        """Forget sessions that can no longer be used or renewed."""
-        return await self._store.delete_sessions_idle_since(self._now() - self._renew_seconds)
+        """Forget sessions that can no longer be used or renewed, and failed logins that
+        no longer count."""
+        now = self._now()
+        gone = await self._store.delete_sessions_idle_since(now - self._renew_seconds)
+        return gone + await self._store.purge_logins(now, login_rules())

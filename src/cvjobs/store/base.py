@@ -88,6 +88,45 @@ class StoredAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginRules:
+    """When failed logins lock a name or throttle an address."""
+
+    lock_after: int  # failures of a name in a row that lock it...
+    lock_seconds: int  # ...for this long
+    address_failures: int  # failures from one address within...
+    address_window: int  # ...this many seconds refuse it, until the oldest is that old
+    forget_seconds: int  # a name's failures this far apart do not add up
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """A login whose password has been checked, to be judged."""
+
+    name: str  # as sent (stripped); its failures are kept under the lower-cased name
+    address: str
+    now: int
+    account_id: int | None  # the account whose hash was checked; None: no such name
+    password_ok: bool
+    # The session an admitted login opens, with its audit entries:
+    token_hash: bytes = b""
+    idle_seconds: int = 0
+    audit: tuple[AuditEntry, ...] = ()
+
+
+# LoginVerdict.outcome: OPEN only from peek_login (nothing refuses it yet); OK: the session
+# is open; the rest refuse. LOCKOUT is a failure that has just locked the name.
+OPEN, OK, FAILED, LOCKOUT, LOCKED, THROTTLED, DISABLED = (
+    "open", "ok", "failed", "lockout", "locked", "throttled", "disabled"
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LoginVerdict:
+    outcome: str
+    wait: int = 0  # LOCKED, LOCKOUT, THROTTLED: seconds until a login may succeed
+
+
+@dataclass(frozen=True, slots=True)
 class StoredToken:
     """A long-lived access token (its secret is never stored)."""
 
@@ -246,13 +285,27 @@ class Store(Protocol):
         """{id: name} of these clients or client_groups."""
         ...
 
-    async def record_login_failure(
-        self, account_id: int, now: int, lock_after: int, lock_seconds: int
-    ) -> int:
-        """Count a failed login; locks the account at `lock_after`. Returns locked_until."""
+    async def peek_login(
+        self, name: str, address: str, now: int, rules: LoginRules
+    ) -> LoginVerdict:
+        """THROTTLED or LOCKED if a login by `name` from `address` would be refused now
+        whatever its password, else OPEN. A read, to spare a hash; not the verdict."""
         ...
 
-    async def reset_login_failures(self, account_id: int) -> None: ...
+    async def judge_login(self, attempt: LoginAttempt, rules: LoginRules) -> LoginVerdict:
+        """The verdict on a checked password, in one transaction that first locks the
+        name's (and, for a wrong password, the address's) guard, so that concurrent logins
+        of a name are judged one at a time on what the others decided: THROTTLED, LOCKED
+        (also for the right password), DISABLED, a failure counted (FAILED, or LOCKOUT when
+        it makes `lock_after` in a row), or OK: the name's failures cleared and the
+        attempt's session and audit entries written. Unknown names are judged the same
+        way, with the same statements."""
+        ...
+
+    async def purge_logins(self, now: int, rules: LoginRules) -> int:
+        """Forget address failures out of the window and guards with nothing left to
+        say (unlocked, last failure more than `forget_seconds` ago). Returns rows gone."""
+        ...
 
     # Long-lived access tokens, by the hex SHA-256 of their secret
     async def create_access_token(

@@ -125,6 +125,26 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
         "CREATE INDEX audit_time ON audit (time, id);\n"
         "CREATE INDEX audit_job ON audit (job_id, id);\n",
     ),
+    # v6: what decides a login, shared by every worker. login_guards holds one row per
+    # lower-cased user name that failed (real or not: an unknown name locks like an
+    # account) and per client address that failed; a login's verdict locks its rows, so
+    # concurrent logins are judged one after another. login_failures holds the times of
+    # each address's recent failures, for the throttle. Both are purged as they age.
+    (
+        6,
+        "CREATE TABLE login_guards (\n"
+        "    subject      TEXT PRIMARY KEY,\n"
+        "    failures     INTEGER NOT NULL DEFAULT 0,\n"
+        "    locked_until BIGINT NOT NULL DEFAULT 0,\n"
+        "    last_failure BIGINT NOT NULL DEFAULT 0\n"
+        ");\n"
+        "CREATE TABLE login_failures (\n"
+        "    address TEXT NOT NULL,\n"
+        "    time    BIGINT NOT NULL\n"
+        ");\n"
+        "CREATE INDEX login_failures_address ON login_failures (address, time);\n"
+        "CREATE INDEX login_failures_time ON login_failures (time);\n",
+    ),
 )
 
 
