@@ -8,6 +8,7 @@ DTDs are refused (defusedxml), so hostile XML costs nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -91,4 +92,31 @@ def read_object(
         raise DocumentError("expected a JSON object")
     if parse.depth(body) > MAX_DEPTH:
         raise DocumentError(f"JSON nested deeper than {MAX_DEPTH} levels")
-    return None, body
+    return as_xml_mirror(body)
+
+
+def as_xml_mirror(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """A JSON body in the form that mirrors an XML one, as xmltodict writes it: the root
+    element as the only key (a vendor element name, `Prefix_Name`) and attributes as
+    `@name` keys, e.g. `{"JobManager_JobDetailRequest": {"@jobId": "4"}}` (pinkopy).
+    Returns (the root name, the body as read from that XML); a plain body as it is."""
+    root = None
+    if len(body) == 1:
+        ((key, value),) = body.items()
+        if isinstance(value, dict) and _ROOT_NAME.fullmatch(key):
+            root, body = key, value
+    if root is None and not any(key.startswith("@") for key in body):
+        return None, body  # a plain JSON body (a big ingest batch is not copied)
+    return root, _without_at(body)
+
+
+_ROOT_NAME = re.compile(r"[A-Za-z0-9]+_[A-Za-z0-9_]+")
+
+
+def _without_at(value: Any) -> Any:
+    """Keys spelled `@name` (XML attributes in JSON) as `name`."""
+    if isinstance(value, dict):
+        return {k.removeprefix("@"): _without_at(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_at(v) for v in value]
+    return value

@@ -203,9 +203,7 @@ async def job_action(ctx: Context) -> Response:
 
 async def multi_job_operation(ctx: Context) -> Response:
     assert ctx.account is not None
-    body = body_of(ctx)
-    request = body.get("JobManager_PerformMultiCellJobOpReq", body)
-    op = request.get("jobOpReq") if isinstance(request, dict) else None
+    op = body_of(ctx).get("jobOpReq")
     if not isinstance(op, dict):
         raise BadRequest('MultiJobOperation needs {"jobOpReq": {"operationType", "jobs"}}')
     action = action_named(str(op.get("operationType", "")))
