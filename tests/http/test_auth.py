@@ -175,6 +175,19 @@ def test_token_forms_in_authtoken(client: TestClient, token: str, form: str) -> 
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "root", ["commandcenter/api", "webconsole/api", "SearchSvc/CVWebService.svc"]
+)
+def test_cookie2_carries_the_token_on_every_root(client: TestClient, token: str, root: str) -> None:
+    """Clients of the old web-service root (the Morpheus plugin, a Jobs-to-SQL exporter)
+    send the token only as Cookie2 after an XML Login (issue 10)."""
+    response = client.get(f"/{root}/Job/4", headers={"Cookie2": token, **JSON_HEADERS})
+    assert response.status_code == 200
+    assert response.json()["totalRecordsWithoutPaging"] == 1
+    forged = client.get(f"/{root}/Job/4", headers={"Cookie2": "QSDK 00ff", **JSON_HEADERS})
+    assert forged.status_code == 401
+
+
 def test_authorization_bearer(client: TestClient, token: str) -> None:
     secret = token.split(" ")[1]
     response = client.get(

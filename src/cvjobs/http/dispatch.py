@@ -181,8 +181,10 @@ class Dispatcher:
 
 
 def token_of(request: Request) -> str | None:
-    """The token from `Authtoken` (QSDK, Bearer or SAML) or `Authorization: Bearer`."""
-    token = request.headers.get("authtoken")
+    """The token from `Authtoken` (QSDK, Bearer or SAML), `Cookie2` (what clients of the
+    old web-service root send after an XML Login: the Morpheus plugin, a Jobs-to-SQL
+    exporter) or `Authorization: Bearer`."""
+    token = request.headers.get("authtoken") or request.headers.get("cookie2")
     if token:
         return token
     authorization = request.headers.get("authorization", "")
