@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from cvjobs import vocab
+from cvjobs.http.queries import paging
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START
 
@@ -131,8 +132,46 @@ def test_limit_zero_asks_only_for_the_total(
     }
 
 
-def test_query_paging_wins_over_headers(client: TestClient, auth_json: dict[str, str]) -> None:
+def test_a_query_limit_caps_the_header_pages(client: TestClient, auth_json: dict[str, str]) -> None:
     assert len(get_list(client, auth_json, "?jobFilter=&limit=3", limit="9")["jobs"]) == 3
+
+
+def test_header_paging_beside_a_query_limit_is_the_page_asked_for(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """The PowerShell SDK's `Get-CVJob -First 5 -Skip 10` sends `?limit=100` and the
+    headers `limit: 5`, `offset: 10` (issue 10: it got dozens of jobs from offset 0)."""
+    want = expected(rows(catalogue), types=None)
+    powershell = "?completedJobLookupTime=31536000&limit=100&hideAdminjobs=false&jobFilter="
+    body = get_list(client, auth_json, powershell, limit="5", offset="10")
+    assert ids_of(body) == want[10:15]
+    # -IncludeTotalCount alone: headers limit 0 and offset 0 beside the query's limit.
+    counted = get_list(client, auth_json, powershell, limit="0", offset="0")
+    assert ids_of(counted) == want[:100] and counted["totalRecordsWithoutPaging"] == len(want)
+
+
+@pytest.mark.parametrize(
+    ("header_limit", "query_limit", "header_offset", "query_offset", "page"),
+    [
+        (None, None, None, None, (100, 0)),
+        (None, 7, None, 3, (7, 3)),
+        (7, None, 3, None, (7, 3)),
+        (5, 100, 10, None, (5, 10)),
+        (500, 100, None, None, (100, 0)),
+        (0, 100, 0, None, (100, 0)),
+        (0, None, None, None, (0, 0)),
+        (None, 0, None, None, (0, 0)),
+        (5, 100, 10, 40, (5, 10)),
+    ],
+)
+def test_the_paging_rule(
+    header_limit: int | None,
+    query_limit: int | None,
+    header_offset: int | None,
+    query_offset: int | None,
+    page: tuple[int, int],
+) -> None:
+    assert paging(header_limit, query_limit, header_offset, query_offset) == page
 
 
 CLIENTS = [None, 2, 7, 9]

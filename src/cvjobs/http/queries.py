@@ -63,9 +63,35 @@ def _hide_admin(types: frozenset[str] | None, hide: bool) -> frozenset[str] | No
     return vocab.NON_ADMIN_TYPES if types is None else types & vocab.NON_ADMIN_TYPES
 
 
+def paging(
+    header_limit: int | None,
+    query_limit: int | None,
+    header_offset: int | None,
+    query_offset: int | None,
+) -> tuple[int, int]:
+    """(limit, offset) of GET Job, from the paging headers and query parameters [OURS].
+
+    The headers are what a client means for paging, and a query `limit` beside them is a
+    cap: the PowerShell SDK always sends `?limit=100` and its `-First N -Skip M` as
+    `limit`/`offset` headers, and a SQL exporter caps its header pages the same way. A
+    header `limit: 0` beside a query limit asks for no paging of its own (what the
+    PowerShell SDK sends for `-IncludeTotalCount`), so the query's limit holds. Given
+    alone, either form is the limit, and 0 asks for the total only. The offset is the
+    header's when there is one."""
+    if header_limit is None:
+        limit = DEFAULT_LIMIT if query_limit is None else query_limit
+    elif query_limit is None:
+        limit = header_limit
+    else:
+        limit = min(header_limit, query_limit) if header_limit else query_limit
+    offset = header_offset if header_offset is not None else query_offset
+    return limit, offset or 0
+
+
 def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: int) -> JobQuery:
     """GET Job. `params` maps lower-cased names to their values. Paging may come as
-    headers (the documented way) or as query parameters (what many clients do)."""
+    headers (the documented way) or as query parameters (what many clients do), or both
+    (see `paging`)."""
 
     def one(name: str) -> str | None:
         values = params.get(name.lower(), [])
@@ -73,11 +99,15 @@ def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: i
             raise BadRequest(f"{name} is given {len(values)} times")
         return values[0] if values else None
 
-    def paging(name: str, default: int, high: int) -> int:
-        raw = one(name)
-        if raw is None:
-            raw = headers.get(name)
-        return default if raw is None else whole(raw, name, high=high)
+    def number(raw: str | None, name: str, high: int) -> int | None:
+        return None if raw is None else whole(raw, name, high=high)
+
+    limit, offset = paging(
+        number(headers.get("limit"), "limit", MAX_LIMIT),
+        number(one("limit"), "limit", MAX_LIMIT),
+        number(headers.get("offset"), "offset", MAX_OFFSET),
+        number(one("offset"), "offset", MAX_OFFSET),
+    )
 
     category_word = one("jobCategory")
     category = "all"
@@ -109,8 +139,8 @@ def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: i
         lookup_seconds=DEFAULT_LOOKUP_SECONDS
         if lookup is None
         else whole(lookup, "completedJobLookupTime"),
-        limit=paging("limit", DEFAULT_LIMIT, MAX_LIMIT),
-        offset=paging("offset", 0, MAX_OFFSET),
+        limit=limit,
+        offset=offset,
     )
 
 
