@@ -18,6 +18,7 @@ CODE_NOT_FOUND = 404
 CODE_METHOD_NOT_ALLOWED = 405
 CODE_NOT_ACCEPTABLE = 406
 CODE_TOO_LARGE = 413
+CODE_TIMEOUT = 408
 CODE_CONFLICT = 409
 CODE_UNAVAILABLE = 503
 CODE_BAD_LOGIN = 1116
@@ -78,6 +79,26 @@ class NotAcceptable(CvjobsError):
 class PayloadTooLarge(CvjobsError):
     http_status = 413
     error_code = CODE_TOO_LARGE
+
+
+class RequestTimeout(CvjobsError):
+    """The request body did not arrive within the body timeout (HTTP 408); the
+    connection is closed after the answer."""
+
+    http_status = 408
+    error_code = CODE_TIMEOUT
+
+
+class ClientGone(BadRequest):
+    """The client hung up, or sent framing the server could not read (granian reports a
+    malformed chunk as a disconnect): HTTP 400, which a client that is gone never reads."""
+
+
+class Overloaded(CvjobsError):
+    """A request waited longer than the queue deadline for its turn (HTTP 503)."""
+
+    http_status = 503
+    error_code = CODE_UNAVAILABLE
 
 
 class Forbidden(CvjobsError):
