@@ -261,7 +261,8 @@ def serve(args: argparse.Namespace) -> int:
 def raise_open_file_limit() -> int:
     """Raise this process's open-file limit (RLIMIT_NOFILE) to its hard limit, where the
     system allows, so that connections, not a default of 256 or 1024 files, set how many
-    clients the server holds (worker processes inherit it). Returns the limit now in force."""
+    clients the server holds (worker processes inherit it). granian's extension does the
+    same when imported; uvicorn does not. Returns the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # An unlimited hard limit (macOS) cannot be the soft one: take a generous number.
     target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
