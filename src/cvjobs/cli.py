@@ -307,13 +307,16 @@ def _serve_uvicorn(settings: Settings) -> None:
     import uvicorn
 
     from cvjobs.app import create_app
+    from cvjobs.http.uvicorn_protocol import HeaderDeadlineProtocol
 
+    HeaderDeadlineProtocol.header_seconds = settings.header_timeout_seconds
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with a deadline on headers (workers read it from the environment).
+        "http": "cvjobs.http.uvicorn_protocol:HeaderDeadlineProtocol",
         "access_log": settings.log_level == "debug",
         # Connections (and requests) at once per worker; more get 503 at once.
         "limit_concurrency": settings.max_connections,

@@ -3,8 +3,9 @@ raw sockets on 127.0.0.1: they cost the server nothing a fresh client would noti
 
 Each server starts with a soft open-file limit of 256 (with which 300 sockets took the
 server down before it raised its own: granian's extension raises it when imported, uvicorn
-relies on `cvjobs serve`), 10,000 jobs and a 2-second body timeout. Latencies are printed (run
-with -s to see them), never asserted beyond generous bounds: the machine is shared.
+relies on `cvjobs serve`), 10,000 jobs and 2-second header and body timeouts. Latencies
+are printed (run with -s to see them), never asserted beyond generous bounds: the machine
+is shared.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.hostile import API, LOOPBACK, Trickle, hang_up_flood, login, timed_ge
 from tests.e2e.conftest import Server, running_server
 
 BODY_TIMEOUT = 2
+HEADER_TIMEOUT = 2
 SERVER_FILE_LIMIT = 256
 
 
@@ -62,6 +64,8 @@ def slow(
                     request.param,
                     "--body-timeout-seconds",
                     str(BODY_TIMEOUT),
+                    "--header-timeout-seconds",
+                    str(HEADER_TIMEOUT),
                     "--no-engine",
                     env={"CVJOBS_DEMO_JOBS": "10000"},
                 )
@@ -200,3 +204,34 @@ def test_a_flood_of_abandoned_big_lists_is_dropped(slow: Slow) -> None:
     # The lists are still served to clients that wait for them.
     status, _ = timed_get(srv.port, token, "Job?jobFilter=", timeout=30)
     assert status == 200
+
+
+@pytest.mark.parametrize(
+    "first", [f"GET {API} HTTP/1.1\r\nHo".encode(), b""], ids=["trickled-headers", "silent"]
+)
+def test_a_connection_without_headers_is_closed_after_the_header_timeout(
+    slow: Slow, first: bytes
+) -> None:
+    closed = False
+    with socket.create_connection((LOOPBACK, slow.port), timeout=10) as sock:
+        sock.sendall(first)
+        sock.settimeout(0.5)
+        started = time.monotonic()
+        for _ in range(16):  # a header byte every half second, for 8 s at most
+            try:
+                if first:
+                    sock.send(b"s")
+                if sock.recv(65536) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+        print(f"\n{slow.name}: closed={closed} after {time.monotonic() - started:.1f} s")
+    if not closed and not first and slow.name == "granian":
+        # A known limit of granian 2.8: its header timeout starts with the first byte. Such
+        # a connection holds one of --max-connections until the client closes it.
+        pytest.xfail("granian does not time out a connection that never sends a byte")
+    assert closed
