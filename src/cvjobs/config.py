@@ -123,7 +123,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting(
         "queue_seconds",
         int,
-        10,
+        30,
         "seconds a list request may wait for its turn before it gets 503; a list request"
         " whose client has gone is dropped",
     ),
@@ -161,7 +161,7 @@ class Settings:
     max_ingest_body_mib: int = 10
     header_timeout_seconds: int = 30
     body_timeout_seconds: int = 30
-    queue_seconds: int = 10
+    queue_seconds: int = 30
     max_connections: int = 1024
     log_level: str = "info"
 

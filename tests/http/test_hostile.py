@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -21,7 +22,7 @@ from cvjobs.app import create_app
 from cvjobs.config import Settings
 from cvjobs.http import routes
 from cvjobs.http.errors import unexpected_response
-from cvjobs.render import JSON
+from cvjobs.render import JSON, lists
 from tests.catalogues import Catalogue
 from tests.conftest import API, JSON_HEADERS, FakeClock
 
@@ -138,6 +139,57 @@ def impatient(catalogue: Catalogue, clock: FakeClock) -> Iterator[TestClient]:
         yield client
 
 
+Answer = tuple[int, dict[str, str], bytes]
+
+
+async def call(
+    app: Starlette,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    messages: list[Message],
+    every: float = 0.0,
+) -> Answer:
+    """One request through the app as the server would pass it: the client sends
+    `messages`, each `every` seconds after the one before, and then nothing more, without
+    hanging up. (status, headers, body)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            if every:
+                await asyncio.sleep(every)
+            return pending.pop(0)
+        await asyncio.Event().wait()  # the client neither sends nor leaves
+        raise AssertionError("unreachable")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    path_only, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path_only,
+        "raw_path": path_only.encode(),
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8400),
+        "app": app,
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    head = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], head, body
+
+
 def asgi(
     client: TestClient,
     method: str,
@@ -146,51 +198,15 @@ def asgi(
     messages: list[Message],
     before: Callable[[Starlette], Awaitable[None]] | None = None,
     every: float = 0.0,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request through the app, on its own loop, as the server would pass it: the
-    client sends `messages`, each `every` seconds after the one before, and then nothing
-    more, without hanging up. `before` runs first on the same loop."""
+) -> Answer:
+    """`call` on the app's own loop; `before` runs first on the same loop."""
 
-    async def run() -> tuple[int, dict[str, str], bytes]:
+    async def run() -> Answer:
         app = client.app
         assert isinstance(app, Starlette)
         if before is not None:
             await before(app)
-        pending = list(messages)
-
-        async def receive() -> Message:
-            if pending:
-                if every:
-                    await asyncio.sleep(every)
-                return pending.pop(0)
-            await asyncio.Event().wait()  # the client neither sends nor leaves
-            raise AssertionError("unreachable")
-
-        sent: list[Message] = []
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        path_only, _, query = path.partition("?")
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path_only,
-            "raw_path": path_only.encode(),
-            "query_string": query.encode(),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8400),
-            "app": app,
-        }
-        await app(scope, receive, send)
-        start = next(m for m in sent if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        head = {k.decode(): v.decode() for k, v in start["headers"]}
-        return start["status"], head, body
+        return await call(app, method, path, headers, messages, every)
 
     return client.portal.call(run)  # type: ignore[union-attr]
 
@@ -307,3 +323,44 @@ def test_a_big_page_rendered_in_parts_is_the_same_bytes(
     assert parts.headers["content-type"] == whole.headers["content-type"]
     posted = client.post(API + "Jobs", json={"pagingConfig": {"limit": 10000}}, headers=headers)
     assert posted.status_code == 200
+
+
+def test_a_big_page_lets_other_requests_in_while_it_renders(
+    client: TestClient, catalogue: Catalogue, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if catalogue.backend != "sqlite":
+        pytest.skip("SQLite reads on the loop; a PostgreSQL read lets others in anyway")
+    monkeypatch.setattr(routes, "PART_JOBS", 1)  # a part a job
+    produced: list[int] = []  # parts rendered so far, as each request finished
+    rendering = lists.job_list_parts
+
+    async def both() -> None:
+        app = client.app
+        assert isinstance(app, Starlette)
+        headers = {"Authtoken": token, **JSON_HEADERS}
+        started = asyncio.Event()
+        count = 0
+
+        def counted(*args: Any) -> Iterator[bytes]:
+            nonlocal count
+            for piece in rendering(*args):
+                count += 1
+                started.set()
+                yield piece
+
+        monkeypatch.setattr(lists, "job_list_parts", counted)
+
+        async def request(path: str, extra: dict[str, str]) -> None:
+            status, _, _ = await call(app, "GET", API + path, {**headers, **extra}, [])
+            assert status == 200
+            produced.append(count)
+
+        big = asyncio.ensure_future(request("Job?jobFilter=", {"limit": "10000"}))
+        await started.wait()  # the big page is being rendered
+        await request("Job/4", {})
+        await big
+
+    client.portal.call(both)  # type: ignore[union-attr]
+    at_job_4, in_all = produced
+    # Rendered in one piece, the big page would have held the loop until it was done.
+    assert at_job_4 < in_all and in_all > 3  # the head, a part a job, the tail

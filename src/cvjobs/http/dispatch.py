@@ -41,7 +41,7 @@ ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 NATIVE_ROOT = "cvjobs/v1"
 # Defaults of the server settings of the same names (cvjobs.config).
 BODY_TIMEOUT_SECONDS = 30.0
-QUEUE_SECONDS = 10.0
+QUEUE_SECONDS = 30.0
 # Pages of more jobs than this are answered one at a time per worker, rendered in parts.
 BIG_PAGE = 1000
 log = logging.getLogger("cvjobs.http")
@@ -247,7 +247,7 @@ async def read_body(request: Request, limit: int, seconds: float = BODY_TIMEOUT_
         log.info(
             "%s %s: the body did not arrive within %g s (%d bytes did): 408",
             request.method,
-            request.url.path,
+            request.scope["path"],
             seconds,
             size,
         )
@@ -258,7 +258,7 @@ async def read_body(request: Request, limit: int, seconds: float = BODY_TIMEOUT_
         log.debug(
             "%s %s: the body ended after %d bytes (client gone or malformed framing)",
             request.method,
-            request.url.path,
+            request.scope["path"],
             size,
         )
         raise ClientGone("the request body ended early or its framing is malformed") from None
