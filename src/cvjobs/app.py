@@ -117,6 +117,8 @@ def create_app(
             services,
             max_body=settings.max_body_kib * 1024,
             max_ingest_body=settings.max_ingest_body_mib * 1024 * 1024,
+            body_seconds=settings.body_timeout_seconds,
+            queue_seconds=settings.queue_seconds,
         )
         engine = JobEngine(
             store,

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import os
+import resource
 import signal
 import sys
 import time
@@ -241,6 +242,15 @@ def serve(args: argparse.Namespace) -> int:
     # found: make those end the process with status 0, as a clean shutdown should.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    files = raise_open_file_limit()
+    # A connection is a file; the catalogue, logs and the server's own need a few more.
+    if files < settings.max_connections * settings.workers + 64:
+        print(
+            f"warning: the open-file limit ({files}) is too low for"
+            f" {settings.max_connections} connections per worker; connections beyond it"
+            " will be refused",
+            file=sys.stderr,
+        )
     if settings.server == "granian":
         _serve_granian(settings)
     else:
@@ -248,9 +258,27 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's open-file limit (RLIMIT_NOFILE) to its hard limit, where the
+    system allows, so that connections, not a default of 256 or 1024 files, set how many
+    clients the server holds (worker processes inherit it). granian's extension does the
+    same when imported; uvicorn does not. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit (macOS) cannot be the soft one: take a generous number.
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # not allowed here: keep the limit the process was given
+    return int(soft)
+
+
 def _serve_granian(settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     # Granian's workers are processes that build the app from the environment.
@@ -266,6 +294,12 @@ def _serve_granian(settings: Settings) -> None:
         log_level=LogLevels(settings.log_level),
         log_access=settings.log_level == "debug",
         respawn_failed_workers=True,
+        # Connections each worker serves at once (granian counts a connection from its
+        # accept, idle or not); more wait in the listen backlog until one closes.
+        backpressure=settings.max_connections,
+        # Headers must arrive within this, and a kept-alive connection is closed after
+        # this long idle. Bodies have their own deadline, in the app (read_body).
+        http1_settings=HTTP1Settings(header_read_timeout=settings.header_timeout_seconds * 1000),
     ).serve()
 
 
@@ -273,14 +307,21 @@ def _serve_uvicorn(settings: Settings) -> None:
     import uvicorn
 
     from cvjobs.app import create_app
+    from cvjobs.http.uvicorn_protocol import HeaderDeadlineProtocol
 
+    HeaderDeadlineProtocol.header_seconds = settings.header_timeout_seconds
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with a deadline on headers (workers read it from the environment).
+        "http": "cvjobs.http.uvicorn_protocol:HeaderDeadlineProtocol",
         "access_log": settings.log_level == "debug",
+        # Connections (and requests) at once per worker; more get 503 at once.
+        "limit_concurrency": settings.max_connections,
+        # uvicorn's own idle limit for kept-alive connections (5 s) unless ours is shorter.
+        "timeout_keep_alive": min(5, settings.header_timeout_seconds),
     }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)

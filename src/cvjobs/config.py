@@ -106,6 +106,34 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         10,
         "largest request body of the ingest API (/cvjobs/v1/), in MiB",
     ),
+    Setting(
+        "header_timeout_seconds",
+        int,
+        30,
+        "seconds a client has to send a request's headers (and that a kept-alive"
+        " connection may stay idle) before the connection is closed",
+    ),
+    Setting(
+        "body_timeout_seconds",
+        int,
+        30,
+        "seconds a client has to send a whole request body; a slower one gets 408 and"
+        " the connection is closed",
+    ),
+    Setting(
+        "queue_seconds",
+        int,
+        30,
+        "seconds a list request may wait for its turn before it gets 503; a list request"
+        " whose client has gone is dropped",
+    ),
+    Setting(
+        "max_connections",
+        int,
+        1024,
+        "connections each worker serves at once; more wait to be accepted (granian) or"
+        " get 503 (uvicorn)",
+    ),
     Setting("log_level", str, "info", "server log level: debug, info, warning, error"),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
@@ -131,6 +159,10 @@ class Settings:
     commcell_name: str = "cvjobs"
     max_body_kib: int = 64
     max_ingest_body_mib: int = 10
+    header_timeout_seconds: int = 30
+    body_timeout_seconds: int = 30
+    queue_seconds: int = 30
+    max_connections: int = 1024
     log_level: str = "info"
 
 
@@ -190,6 +222,11 @@ def _validate(settings: Settings) -> None:
         raise ValueError("max_body_kib must be between 1 and 1048576")
     if not 1 <= settings.max_ingest_body_mib <= 1024:
         raise ValueError("max_ingest_body_mib must be between 1 and 1024")
+    for name in ("header_timeout_seconds", "body_timeout_seconds", "queue_seconds"):
+        if not 1 <= getattr(settings, name) <= 3600:
+            raise ValueError(f"{name} must be between 1 and 3600")
+    if not 1 <= settings.max_connections <= 1_000_000:
+        raise ValueError("max_connections must be between 1 and 1000000")
     if settings.admin_password and len(settings.admin_password) < 8:
         raise ValueError("CVJOBS_ADMIN_PASSWORD must be at least 8 characters")
 

@@ -18,10 +18,10 @@ CODE_NOT_FOUND = 404
 CODE_METHOD_NOT_ALLOWED = 405
 CODE_NOT_ACCEPTABLE = 406
 CODE_TOO_LARGE = 413
+CODE_TIMEOUT = 408
 CODE_CONFLICT = 409
 CODE_UNAVAILABLE = 503
 CODE_BAD_LOGIN = 1116
-CODE_CLIENT_GONE = 499
 
 
 class CvjobsError(Exception):
@@ -79,6 +79,19 @@ class NotAcceptable(CvjobsError):
 class PayloadTooLarge(CvjobsError):
     http_status = 413
     error_code = CODE_TOO_LARGE
+
+
+class RequestTimeout(CvjobsError):
+    """The request body did not arrive within the body timeout (HTTP 408); the
+    connection is closed after the answer."""
+
+    http_status = 408
+    error_code = CODE_TIMEOUT
+
+
+class ClientGone(BadRequest):
+    """The client hung up, or sent framing the server could not read (granian reports a
+    malformed chunk as a disconnect): HTTP 400, which a client that is gone never reads."""
 
 
 class Forbidden(CvjobsError):
@@ -207,7 +220,8 @@ class StoreError(CvjobsError):
 
 class TryLater(CvjobsError):
     """The server will not take this request now (HTTP 503); the response carries
-    `Retry-After: retry_after` (seconds). Used when too many logins wait for a hash."""
+    `Retry-After: retry_after` (seconds). Too many logins wait for a hash, or a request
+    waited longer than the queue deadline for its turn."""
 
     http_status = 503
     error_code = CODE_UNAVAILABLE
@@ -215,11 +229,3 @@ class TryLater(CvjobsError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
-
-
-class ClientGone(CvjobsError):
-    """The client hung up before its request was served; what is answered reaches no one
-    (HTTP 499, as nginx logs it)."""
-
-    http_status = 499
-    error_code = CODE_CLIENT_GONE

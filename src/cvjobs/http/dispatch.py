@@ -8,13 +8,23 @@ before logging in.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from cvjobs.errors import CvjobsError, MethodNotAllowed, PayloadTooLarge, RouteNotFound
+from cvjobs.errors import (
+    ClientGone,
+    CvjobsError,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestTimeout,
+    RouteNotFound,
+)
+from cvjobs.http.admission import Turn
 from cvjobs.http.cache import RenderCache
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
@@ -29,6 +39,12 @@ from cvjobs.service.jobs import JobService
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
 NATIVE_ROOT = "cvjobs/v1"
+# Defaults of the server settings of the same names (cvjobs.config).
+BODY_TIMEOUT_SECONDS = 30.0
+QUEUE_SECONDS = 30.0
+# Pages of more jobs than this are answered one at a time per worker, rendered in parts.
+BIG_PAGE = 1000
+log = logging.getLogger("cvjobs.http")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +67,9 @@ class Services:
     commcell: CommCell
     clock: Callable[[], float]
     rendered: RenderCache = field(default_factory=RenderCache)
+    # One big page (over BIG_PAGE jobs) at a time: four of them at once would otherwise
+    # stall every other request behind their reads for seconds.
+    big_pages: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     def now(self) -> int:
         return int(self.clock())
@@ -64,6 +83,7 @@ class Context:
     params: dict[str, str]
     account: Account | None = None
     body: bytes = b""
+    turn: Turn | None = None  # a heavy route's place in the queue
 
     @property
     def address(self) -> str:
@@ -91,6 +111,9 @@ class Route:
     handler: Handler
     auth: bool = True
     native: bool = False
+    # Costly to answer (the lists): dropped when the client has gone, or has waited past
+    # the queue deadline, before the handler starts (cvjobs.http.admission).
+    heavy: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,8 +151,12 @@ class Dispatcher:
         *,
         max_body: int,
         max_ingest_body: int,
+        body_seconds: float = BODY_TIMEOUT_SECONDS,
+        queue_seconds: float = QUEUE_SECONDS,
     ) -> None:
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
+        self._body_seconds = body_seconds
+        self._queue_seconds = queue_seconds
         # Routes by (native, segment count): a request tries the few that can match.
         self._routes: dict[tuple[bool, int], list[Route]] = {}
         for route in routes:
@@ -171,7 +198,12 @@ class Dispatcher:
             if route.auth:
                 ctx.account = await self._services.auth.authenticate(token_of(request))
             if request.method in ("POST", "PUT", "PATCH"):
-                ctx.body = await read_body(request, self._max_body[route.native])
+                ctx.body = await read_body(
+                    request, self._max_body[route.native], self._body_seconds
+                )
+            if route.heavy:
+                turn = ctx.turn = Turn(request.receive, self._queue_seconds, path)
+                return await turn.run(route.handler, ctx)
             return await route.handler(ctx)
         if allowed:
             raise MethodNotAllowed(
@@ -194,16 +226,42 @@ def token_of(request: Request) -> str | None:
     return None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+async def read_body(request: Request, limit: int, seconds: float = BODY_TIMEOUT_SECONDS) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit` bytes, and with
+    408 if the whole of it has not arrived within `seconds` (a deadline on the whole read,
+    so a body trickled a byte at a time cannot hold the request, and its connection,
+    forever). A client that hangs up mid-body, or sends framing the server cannot read
+    (granian reports a malformed chunk as a disconnect), is ClientGone: a 400 and one
+    debug line, no traceback."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body over {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        log.info(
+            "%s %s: the body did not arrive within %g s (%d bytes did): 408",
+            request.method,
+            request.scope["path"],
+            seconds,
+            size,
+        )
+        raise RequestTimeout(
+            f"the request body did not arrive within {seconds:g} seconds"
+        ) from None
+    except ClientDisconnect:
+        log.debug(
+            "%s %s: the body ended after %d bytes (client gone or malformed framing)",
+            request.method,
+            request.scope["path"],
+            size,
+        )
+        raise ClientGone("the request body ended early or its framing is malformed") from None
     return b"".join(chunks)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from cvjobs.errors import CvjobsError, TryLater
+from cvjobs.errors import ClientGone, CvjobsError, RequestTimeout, TryLater
 from cvjobs.render import Format
 
 log = logging.getLogger("cvjobs.http")
@@ -19,8 +20,13 @@ INTERNAL_ERROR_CODE = 500
 
 
 def error_response(exc: CvjobsError, fmt: Format) -> Response:
-    headers = {"WWW-Authenticate": 'QSDK realm="cvjobs"'} if exc.http_status == 401 else None
-    if isinstance(exc, TryLater):
+    headers: dict[str, str] | None = None
+    if exc.http_status == 401:
+        headers = {"WWW-Authenticate": 'QSDK realm="cvjobs"'}
+    elif isinstance(exc, RequestTimeout | ClientGone):
+        # The rest of the body may still be on its way: the connection cannot be reused.
+        headers = {"Connection": "close"}
+    elif isinstance(exc, TryLater):
         headers = {"Retry-After": str(exc.retry_after)}
     return Response(
         fmt.render(exc.xml_root, exc.body()),
@@ -31,6 +37,11 @@ def error_response(exc: CvjobsError, fmt: Format) -> Response:
 
 
 def unexpected_response(exc: BaseException, fmt: Format, where: str) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        # Not a bug: the client hung up where no one expected it to (read_body maps the
+        # usual case to ClientGone). One line, never a traceback a client could flood.
+        log.debug("%s: the client disconnected", where)
+        return error_response(ClientGone("the client closed the connection"), fmt)
     log.error("unexpected error on %s", where, exc_info=exc)
     body = {
         "errorCode": INTERNAL_ERROR_CODE,

@@ -7,6 +7,7 @@ and leave every rule about jobs and accounts to the services.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -17,9 +18,9 @@ from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, TaskDetailsFailed
 from cvjobs.http import queries
-from cvjobs.http.dispatch import Context, Route, token_of
-from cvjobs.model import EVERYTHING, EventQuery, Job
-from cvjobs.render import shapes
+from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
+from cvjobs.model import EVERYTHING, EventQuery, Job, JobQuery
+from cvjobs.render import lists, shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
 from cvjobs.service.events import SEVERITY_FLAGS
@@ -155,18 +156,34 @@ async def list_jobs(ctx: Context) -> Response:
     for key, value in ctx.request.query_params.multi_items():
         params.setdefault(key.lower(), []).append(value)
     query = queries.from_get(params, ctx.request.headers, ctx.services.now())
-    total, jobs = await ctx.services.jobs.find(replace(query, scope=ctx.scope))
-    return ctx.respond(
-        "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
-    )
+    return await job_page(ctx, replace(query, scope=ctx.scope))
 
 
 async def post_jobs(ctx: Context) -> Response:
     query = queries.from_post(body_of(ctx), ctx.services.now())
-    total, jobs = await ctx.services.jobs.find(replace(query, scope=ctx.scope))
-    return ctx.respond(
-        "JobManager_JobListResponse", shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
-    )
+    return await job_page(ctx, replace(query, scope=ctx.scope))
+
+
+# Jobs rendered between two turns of the event loop in a big page: some 20 ms of XML.
+PART_JOBS = 250
+
+
+async def job_page(ctx: Context, query: JobQuery) -> Response:
+    """A page of the job list. A big one (over BIG_PAGE jobs: up to 13 MB of XML) waits
+    for the worker's one big-page slot and is rendered in parts, giving the loop a turn
+    between parts, so that big pages cannot stall every other request; the bytes are the
+    same as a one-piece render's."""
+    if query.limit <= BIG_PAGE:
+        total, jobs = await ctx.services.jobs.find(query)
+        return ctx.respond(lists.ROOT, shapes.job_list(jobs, total, xml=ctx.fmt.is_xml))
+    big = ctx.services.big_pages
+    async with ctx.turn.slot(big) if ctx.turn else contextlib.nullcontext():
+        total, jobs = await ctx.services.jobs.find(query)
+        parts: list[bytes] = []
+        for part in lists.job_list_parts(ctx.fmt, jobs, total, PART_JOBS):
+            parts.append(part)
+            await asyncio.sleep(0)
+    return Response(b"".join(parts), media_type=ctx.fmt.media_type)
 
 
 def action_named(word: str) -> str:
@@ -294,13 +311,13 @@ ROUTES: list[Route] = [
     Route("POST", "RenewLoginToken", renew_login_token, auth=False),
     Route("POST", "Logout", logout, auth=False),
     Route("POST", "WhoAmI", who_am_i),
-    Route("GET", "Job", list_jobs),
-    Route("POST", "Jobs", post_jobs),
+    Route("GET", "Job", list_jobs, heavy=True),
+    Route("POST", "Jobs", post_jobs, heavy=True),
     Route("GET", "Job/{job_id}", get_job),
     Route("POST", "Job/{job_id}/action/{action}", job_action),
     Route("POST", "Jobs/MultiJobOperation", multi_job_operation),
     Route("GET", "Job/{job_id}/TaskDetails", task_details),
-    Route("GET", "Events", list_events),
+    Route("GET", "Events", list_events, heavy=True),
     Route("GET", "Events/{event_id}", get_event),
     Route("GET", "CommServ", commserv),
     Route("POST", "jobs", ingest_jobs, native=True),
