@@ -79,7 +79,7 @@ def _round(tally: Tally, backend: str, db: str, log: Path, r: int) -> None:
                     answer = client.call("POST", API + f"Job/{job_id}/action/kill")
                 except OSError:
                     return
-                if answer.status == 200 and answer.json() == {"errorCode": 0}:
+                if answer.status == 200 and answer.json().get("errorCode") == 0:
                     acked_kills.append(job_id)
 
         threads = [threading.Thread(target=ingest), threading.Thread(target=kill)]

@@ -119,6 +119,16 @@ def client(catalogue: Catalogue, clock: FakeClock) -> Iterator[TestClient]:
         yield test_client
 
 
+def done(body: Any) -> bool:
+    """A job action's JSON answer says it was done (errorCode 0, and the `errors` list the
+    PowerShell SDK needs, with one errorCode-0 entry, as cvpysdk reads it)."""
+    return (
+        isinstance(body, dict)
+        and body.get("errorCode") == 0
+        and body["errors"][0]["errList"][0]["errorCode"] == 0
+    )
+
+
 def login(client: TestClient, user: str = "admin", password: str = ADMIN_PASSWORD) -> str:
     response = client.post(
         API + "Login", json={"username": user, "password": b64(password)}, headers=JSON_HEADERS

@@ -17,7 +17,7 @@ from cvjobs.config import Settings
 from cvjobs.service.engine import JobEngine
 from cvjobs.service.lifecycle import ACTIONS, decide
 from tests.catalogues import Catalogue
-from tests.conftest import API, FakeClock, first_job_id
+from tests.conftest import API, FakeClock, done, first_job_id
 
 RUNNING = "status = 'Running'"
 
@@ -59,7 +59,7 @@ def test_suspend_passes_through_suspend_pending(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
     job_id = first_job_id(catalogue, RUNNING)
-    assert act(client, auth_json, job_id, "pause") == {"errorCode": 0}
+    assert done(act(client, auth_json, job_id, "pause"))
     assert summary(client, auth_json, job_id)["status"] == "Suspend Pending"
     step(client)
     after = summary(client, auth_json, job_id)
@@ -71,9 +71,9 @@ def test_resume_and_kill(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
     job_id = first_job_id(catalogue, "status = 'Suspended'")
-    assert act(client, auth_json, job_id, "Resume") == {"errorCode": 0}
+    assert done(act(client, auth_json, job_id, "Resume"))
     assert summary(client, auth_json, job_id)["status"] == "Running"
-    assert act(client, auth_json, job_id, "KILL") == {"errorCode": 0}
+    assert done(act(client, auth_json, job_id, "KILL"))
     assert summary(client, auth_json, job_id)["status"] == "Kill Pending"
     clock.advance(1)
     step(client)
@@ -90,7 +90,7 @@ def test_action_spellings(
 ) -> None:
     job_id = first_job_id(catalogue, RUNNING)
     response = client.post(API + f"Job/{job_id}/{path}", headers=auth_json)
-    assert response.json() == {"errorCode": 0}
+    assert done(response.json())
 
 
 def test_xml_answers(client: TestClient, catalogue: Catalogue, auth_xml: dict[str, str]) -> None:
@@ -203,7 +203,7 @@ def test_multi_job_operation(
     refused = multi(client, auth_json, "JOB_KILL", [*running, 4])
     assert "job 4 is already Completed" in refused["errors"][0]["errList"][0]["errLogMessage"]
     assert [snapshot(catalogue, i) for i in (*running, 4)] == before
-    assert multi(client, auth_json, "JOB_KILL", running) == {"errorCode": 0}
+    assert done(multi(client, auth_json, "JOB_KILL", running))
     assert {summary(client, auth_json, i)["status"] for i in running} == {"Kill Pending"}
 
 
@@ -282,4 +282,99 @@ def test_a_locked_catalogue_is_503_and_changes_nothing(
             other.execute("ROLLBACK")
             other.close()
         assert snapshot(catalogue, job_id) == before
-        assert act(client, auth_json, job_id, "kill") == {"errorCode": 0}
+        assert done(act(client, auth_json, job_id, "kill"))
+
+
+def test_a_done_action_in_xml_is_the_vendors_empty_answer_byte_for_byte(
+    client: TestClient, catalogue: Catalogue, auth_xml: dict[str, str]
+) -> None:
+    """A PHP client (duhow/Commvault-PHP) compares the body of a done action with
+    `<JobManager_PerformJobOperationResp />` and calls anything else a failure (issue 10)."""
+    job_id = first_job_id(catalogue, RUNNING)
+    headers = {**auth_xml, "Content-Length": "0"}
+    response = client.post(API + f"Job/{job_id}/action/kill", headers=headers)
+    assert response.status_code == 200
+    assert response.content == b"<JobManager_PerformJobOperationResp />"
+    refused = client.post(API + f"Job/{job_id}/action/kill", headers=headers)
+    root = fromstring(refused.content)
+    assert root.find("errors/errList").attrib["errorCode"] == "2"  # type: ignore[union-attr]
+
+
+def test_a_done_action_in_json_carries_the_errors_list_with_code_0(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """The PowerShell SDK reports "not submitted" unless `errors` is there; cvpysdk reads
+    errors[0].errList[0].errorCode when it is (issue 10)."""
+    job_id = first_job_id(catalogue, RUNNING)
+    body = act(client, auth_json, job_id, "pause")
+    assert body == {
+        "errorCode": 0,
+        "errors": [
+            {"errList": [{"errorCode": 0, "errLogMessage": f"Job [{job_id}]: suspend accepted."}]}
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("operation", "status"),
+    [
+        (0, "Suspend"),
+        ("0", "Suspend"),
+        ("JOB_SUSPEND", "Suspend"),
+        (2, "Kill"),
+        ("job_kill", "Kill"),
+    ],
+)
+def test_multi_job_operation_takes_the_vendors_numbers_and_names(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], operation: Any, status: str
+) -> None:
+    """The official MCP server sends operationType 0 for a suspend (issue 10)."""
+    job_id = first_job_id(catalogue, RUNNING)
+    body = {"message": 1, "jobOpReq": {"operationType": operation, "jobs": [{"jobId": job_id}]}}
+    response = client.post(API + "Jobs/MultiJobOperation", json=body, headers=auth_json)
+    assert done(response.json()), response.text
+    assert summary(client, auth_json, job_id)["status"].startswith(status)
+
+
+def test_suspend_with_autoresume_resumes_after_its_delay(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
+) -> None:
+    job_id = first_job_id(catalogue, RUNNING)
+    op = {"operationType": "JOB_SUSPEND_AUTORESUME", "jobs": [{"jobId": job_id}]}
+    missing = client.post(API + "Jobs/MultiJobOperation", json={"jobOpReq": op}, headers=auth_json)
+    assert missing.status_code == 400 and "autoResumeInSec" in missing.text
+    op["autoResumeInSec"] = 600
+    assert done(multi_raw(client, auth_json, op))
+    step(client)
+    assert summary(client, auth_json, job_id)["status"] == "Suspended"
+    clock.advance(601)
+    step(client)
+    assert summary(client, auth_json, job_id)["status"] == "Running"
+
+
+def multi_raw(client: TestClient, headers: dict[str, str], op: dict[str, Any]) -> Any:
+    response = client.post(API + "Jobs/MultiJobOperation", json={"jobOpReq": op}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_force_release_is_refused_in_the_vendors_shape_and_changes_nothing(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    job_id = first_job_id(catalogue, RUNNING)
+    before = snapshot(catalogue, job_id)
+    for operation in ("JOB_FORCE_RELEASE", 3):
+        op = {"operationType": operation, "jobs": [{"jobId": job_id}]}
+        (error,) = multi_raw(client, auth_json, op)["errors"][0]["errList"]
+        assert error["errorCode"] == 2 and "no meaning in cvjobs" in error["errLogMessage"]
+    assert snapshot(catalogue, job_id) == before
+
+
+@pytest.mark.parametrize("operation", ["JOB_EXPLODE", 9, -1, True, 0.5, None, {"a": 1}])
+def test_an_unknown_operation_type_is_400(
+    client: TestClient, auth_json: dict[str, str], operation: Any
+) -> None:
+    op = {"operationType": operation, "jobs": [{"jobId": 4}]}
+    response = client.post(API + "Jobs/MultiJobOperation", json={"jobOpReq": op}, headers=auth_json)
+    assert response.status_code == 400
+    assert "unknown operationType" in response.json()["errorMessage"]

@@ -17,7 +17,7 @@ from cvjobs.model import ADMIN, OPERATOR, VIEWER, Scope
 from cvjobs.service.auth import token_hash
 from cvjobs.store import open_store
 from tests.catalogues import Catalogue
-from tests.conftest import ADMIN_TOKEN, API, CLOCK_START
+from tests.conftest import ADMIN_TOKEN, API, CLOCK_START, done
 from tests.http.test_job_list import cvpysdk_body
 
 V1 = "/cvjobs/v1/"
@@ -216,7 +216,7 @@ def test_a_batch_action_touching_another_tenant_changes_nothing(
     assert catalogue.sql("SELECT id, status FROM jobs ORDER BY id") == before
     # The same action on its own job alone is done.
     response = client.post(API + f"Job/{mine}/action/kill", headers=tenant.json)
-    assert response.json() == {"errorCode": 0}
+    assert done(response.json())
 
 
 def test_ingest_of_another_tenants_job_writes_nothing(

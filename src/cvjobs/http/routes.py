@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
-from cvjobs.errors import BadRequest, TaskDetailsFailed
+from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
 from cvjobs.http import queries
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
 from cvjobs.model import EVERYTHING, EventQuery, Job, JobQuery
@@ -215,7 +215,14 @@ async def job_action(ctx: Context) -> Response:
         return ctx.respond(
             "JobManager_PerformJobOperationResp", {"jobIds": [str(i) for i in new_ids]}
         )
-    return ctx.respond("JobManager_PerformJobOperationResp", {"errorCode": 0})
+    return action_done(ctx, f"Job [{job_id}]: {action} accepted.")
+
+
+def action_done(ctx: Context, message: str) -> Response:
+    """A done action, in the form every client reads as success (see shapes)."""
+    if ctx.fmt.is_xml:
+        return Response(shapes.ACTION_DONE_XML, media_type=ctx.fmt.media_type)
+    return ctx.respond("JobManager_PerformJobOperationResp", shapes.action_done(message))
 
 
 async def multi_job_operation(ctx: Context) -> Response:
@@ -223,15 +230,33 @@ async def multi_job_operation(ctx: Context) -> Response:
     op = body_of(ctx).get("jobOpReq")
     if not isinstance(op, dict):
         raise BadRequest('MultiJobOperation needs {"jobOpReq": {"operationType", "jobs"}}')
-    action = action_named(str(op.get("operationType", "")))
+    operation = operation_named(op.get("operationType", ""))
     jobs = op.get("jobs")
     if isinstance(jobs, dict):  # one job, as XML or a lenient JSON client sends it
         jobs = [jobs]
     if not isinstance(jobs, list) or not jobs:
         raise BadRequest('jobOpReq.jobs must be a list of {"jobId": N}')
     ids = [parse_id(j.get("jobId") if isinstance(j, dict) else None) for j in jobs]
-    await ctx.services.control.act_on_many(ids, action, ctx.account, address=ctx.address)
-    return ctx.respond("JobManager_PerformJobOperationResp", {"errorCode": 0})
+    if operation.refusal:
+        raise JobActionFailed(operation.refusal)
+    auto_resume = 0
+    if operation.auto_resume:
+        delay = op.get("autoResumeInSec", single_query(ctx, "autoResumeInSec"))
+        if delay is None:
+            raise BadRequest("JOB_SUSPEND_AUTORESUME needs jobOpReq.autoResumeInSec (seconds)")
+        auto_resume = queries.whole(delay, "autoResumeInSec", low=1, high=MAX_AUTO_RESUME_SECONDS)
+    await ctx.services.control.act_on_many(
+        ids, operation.action, ctx.account, auto_resume_seconds=auto_resume, address=ctx.address
+    )
+    return action_done(ctx, f"{len(ids)} job(s): {operation.action} accepted.")
+
+
+def operation_named(word: object) -> lifecycle.Operation:
+    operation = lifecycle.OPERATION_TYPES.get(str(word).strip().lower())
+    if operation is None or isinstance(word, (bool, float, dict, list)):
+        known = ", ".join(k for k in lifecycle.OPERATION_TYPES if not k.isdigit())
+        raise BadRequest(f"unknown operationType {str(word)[:40]!r} (known: {known}, or 0 to 4)")
+    return operation
 
 
 async def list_events(ctx: Context) -> Response:

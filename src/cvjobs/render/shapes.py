@@ -7,6 +7,8 @@ the same, so the two renderings of one resource cannot drift.
 
 from __future__ import annotations
 
+from typing import Final
+
 from cvjobs import vocab
 from cvjobs.model import Account, Event, Job, JsonObject, Session
 from cvjobs.records import json_number, subclient_of, summary_of
@@ -97,6 +99,20 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
         "clientStatusInfo": {"vmStatus": []},
     }
     return {"job": {"jobDetail": _merge(_merge(defaults, extras), derived)}}
+
+
+# A done job action in XML, byte for byte as the vendor writes it: a PHP client
+# (duhow/Commvault-PHP, Commlib.php jobAction) compares the whole body with this string.
+ACTION_DONE_XML: Final = b"<JobManager_PerformJobOperationResp />"
+
+
+def action_done(message: str) -> JsonObject:
+    """A done job action in JSON: errorCode 0, and the `errors` list with one errorCode-0
+    entry. The PowerShell SDK calls an action submitted only when `errors` is there (it
+    validates that key, then prints errors[0].errList[].errLogMessage), and cvpysdk takes
+    the code from errors[0].errList[0] when `errors` is there (an empty list would crash
+    it), so both read this as success."""
+    return {"errorCode": 0, "errors": [{"errList": [{"errorCode": 0, "errLogMessage": message}]}]}
 
 
 def login(session: Session) -> JsonObject:

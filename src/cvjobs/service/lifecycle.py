@@ -28,6 +28,34 @@ ACTION_WORDS: Final[dict[str, str]] = {
     "job_resubmit": RESUBMIT,
 }
 
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A MultiJobOperation `operationType`: the action, whether it suspends with an
+    automatic resume, or why it has no meaning here."""
+
+    action: str
+    auto_resume: bool = False
+    refusal: str | None = None
+
+
+# MultiJobOperation's operationType, by name in any casing or by number. The vendor's
+# request collection names JOB_SUSPEND, JOB_RESUME, JOB_KILL, JOB_FORCE_RELEASE and
+# JOB_SUSPEND_AUTORESUME, in that order; the official MCP server sends 0 for a suspend.
+# The numbers 1 to 4 follow the order of the names [OURS: inferred, not documented].
+# JOB_FORCE_RELEASE frees a job's licences and resources by force; cvjobs keeps none.
+_NOT_HERE = "JOB_FORCE_RELEASE has no meaning in cvjobs: it holds no licences or resources"
+OPERATION_TYPES: Final[dict[str, Operation]] = {
+    **{word: Operation(action) for word, action in ACTION_WORDS.items()},
+    "0": Operation(SUSPEND),
+    "1": Operation(RESUME),
+    "2": Operation(KILL),
+    "job_force_release": Operation(SUSPEND, refusal=_NOT_HERE),
+    "3": Operation(SUSPEND, refusal=_NOT_HERE),
+    "job_suspend_autoresume": Operation(SUSPEND, auto_resume=True),
+    "4": Operation(SUSPEND, auto_resume=True),
+}
+
 # Statuses that run or wait to run: they may be suspended, and killed.
 _RUNNABLE: Final = frozenset(
     {"Running", "Running (cannot be verified)", "Waiting", "Pending", "Queued"}
