@@ -22,6 +22,7 @@ from tests.catalogues import Catalogue
 from tests.conftest import FakeClock
 
 T0 = 1_800_000_000
+BASE = 1_000_000  # where new jobs' ids are allocated from (--job-id-base)
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -51,7 +52,7 @@ def running(job_id: int = 100, **changes: object) -> Job:
 
 
 def make(store: SqliteStore, clock: FakeClock, new_jobs: NewJobSource | None = None) -> JobEngine:
-    return JobEngine(store, clock=clock, seed=42, new_jobs=new_jobs)
+    return JobEngine(store, clock=clock, seed=42, job_id_base=BASE, new_jobs=new_jobs)
 
 
 def test_a_running_job_moves_through_its_phases_and_finishes(store: SqliteStore) -> None:
@@ -149,7 +150,7 @@ def test_demo_mode_starts_new_jobs_on_a_schedule(store: SqliteStore) -> None:
     engine = make(store, clock, NewJobSource([template], every_seconds=60))
     clock.advance(185)
     assert run(engine.step()) == 3
-    new = [run(store.get_job(i)) for i in (8, 9, 10)]
+    new = [run(store.get_job(i)) for i in (BASE, BASE + 1, BASE + 2)]
     assert [j.start_time for j in new] == [T0 + 60, T0 + 120, T0 + 180]
     assert all(j.subclient == template.subclient and j.status == "Waiting" for j in new)
 
@@ -251,7 +252,8 @@ def test_a_change_that_cannot_be_written_fails_its_job_alone(
 ) -> None:
     run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
     clock = FakeClock(T0)
-    engine = JobEngine(FailingWrites(store, {2}), clock=clock, seed=42)  # type: ignore[arg-type]
+    failing = FailingWrites(store, {2})
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
     for _ in range(4):
         clock.advance(10)
         run(engine.step())
@@ -291,7 +293,7 @@ def test_a_job_that_cannot_even_be_marked_is_skipped_and_logged_once(
     run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
     clock = FakeClock(T0)
     failing = FailingWrites(store, {2}, marks_too=True)
-    engine = JobEngine(failing, clock=clock, seed=42)  # type: ignore[arg-type]
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
     for _ in range(4):
         clock.advance(10)
         run(engine.step())
@@ -305,7 +307,7 @@ def test_when_the_store_fails_the_step_fails_and_no_job_is_blamed(store: SqliteS
     run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2)]))
     clock = FakeClock(T0)
     failing = FailingWrites(store, set())
-    engine = JobEngine(failing, clock=clock, seed=42)  # type: ignore[arg-type]
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
     failing.everything = True
     clock.advance(10)
     with pytest.raises(StoreError):

@@ -177,9 +177,11 @@ class JobEngine:
         *,
         clock: Callable[[], float],
         seed: int,
+        job_id_base: int,
         new_jobs: NewJobSource | None = None,
     ) -> None:
         self._store = store
+        self._job_id_base = job_id_base  # where new jobs' ids are allocated from
         self._clock = clock
         self._seed = seed
         self._new_jobs = new_jobs
@@ -297,7 +299,9 @@ class JobEngine:
             template = rng.choice(list(source.templates))
             at = self._next_new_job
             job = fresh_job(template, status="Waiting", now=at)
-            await self._store.create_job(job, [started_event(job, at, "", "scheduled")])
+            await self._store.create_job(
+                job, [started_event(job, at, "", "scheduled")], first_id=self._job_id_base
+            )
             self._next_new_job += source.every_seconds
             self._started += 1
             started += 1
