@@ -291,3 +291,20 @@ def test_import_refuses_a_number_out_of_range_and_writes_nothing(
         err = capsys.readouterr().err
         assert f"{path} {where}" in err and f"field '{name}'" in err and str(value) in err
         assert empty_catalogue.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_an_xml_document_out_of_range_is_refused_and_nothing_is_written(
+    empty_catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "jobs.xml"
+    path.write_text(
+        "<JobManager_JobListResponse totalRecordsWithoutPaging='2'>"
+        "<jobs><jobSummary jobId='5' status='Completed' jobType='Backup'/></jobs>"
+        "<jobs><jobSummary jobId='6' status='Completed' jobType='Backup'"
+        " jobElapsedTime='9223372036854775807'/></jobs>"
+        "</JobManager_JobListResponse>"
+    )
+    assert import_ndjson(empty_catalogue, path, 1) == 1
+    err = capsys.readouterr().err
+    assert "record 2" in err and "field 'jobElapsedTime'" in err
+    assert empty_catalogue.scalar("SELECT count(*) FROM jobs") == 0
