@@ -120,9 +120,8 @@ async def _allocate_job_id(conn: Connection, first_id: int) -> int:
     top = await conn.fetchone(
         "SELECT max(id) FROM jobs WHERE id >= ? AND id <= ?", (start, JOB_ID_MAX)
     )
-    job_id: int | None = start if top is None or top[0] is None else int(top[0]) + 1
-    if job_id is not None and job_id > JOB_ID_MAX:
-        job_id = await _first_gap(conn, start)
+    above = start if top is None or top[0] is None else int(top[0]) + 1
+    job_id = above if above <= JOB_ID_MAX else await _first_gap(conn, start)
     if job_id is None:
         raise StoreError(f"no job id is left from {start} to {JOB_ID_MAX}; lower --job-id-base")
     await conn.execute("UPDATE job_id_sequence SET next_id = ? WHERE id = 1", (job_id + 1,))
