@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvjobs import demo, loader
+from cvjobs import demo, loader, ranges
 from cvjobs.cli import main
 from cvjobs.errors import InvalidRecord
+from cvjobs.ranges import RANGES
 from cvjobs.records import job_from_summary, summary_of
 from cvjobs.store.sql import EntityWriter, job_params
 from tests.catalogues import Catalogue, Templates
@@ -107,6 +108,8 @@ def test_a_job_twice_in_different_pieces_is_refused(
 DEMO_SUMMARIES = [summary_of(r.job) for r in demo.records(80, 5, 1_700_000_000)]
 FIELDS = sorted({key for s in DEMO_SUMMARIES for key in s})
 NESTED = ["subclient", "destinationClient", "storagePolicy", "userName", "clientGroups"]
+# Each end of every range, and one past it.
+EDGES = sorted({edge + step for span in RANGES.values() for edge in span for step in (-1, 0, 1)})
 
 
 def twists(value: Any) -> st.SearchStrategy[Any]:
@@ -117,7 +120,7 @@ def twists(value: Any) -> st.SearchStrategy[Any]:
         return st.one_of(common, st.sampled_from(["true", "false", 1, 0, not value]))
     if isinstance(value, int):
         variants = [str(value), f" {value} ", float(value), value + 1, 2**31, -(2**31) - 1]
-        return st.one_of(common, st.sampled_from(variants))
+        return st.one_of(common, st.sampled_from(variants), st.sampled_from(EDGES))
     if isinstance(value, float):
         return st.one_of(common, st.sampled_from([int(value), str(value), 100.5, -0.5, 1e308]))
     if isinstance(value, str):
@@ -214,3 +217,94 @@ def test_the_fast_path_agrees_on_the_edge_cases(summary: dict[str, Any]) -> None
     writer = EntityWriter()
     writer.add_entities(*fast[1])
     assert careful(summary) == (fast[0], entity_state(writer))
+
+
+# -- value ranges: both readers refuse what is outside RANGES, naming the field -----------
+
+WITH_GROUPS = next(s for s in DEMO_SUMMARIES if s["clientGroups"])
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _with(key: str, value: Any) -> dict[str, Any]:
+    """A plain demo summary with the field `key` of RANGES ("subclient.clientId") set."""
+    summary = copy.deepcopy(WITH_GROUPS)
+    parent, _, name = key.rpartition(".")
+    where = summary
+    if parent:
+        where = summary[parent][0] if parent == "clientGroups" else summary[parent]
+    where[name] = value
+    return summary
+
+
+@pytest.mark.parametrize("key", list(RANGES))
+def test_both_readers_take_each_range_to_its_ends_and_no_further(key: str) -> None:
+    low, high = RANGES[key]
+    for inside in (low, high):
+        summary = _with(key, inside)
+        assert loader.plain_job(summary) is not None, (key, inside)
+        assert careful(summary) is not None, (key, inside)
+    for outside in (low - 1, high + 1, 2**63 - 1):
+        summary = _with(key, outside)
+        assert loader.plain_job(summary) is None, (key, outside)
+        with pytest.raises(InvalidRecord, match=f"field '{key.rpartition('.')[2]}'"):
+            job_from_summary(summary, "x")
+        xml_spelled = _with(key, f" {outside} ")  # the careful way's other reading
+        with pytest.raises(InvalidRecord, match=f"field '{key.rpartition('.')[2]}'"):
+            job_from_summary(xml_spelled, "x")
+
+
+def test_the_readme_shows_the_ranges_table() -> None:
+    readme = README.read_text()
+    for row in ranges.table_rows():
+        assert row in readme, f"README.md lacks the value ranges row {row}"
+
+
+# One field of each class of range, with a value just outside it (the first is what once
+# stopped the engine: an elapsed time at 2^63 - 1).
+OUT_OF_RANGE = [
+    ("jobElapsedTime", 2**63 - 1),
+    ("jobId", ranges.EXACT_MAX + 1),
+    ("subclient.clientId", ranges.EXACT_MAX + 1),
+    ("jobStartTime", ranges.TIME_MAX + 1),
+    ("sizeOfApplication", ranges.EXACT_MAX + 1),
+    ("jobSubmitErrorCode", ranges.INT32_MAX + 1),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), OUT_OF_RANGE)
+def test_import_refuses_a_number_out_of_range_and_writes_nothing(
+    empty_catalogue: Catalogue,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    value: int,
+) -> None:
+    name = key.rpartition(".")[2]
+    ndjson = tmp_path / "jobs.ndjson"
+    lines = [json.dumps(s) for s in DEMO_SUMMARIES[:5]] + [json.dumps(_with(key, value))]
+    ndjson.write_text("\n".join(lines) + "\n")
+    document = tmp_path / "jobs.json"
+    records = [{"jobSummary": s} for s in [*DEMO_SUMMARIES[:5], _with(key, value)]]
+    document.write_text(json.dumps({"totalRecordsWithoutPaging": 6, "jobs": records}))
+    for path, where in ((ndjson, "line 6"), (document, "record 6")):
+        assert import_ndjson(empty_catalogue, path, 1) == 1
+        err = capsys.readouterr().err
+        assert f"{path} {where}" in err and f"field '{name}'" in err and str(value) in err
+        assert empty_catalogue.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_an_xml_document_out_of_range_is_refused_and_nothing_is_written(
+    empty_catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "jobs.xml"
+    path.write_text(
+        "<JobManager_JobListResponse totalRecordsWithoutPaging='2'>"
+        "<jobs><jobSummary jobId='5' status='Completed' jobType='Backup'/></jobs>"
+        "<jobs><jobSummary jobId='6' status='Completed' jobType='Backup'"
+        " jobElapsedTime='9223372036854775807'/></jobs>"
+        "</JobManager_JobListResponse>"
+    )
+    assert import_ndjson(empty_catalogue, path, 1) == 1
+    err = capsys.readouterr().err
+    assert "record 2" in err and "field 'jobElapsedTime'" in err
+    assert empty_catalogue.scalar("SELECT count(*) FROM jobs") == 0

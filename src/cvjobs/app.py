@@ -97,7 +97,12 @@ def create_app(
         # Short: while a write waits for another process's lock, every request waits.
         store = await open_store(settings.db, busy_seconds=SERVER_BUSY_SECONDS, for_server=True)
         job_clock = scaled(clock, settings.engine_speed)
-        control = JobControl(store, clock=job_clock, engine_settles=settings.engine)
+        control = JobControl(
+            store,
+            clock=job_clock,
+            engine_settles=settings.engine,
+            job_id_base=settings.job_id_base,
+        )
         services = Services(
             auth=AuthService(store, clock=clock, idle_seconds=settings.token_idle_minutes * 60),
             jobs=JobService(store),
@@ -124,6 +129,7 @@ def create_app(
             store,
             clock=job_clock,
             seed=settings.seed,
+            job_id_base=settings.job_id_base,
             new_jobs=await _new_job_source(store, settings, int(job_clock())),
         )
         app.state.engine = engine

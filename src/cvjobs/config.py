@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from cvjobs.ranges import EXACT_MAX
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -94,6 +96,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("commcell_name", str, "cvjobs", "the CommCell name GET CommServ reports"),
     Setting(
+        "job_id_base",
+        int,
+        2**32,
+        "the first id of the jobs this server creates (Resubmit, --demo's new jobs); ids"
+        " from it up are allocated in turn, so reporters' ids stay below it (a 32-bit"
+        " CommServe's always do)",
+    ),
+    Setting(
         "max_body_kib",
         int,
         64,
@@ -157,6 +167,7 @@ class Settings:
     engine_speed: int = 1
     demo_job_interval: int = 300
     commcell_name: str = "cvjobs"
+    job_id_base: int = 2**32
     max_body_kib: int = 64
     max_ingest_body_mib: int = 10
     header_timeout_seconds: int = 30
@@ -212,6 +223,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError("engine_speed must be between 1 and 100000")
     if settings.demo_job_interval < 0:
         raise ValueError("demo_job_interval cannot be negative")
+    if not 1 <= settings.job_id_base <= EXACT_MAX:
+        raise ValueError(f"job_id_base must be between 1 and {EXACT_MAX} (2^53 - 1)")
     if not settings.commcell_name.strip():
         raise ValueError("commcell_name cannot be empty")
     if settings.demo_jobs < 0:

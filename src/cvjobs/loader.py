@@ -20,6 +20,7 @@ from typing import Any
 
 from cvjobs import importer, parse, vocab
 from cvjobs.errors import InvalidRecord
+from cvjobs.ranges import RANGES, bounds
 from cvjobs.records import JOB_NUMBERS, job_from_summary
 from cvjobs.store.sql import BATCH, Prepared, prepare_batches
 
@@ -76,26 +77,42 @@ def prepare_piece(piece: Piece) -> Prepared:
 # from a record costs about 8. The fast path takes only records that are plain: every value
 # already of its JSON type and in range, every name XML can carry, status and level known.
 # Anything else goes the careful way, which also words the errors. tests/test_loader.py
-# checks that both ways give the same rows and entities.
+# checks that both ways give the same rows and entities. The ranges are RANGES', looked up
+# once here.
 
-_MAX = parse.MAX_INT
 _NOT_XML = parse.NOT_XML.search
+_JOB_ID = RANGES["jobId"]
+_SUBCLIENT = bounds(
+    "subclient.", ("clientId", "applicationId", "instanceId", "backupsetId", "subclientId")
+)
+_DEST, _POLICY, _USER, _GROUP = (
+    RANGES[key]
+    for key in (
+        "destinationClient.clientId",
+        "storagePolicy.storagePolicyId",
+        "userName.userId",
+        "clientGroups.clientGroupId",
+    )
+)
+_COUNTERS = bounds("", JOB_NUMBERS)
+_SUBMIT = RANGES["jobSubmitErrorCode"]
+_COMPLETE, _SAVINGS = RANGES["percentComplete"], RANGES["percentSavings"]
 _TEXTS = ("currentPhaseName", "pendingReason", "pendingReasonErrorCode")
 _EMPTY: dict[str, Any] = {}
 
 
-def _pair(value: Any, id_key: str, name_key: str) -> tuple[int, str] | None:
+def _pair(value: Any, id_key: str, name_key: str, span: tuple[int, int]) -> tuple[int, str] | None:
     if type(value) is not dict:
         return None
     entity_id, name = value.get(id_key, 0), value.get(name_key, "")
-    if type(entity_id) is not int or not 0 <= entity_id <= _MAX or type(name) is not str:
+    if type(entity_id) is not int or not span[0] <= entity_id <= span[1] or type(name) is not str:
         return None
     return entity_id, name
 
 
-def _percent(value: Any) -> float | None:
+def _percent(value: Any, span: tuple[int, int]) -> float | None:
     kind = type(value)
-    if (kind is int or kind is float) and 0 <= value <= 100:  # NaN fails the range
+    if (kind is int or kind is float) and span[0] <= value <= span[1]:  # NaN fails the range
         return float(value)
     return None
 
@@ -106,7 +123,7 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         return None
     get = summary.get
     job_id = get("jobId")
-    if type(job_id) is not int or not 1 <= job_id <= _MAX:
+    if type(job_id) is not int or not _JOB_ID[0] <= job_id <= _JOB_ID[1]:
         return None
     status_text, job_text = get("status", ""), get("jobType", "")
     if type(status_text) is not str or type(job_text) is not str:
@@ -120,14 +137,14 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     if type(sub) is not dict:
         return None
     found = [
-        _pair(sub, "clientId", "clientName"),
-        _pair(sub, "applicationId", "appName"),
-        _pair(sub, "instanceId", "instanceName"),
-        _pair(sub, "backupsetId", "backupsetName"),
-        _pair(sub, "subclientId", "subclientName"),
-        _pair(get("destinationClient", _EMPTY), "clientId", "clientName"),
-        _pair(get("storagePolicy", _EMPTY), "storagePolicyId", "storagePolicyName"),
-        _pair(get("userName", _EMPTY), "userId", "userName"),
+        _pair(sub, "clientId", "clientName", _SUBCLIENT[0]),
+        _pair(sub, "applicationId", "appName", _SUBCLIENT[1]),
+        _pair(sub, "instanceId", "instanceName", _SUBCLIENT[2]),
+        _pair(sub, "backupsetId", "backupsetName", _SUBCLIENT[3]),
+        _pair(sub, "subclientId", "subclientName", _SUBCLIENT[4]),
+        _pair(get("destinationClient", _EMPTY), "clientId", "clientName", _DEST),
+        _pair(get("storagePolicy", _EMPTY), "storagePolicyId", "storagePolicyName", _POLICY),
+        _pair(get("userName", _EMPTY), "userId", "userName", _USER),
     ]
     pairs = [pair for pair in found if pair is not None]
     if len(pairs) < len(found):
@@ -136,8 +153,8 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     app_type, dest_name = get("appTypeName", ""), get("destClientName", "")
     texts = [get(key, "") for key in _TEXTS]
     counters = [get(key, 0) for key in JOB_NUMBERS]  # the last is isPreemptable
-    for value in counters:
-        if type(value) is not int or not 0 <= value <= _MAX:
+    for value, (low, high) in zip(counters, _COUNTERS, strict=True):
+        if type(value) is not int or not low <= value <= high:
             return None
     if type(app_type) is not str or type(dest_name) is not str:
         return None
@@ -150,8 +167,8 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         if groups_value is None or groups_value == "" or groups_value == []:
             groups = ()
         elif type(groups_value) is list:
-            listed = [_pair(g, "clientGroupId", "clientGroupName") for g in groups_value]
-            groups = tuple(g for g in listed if g is not None and g[0] >= 1)
+            listed = [_pair(g, "clientGroupId", "clientGroupName", _GROUP) for g in groups_value]
+            groups = tuple(g for g in listed if g is not None)
             if len(groups) < len(listed):
                 return None
         else:
@@ -160,7 +177,8 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     names += [g[1] for g in groups or ()]
     if _NOT_XML("".join(names)):
         return None
-    complete, savings = _percent(get("percentComplete", 0)), _percent(get("percentSavings", 0))
+    complete = _percent(get("percentComplete", 0), _COMPLETE)
+    savings = _percent(get("percentSavings", 0), _SAVINGS)
     aged, visible = get("isAged", False), get("isVisible", True)
     submit = get("jobSubmitErrorCode", 0)
     if (
@@ -169,7 +187,7 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         or type(aged) is not bool
         or type(visible) is not bool
         or type(submit) is not int
-        or not -(2**31) <= submit <= _MAX
+        or not _SUBMIT[0] <= submit <= _SUBMIT[1]
     ):
         return None
     if not dest[0] and dest_name and dest_name == client[1]:

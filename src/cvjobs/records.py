@@ -11,6 +11,7 @@ from typing import Any
 from cvjobs import parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, JsonObject, Ref
+from cvjobs.ranges import RANGES, bounds
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # Keys of stored sections become XML element and attribute names, so they must be names,
@@ -22,29 +23,33 @@ MAX_SECTION_DEPTH = 32
 
 
 class _Field:
-    """Typed reads from one wire record; errors name the field."""
+    """Typed reads from one wire record, or from the object under `prefix` in it;
+    errors name the field."""
 
-    def __init__(self, record: dict[str, Any], where: str) -> None:
+    def __init__(self, record: dict[str, Any], where: str, prefix: str = "") -> None:
         self.record = record
         self.where = where
+        self.prefix = prefix
 
     def fail(self, name: str, message: str) -> InvalidRecord:
         return InvalidRecord(self.where, f"field {name!r}: {message}")
 
-    def integer(self, name: str, *, minimum: int = 0) -> int:
+    def integer(self, name: str) -> int:
+        """A whole number within the field's range (RANGES)."""
+        low, high = RANGES[self.prefix + name]
         value = self.record.get(name, 0)
         try:
-            return parse.integer(value, low=minimum, lenient=True)
+            return parse.integer(value, low=low, high=high, lenient=True)
         except ValueError as exc:
             raise self.fail(name, str(exc)) from None
 
     def integers(self, names: tuple[str, ...]) -> list[int]:
-        """Counters, times and ids: whole numbers from 0. JSON integers in range take a
+        """Counters, times and ids, each within its range. JSON integers in range take a
         fast path (a bulk import reads millions); anything else is parsed or refused."""
         get = self.record.get
         values = [get(name, 0) for name in names]
-        for value in values:
-            if type(value) is not int or not 0 <= value <= parse.MAX_INT:
+        for value, (low, high) in zip(values, bounds(self.prefix, names), strict=True):
+            if type(value) is not int or not low <= value <= high:
                 return [self.integer(name) for name in names]
         return values
 
@@ -68,8 +73,9 @@ class _Field:
                 raise self.fail(name, f"expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(name, f"expected a number, got {value!r}")
-        if not math.isfinite(value) or not 0 <= value <= 100:
-            raise self.fail(name, f"expected a percentage from 0 to 100, got {value!r}")
+        low, high = RANGES[self.prefix + name]
+        if not math.isfinite(value) or not low <= value <= high:
+            raise self.fail(name, f"expected a percentage from {low} to {high}, got {value!r}")
         return float(value)
 
     def text(self, name: str) -> str:
@@ -98,15 +104,16 @@ class _Field:
             value = {}
         if not isinstance(value, dict):
             raise self.fail(name, f"expected an object, got {value!r}")
-        return _Field(value, self.where)
+        return _Field(value, self.where, f"{self.prefix}{name}.")
 
     def ref(self, name: str, id_key: str, name_key: str) -> Ref:
         value = self.record.get(name)
         if type(value) is dict:  # the common case, without the calls below
             ref_id, ref_name = value.get(id_key, 0), value.get(name_key, "")
+            [(low, high)] = bounds(f"{self.prefix}{name}.", (id_key,))
             if (
                 type(ref_id) is int
-                and 0 <= ref_id <= parse.MAX_INT
+                and low <= ref_id <= high
                 and type(ref_name) is str
                 and not parse.NOT_XML.search(ref_name)
             ):
@@ -131,6 +138,7 @@ JOB_NUMBERS = (
     "jobElapsedTime",
     "isPreemptable",
 )
+_JOB_ID = RANGES["jobId"]
 _JOB_TEXTS = (
     "status",
     "jobType",
@@ -150,8 +158,8 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     if "jobId" not in summary:
         raise f.fail("jobId", "is required")
     job_id = summary["jobId"]
-    if type(job_id) is not int or not 1 <= job_id <= parse.MAX_INT:
-        job_id = f.integer("jobId", minimum=1)
+    if type(job_id) is not int or not _JOB_ID[0] <= job_id <= _JOB_ID[1]:
+        job_id = f.integer("jobId")
     f.where = f"{where} (jobId {job_id})"
     status_text, job_type, phase, reason, reason_code, app_type, dest_name = f.texts(_JOB_TEXTS)
     status = vocab.canonical_status(status_text)
@@ -182,8 +190,8 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     for group in groups:
         if not isinstance(group, dict):
             raise f.fail("clientGroups", f"expected objects, got {group!r}")
-        g = _Field(group, f.where)
-        client_groups.append(Ref(g.integer("clientGroupId", minimum=1), g.text("clientGroupName")))
+        g = _Field(group, f.where, "clientGroups.")
+        client_groups.append(Ref(g.integer("clientGroupId"), g.text("clientGroupName")))
     (
         size_of_application,
         size_of_media_on_disk,
@@ -196,9 +204,7 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
         elapsed_time,
         is_preemptable,
     ) = f.integers(JOB_NUMBERS)
-    submit_error_code = summary.get("jobSubmitErrorCode", 0)
-    if type(submit_error_code) is not int or not -(2**31) <= submit_error_code <= parse.MAX_INT:
-        submit_error_code = f.integer("jobSubmitErrorCode", minimum=-(2**31))
+    [submit_error_code] = f.integers(("jobSubmitErrorCode",))
     job = Job(
         job_id=job_id,
         status=status,
@@ -303,6 +309,37 @@ def summary_of(job: Job) -> JsonObject:
             {"clientGroupId": g.id, "clientGroupName": g.name} for g in job.client_groups
         ],
     }
+
+
+def out_of_range(job: Job, before: Job | None = None) -> str | None:
+    """Why a number of `job` is outside its range (RANGES), naming the field, or None.
+    With `before`, only the numbers that differ from `before`'s count: what a change of a
+    stored job would write anew (the rest is stored already)."""
+    new = _numbers(job)
+    old = _numbers(before) if before is not None else {}
+    for key, values in new.items():
+        if old.get(key) == values:
+            continue
+        low, high = RANGES[key]
+        for value in values:
+            if not low <= value <= high:
+                return f"field {key!r} would be {value}, outside its range {low} to {high}"
+    return None
+
+
+def _numbers(job: Job) -> dict[str, tuple[float, ...]]:
+    """The job's value of each field of RANGES (a field of a list: every item's)."""
+    summary = summary_of(job)
+    numbers: dict[str, tuple[float, ...]] = {}
+    for key in RANGES:
+        parent, _, name = key.rpartition(".")
+        if not parent:
+            numbers[key] = (summary[key],)
+            continue
+        holder = summary[parent]
+        items = holder if isinstance(holder, list) else [holder]
+        numbers[key] = tuple(item[name] for item in items)
+    return numbers
 
 
 def typed(value: Any, key: str) -> Any:

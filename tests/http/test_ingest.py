@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from cvjobs import ranges
 from tests.catalogues import Catalogue
 from tests.conftest import API, VIEWER_PASSWORD, login
 
@@ -293,3 +294,78 @@ def test_patch_with_unknown_fields_is_400(client: TestClient, token: str) -> Non
     response = client.patch(V1 + "jobs/4", json={"percentComplet": 5}, headers={"Authtoken": token})
     assert response.status_code == 400
     assert "percentComplet" in response.json()["errorMessage"]
+
+
+def with_number(summary: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """`summary` with the field `key` of RANGES ("subclient.clientId") set to `value`."""
+    parent, _, name = key.rpartition(".")
+    if parent == "clientGroups":
+        summary[parent] = [{"clientGroupId": value, "clientGroupName": "g"}]
+    elif parent:
+        summary[parent] = {**summary.get(parent, {}), name: value}
+    else:
+        summary[name] = value
+    return summary
+
+
+# A field of each class of range, just outside it; the first is the elapsed time that
+# once made every engine step fail.
+OUT_OF_RANGE = [
+    ("jobElapsedTime", 2**63 - 1),
+    ("jobId", ranges.EXACT_MAX + 1),
+    ("subclient.clientId", ranges.EXACT_MAX + 1),
+    ("destinationClient.clientId", -1),
+    ("clientGroups.clientGroupId", 0),
+    ("jobStartTime", ranges.TIME_MAX + 1),
+    ("lastUpdateTime", -1),
+    ("sizeOfMediaOnDisk", ranges.EXACT_MAX + 1),
+    ("totalNumOfFiles", 2**62),
+    ("percentSavings", 100.5),
+    ("jobSubmitErrorCode", ranges.INT32_MIN - 1),
+    ("isPreemptable", ranges.INT32_MAX + 1),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), OUT_OF_RANGE)
+def test_a_number_out_of_range_is_400_naming_it_and_writes_nothing(
+    client: TestClient, catalogue: Catalogue, token: str, key: str, value: Any
+) -> None:
+    before = count(catalogue), count(catalogue, "events")
+    bad = with_number(job(700101), key, value)
+    response = client.post(
+        V1 + "jobs", json={"jobs": [job(700100), bad]}, headers={"Authtoken": token}
+    )
+    assert response.status_code == 400
+    message = response.json()["errorMessage"]
+    assert "jobs[1]" in message and f"field '{key.rpartition('.')[2]}'" in message, message
+    assert (count(catalogue), count(catalogue, "events")) == before
+
+
+@pytest.mark.parametrize(("key", "value"), [k for k in OUT_OF_RANGE if k[0] != "jobId"])
+def test_a_patch_out_of_range_is_400_and_changes_nothing(
+    client: TestClient, token: str, key: str, value: Any
+) -> None:
+    client.post(V1 + "jobs", json=job(700110), headers={"Authtoken": token})
+    before = get_summary(client, token, 700110)
+    body = with_number({"lastUpdateTime": 1_764_000_200}, key, value)
+    response = client.patch(V1 + "jobs/700110", json=body, headers={"Authtoken": token})
+    assert response.status_code == 400
+    assert f"field '{key.rpartition('.')[2]}'" in response.json()["errorMessage"]
+    assert get_summary(client, token, 700110) == before
+
+
+def test_every_number_at_the_top_of_its_range_comes_back_exactly(
+    client: TestClient, token: str
+) -> None:
+    sent = job(ranges.EXACT_MAX)
+    for key, (_, high) in ranges.RANGES.items():
+        if key != "jobId":
+            with_number(sent, key, high)
+    response = client.post(V1 + "jobs", json=sent, headers={"Authtoken": token})
+    assert response.status_code == 200, response.text
+    summary = get_summary(client, token, ranges.EXACT_MAX)
+    for key, (_, high) in ranges.RANGES.items():
+        parent, _, name = key.rpartition(".")
+        holder = summary[parent] if parent else summary
+        got = holder[0][name] if isinstance(holder, list) else holder[name]
+        assert got == high, key

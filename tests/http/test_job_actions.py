@@ -3,6 +3,7 @@ pending states settled by the engine, auto-resume, resubmit, MultiJobOperation, 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -11,15 +12,20 @@ from xml.etree.ElementTree import fromstring
 import pytest
 from starlette.testclient import TestClient
 
-from cvjobs import vocab
+from cvjobs import ranges, vocab
 from cvjobs.app import create_app
 from cvjobs.config import Settings
+from cvjobs.model import ADMIN, Account
+from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine
-from cvjobs.service.lifecycle import ACTIONS, decide
+from cvjobs.service.lifecycle import ACTIONS, RESUBMIT, decide
+from cvjobs.store import open_store
+from cvjobs.store.sql import JOB_COLUMNS
 from tests.catalogues import Catalogue
-from tests.conftest import API, FakeClock, done, first_job_id
+from tests.conftest import API, CLOCK_START, FakeClock, done, first_job_id
 
 RUNNING = "status = 'Running'"
+BASE = Settings().job_id_base  # where the server's own job ids start
 
 
 def engine(client: TestClient) -> JobEngine:
@@ -166,15 +172,86 @@ def test_auto_resume(
 def test_resubmit_makes_a_new_job(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], query: str, status: str
 ) -> None:
-    top = catalogue.scalar("SELECT max(id) FROM jobs")
     body = act(client, auth_json, 4, "Resubmit", query)
-    assert body == {"jobIds": [str(top + 1)]}
-    new = summary(client, auth_json, top + 1)
+    assert body == {"jobIds": [str(BASE)]}  # the first id of the server's own range
+    new = summary(client, auth_json, BASE)
     old = summary(client, auth_json, 4)
     assert new["status"] == status
     assert new["subclient"] == old["subclient"] and new["jobType"] == old["jobType"]
     assert new["percentComplete"] == 0 and new["jobEndTime"] == 0
     assert old["status"] == "Completed"
+
+
+def ingest(client: TestClient, headers: dict[str, str], job_id: int) -> None:
+    """A finished job written by a reporter, with the id it chose."""
+    record = {
+        "jobId": job_id,
+        "status": "Completed",
+        "jobType": "Backup",
+        "jobStartTime": 1_764_000_000,
+        "jobEndTime": 1_764_000_100,
+        "lastUpdateTime": 1_764_000_100,
+        "subclient": {"clientId": 501, "clientName": "reported", "subclientId": 901},
+    }
+    response = client.post("/cvjobs/v1/jobs", json=record, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_resubmitted_ids_never_take_a_reporters_next_id(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """Issue 11: new ids were max + 1, exactly a reporter's next sequential id, so its next
+    ingest collided with a job the server had made (409)."""
+    ingest(client, auth_json, 900001)
+    assert act(client, auth_json, 900001, "Resubmit") == {"jobIds": [str(BASE)]}
+    made = summary(client, auth_json, BASE)
+    ingest(client, auth_json, 900002)  # the reporter's next id: its own
+    assert summary(client, auth_json, 900002)["subclient"]["clientName"] == "reported"
+    assert summary(client, auth_json, BASE) == made
+    assert act(client, auth_json, 4, "Resubmit") == {"jobIds": [str(BASE + 1)]}
+
+
+@pytest.mark.parametrize("top", [ranges.EXACT_MAX, 2**63 - 1])
+def test_resubmit_of_a_job_with_the_largest_id_works(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], top: int
+) -> None:
+    """The regression: with a job id of 2^63 - 1, max + 1 overflowed and every Resubmit
+    answered 500. 2^53 - 1 is the largest id ingest takes; 2^63 - 1 is what an older
+    catalogue may hold, copied straight in here."""
+    if top == ranges.EXACT_MAX:
+        ingest(client, auth_json, top)
+    else:
+        others = JOB_COLUMNS.split(",", 1)[1]
+        copy = f"INSERT INTO jobs ({JOB_COLUMNS}) SELECT ?, {others} FROM jobs WHERE id = 4"
+        catalogue.sql(copy, (top,))
+    assert act(client, auth_json, top, "Resubmit") == {"jobIds": [str(BASE)]}
+    assert act(client, auth_json, top, "Resubmit") == {"jobIds": [str(BASE + 1)]}
+    assert summary(client, auth_json, BASE + 1)["status"] == "Running"
+
+
+def test_an_id_ingested_in_the_servers_range_is_not_given_again(
+    client: TestClient, auth_json: dict[str, str]
+) -> None:
+    ingest(client, auth_json, BASE)  # allowed: a mirror of another cvjobs holds such ids
+    assert act(client, auth_json, 4, "Resubmit") == {"jobIds": [str(BASE + 1)]}
+    assert summary(client, auth_json, BASE)["subclient"]["clientName"] == "reported"
+
+
+def test_concurrent_resubmits_get_distinct_ids(catalogue: Catalogue) -> None:
+    async def resubmit_together() -> list[list[int]]:
+        store = await open_store(catalogue.url)
+        try:
+            control = JobControl(
+                store, clock=lambda: CLOCK_START, engine_settles=True, job_id_base=BASE
+            )
+            admin = Account(1, "admin", ADMIN)
+            return await asyncio.gather(*(control.act(4, RESUBMIT, admin) for _ in range(8)))
+        finally:
+            await store.close()
+
+    ids = sorted(job_id for [job_id] in asyncio.run(resubmit_together()))
+    assert ids == list(range(BASE, BASE + 8))
+    assert catalogue.scalar("SELECT count(*) FROM jobs WHERE id >= ?", (BASE,)) == 8
 
 
 def test_resubmit_of_an_active_job_is_refused(

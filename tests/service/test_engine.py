@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cvjobs import vocab
+from cvjobs.errors import StoreError
 from cvjobs.model import EventQuery, Job, JobRecord, Ref
-from cvjobs.service.engine import JobEngine, NewJobSource, plan_for
+from cvjobs.service import engine as engine_module
+from cvjobs.service.engine import JobEngine, NewJobSource, Plan, plan_for
+from cvjobs.store import open_store
+from cvjobs.store.base import JobChange, Store
 from cvjobs.store.sqlite import SqliteStore
+from tests.catalogues import Catalogue
 from tests.conftest import FakeClock
 
 T0 = 1_800_000_000
+BASE = 1_000_000  # where new jobs' ids are allocated from (--job-id-base)
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -45,7 +52,7 @@ def running(job_id: int = 100, **changes: object) -> Job:
 
 
 def make(store: SqliteStore, clock: FakeClock, new_jobs: NewJobSource | None = None) -> JobEngine:
-    return JobEngine(store, clock=clock, seed=42, new_jobs=new_jobs)
+    return JobEngine(store, clock=clock, seed=42, job_id_base=BASE, new_jobs=new_jobs)
 
 
 def test_a_running_job_moves_through_its_phases_and_finishes(store: SqliteStore) -> None:
@@ -143,7 +150,7 @@ def test_demo_mode_starts_new_jobs_on_a_schedule(store: SqliteStore) -> None:
     engine = make(store, clock, NewJobSource([template], every_seconds=60))
     clock.advance(185)
     assert run(engine.step()) == 3
-    new = [run(store.get_job(i)) for i in (8, 9, 10)]
+    new = [run(store.get_job(i)) for i in (BASE, BASE + 1, BASE + 2)]
     assert [j.start_time for j in new] == [T0 + 60, T0 + 120, T0 + 180]
     assert all(j.subclient == template.subclient and j.status == "Waiting" for j in new)
 
@@ -168,3 +175,145 @@ def test_progress_alone_is_written_every_few_seconds(store: SqliteStore) -> None
     assert run(engine.step()) == 1
     job = run(store.get_job(100))
     assert job.last_update_time == T0 + 5 and job.elapsed_time == 5
+
+
+# -- a failure stays with the job that caused it -------------------------------------------
+
+ENGINE_LOG = "cvjobs.engine"
+
+
+def cannot_advance(caplog: pytest.LogCaptureFixture, job_id: int) -> int:
+    """How many times the log said the engine cannot advance `job_id`."""
+    return sum(
+        f"job {job_id}: the engine cannot advance it" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_a_job_with_an_absurd_value_fails_alone(
+    empty_catalogue: Catalogue, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The regression: an elapsed time of 2^63 - 1, written past every check, once made
+    every step fail (the engine added to it and the write overflowed) for every job."""
+
+    async def with_store(work: Callable[[Store], Awaitable[object]]) -> object:
+        store = await open_store(empty_catalogue.url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    run(with_store(lambda s: s.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)])))
+    empty_catalogue.sql("UPDATE jobs SET elapsed_time = ? WHERE id = 2", (2**63 - 1,))
+    clock = FakeClock(T0)
+
+    async def steps(store: Store) -> list[Job | None]:
+        engine = make(store, clock)
+        for _ in range(4):
+            clock.advance(10)
+            await engine.step()
+        return [await store.get_job(i) for i in (1, 2, 3)]
+
+    first, broken, third = run(with_store(steps))  # type: ignore[misc]
+    for job in (first, third):
+        assert job.status == "Running" and job.elapsed_time == 40 and job.percent_complete > 0
+    assert broken.status == "Failed" and broken.end_time == T0 + 10
+    assert "could not advance" in broken.pending_reason
+    assert "'jobElapsedTime'" in broken.pending_reason
+    assert broken.elapsed_time == 2**63 - 1  # left as found: it was written before
+    assert cannot_advance(caplog, 2) == 1
+    events = run(with_store(lambda s: s.list_events(EventQuery(job_id=2))))
+    assert [e.to_status for e in events] == ["Failed"]  # type: ignore[attr-defined]
+
+
+class FailingWrites:
+    """A store whose writes of changes to some jobs raise, as a write of an unwritable
+    value would; with `everything`, every write fails, as when the store is down."""
+
+    def __init__(self, store: SqliteStore, jobs: set[int], *, marks_too: bool = False) -> None:
+        self._store = store
+        self.jobs = jobs
+        self.marks_too = marks_too
+        self.everything = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def replace_jobs(self, changes: Sequence[JobChange], **kwargs: Any) -> int:
+        if self.everything:
+            raise StoreError("the catalogue failed: it is down")
+        for change in changes:
+            if change.job.job_id in self.jobs and (self.marks_too or change.job.status != "Failed"):
+                raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return await self._store.replace_jobs(changes, **kwargs)
+
+
+def test_a_change_that_cannot_be_written_fails_its_job_alone(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    clock = FakeClock(T0)
+    failing = FailingWrites(store, {2})
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
+    for _ in range(4):
+        clock.advance(10)
+        run(engine.step())
+    jobs = {i: run(store.get_job(i)) for i in (1, 2, 3)}
+    assert jobs[1].elapsed_time == jobs[3].elapsed_time == 40
+    assert jobs[2].status == "Failed" and "OverflowError" in jobs[2].pending_reason
+    assert cannot_advance(caplog, 2) == 1
+
+
+def test_a_job_whose_step_raises_fails_alone(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = engine_module.plan_for
+
+    def plan(job: Job, seed: int) -> Plan:
+        if job.job_id == 2:
+            raise ZeroDivisionError("a plan with no phases")
+        return real(job, seed)
+
+    monkeypatch.setattr(engine_module, "plan_for", plan)
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    clock = FakeClock(T0)
+    engine = make(store, clock)
+    for _ in range(3):
+        clock.advance(10)
+        run(engine.step())
+    assert run(store.get_job(1)).elapsed_time == run(store.get_job(3)).elapsed_time == 30
+    broken = run(store.get_job(2))
+    assert broken.status == "Failed" and "ZeroDivisionError" in broken.pending_reason
+    assert cannot_advance(caplog, 2) == 1
+    assert any(r.exc_info for r in caplog.records)  # with its traceback
+
+
+def test_a_job_that_cannot_even_be_marked_is_skipped_and_logged_once(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    clock = FakeClock(T0)
+    failing = FailingWrites(store, {2}, marks_too=True)
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
+    for _ in range(4):
+        clock.advance(10)
+        run(engine.step())
+    assert run(store.get_job(1)).elapsed_time == run(store.get_job(3)).elapsed_time == 40
+    assert run(store.get_job(2)) == running(2)  # untouched
+    assert cannot_advance(caplog, 2) == 1
+    assert sum("could not mark it Failed" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_when_the_store_fails_the_step_fails_and_no_job_is_blamed(store: SqliteStore) -> None:
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2)]))
+    clock = FakeClock(T0)
+    failing = FailingWrites(store, set())
+    engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
+    failing.everything = True
+    clock.advance(10)
+    with pytest.raises(StoreError):
+        run(engine.step())
+    failing.everything = False
+    clock.advance(10)
+    run(engine.step())
+    assert [run(store.get_job(i)).status for i in (1, 2)] == ["Running", "Running"]
+    assert run(store.get_job(1)).elapsed_time == 20

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from cvjobs import __version__
 from cvjobs.http.queries import MAX_LIMIT, MAX_OFFSET
+from cvjobs.ranges import RANGES
 
 VENDOR: Final = "/commandcenter/api/"
 NATIVE: Final = "/cvjobs/v1/"
@@ -25,6 +26,13 @@ def _ref(name: str) -> JsonSchema:
 
 def _int(low: int = 0, high: int = 2**63 - 1) -> JsonSchema:
     return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _ranged(field: str) -> JsonSchema:
+    """A jobSummary number, with its range (cvjobs.ranges)."""
+    low, high = RANGES[field]
+    kind = "number" if field.startswith("percent") else "integer"
+    return {"type": kind, "minimum": low, "maximum": high}
 
 
 def _obj(required: tuple[str, ...] = (), **properties: JsonSchema) -> JsonSchema:
@@ -52,14 +60,14 @@ SCHEMAS: Final[dict[str, JsonSchema]] = {
     "Ref": {"type": "object"},
     "JobSummary": _obj(
         ("jobId", "status", "jobType"),
-        jobId=_int(1),
+        jobId=_ranged("jobId"),
         status={"type": "string"},
         jobType={"type": "string"},
         backupLevel={"type": "integer"},
-        percentComplete={"type": "number"},
-        jobStartTime=_int(),
-        jobEndTime=_int(),
-        lastUpdateTime=_int(),
+        percentComplete=_ranged("percentComplete"),
+        jobStartTime=_ranged("jobStartTime"),
+        jobEndTime=_ranged("jobEndTime"),
+        lastUpdateTime=_ranged("lastUpdateTime"),
         isAged={"type": "boolean"},
         subclient=_ref("Ref"),
         clientGroups={"type": "array", "items": _ref("Ref")},
@@ -80,10 +88,10 @@ SCHEMAS: Final[dict[str, JsonSchema]] = {
     ),
     "IngestJob": _obj(
         ("jobId", "status", "jobType"),
-        jobId=_int(1),
+        jobId=_ranged("jobId"),
         status={"type": "string", "description": "any status of the vendor's, any casing"},
         jobType={"type": "string", "description": "Backup, Restore, ... or a code"},
-        percentComplete={"type": "number", "minimum": 0, "maximum": 100},
+        percentComplete=_ranged("percentComplete"),
         subclient=_ref("Ref"),
     ),
 }

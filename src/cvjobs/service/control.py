@@ -29,7 +29,8 @@ SHOWN_REFUSALS = 10
 
 def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "") -> Job:
     """A new run of `template` (same client, subclient, type and level) starting at `now`,
-    with nothing done yet; its id is given when the store creates it."""
+    with nothing done yet; its id is allocated when the store creates it (from
+    --job-id-base, whatever the template's id)."""
     return replace(
         template,
         job_id=0,
@@ -103,9 +104,17 @@ def require_operator(account: Account) -> None:
 
 
 class JobControl:
-    def __init__(self, store: Store, *, clock: Callable[[], float], engine_settles: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float],
+        engine_settles: bool,
+        job_id_base: int,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._job_id_base = job_id_base  # where resubmitted jobs' ids are allocated from
         # Without an engine, pending statuses are settled here at once.
         self._engine_settles = engine_settles
 
@@ -225,5 +234,7 @@ class JobControl:
         )
         event = started_event(template, now, account.name, f"resubmission of job [{job.job_id}]")
         audit = AuditEntry(now, account.name, address, "job.resubmit", job.job_id)
-        created = await self._store.create_job(template, [event], [audit])
+        created = await self._store.create_job(
+            template, [event], [audit], first_id=self._job_id_base
+        )
         return created.job_id

@@ -9,16 +9,25 @@ jobs on a schedule. Every status change is written with its event.
 It is deterministic given a seed and a clock: a job's plan (phase lengths, sizes, outcome)
 comes from a random generator seeded with the engine's seed and the job id, and progress
 is a function of the job's running time, so tests drive it with a fake clock.
+
+A failure stays with the job that caused it. A job whose step raises, whose change would
+write a number outside its range (`cvjobs.ranges`), or whose change alone fails to write
+while the store otherwise works, is marked Failed with a pendingReason saying why (and an
+event), logged once, and the other jobs go on in the same step. If even that mark cannot be
+written, the engine skips the job until it restarts. When the store itself fails, the
+step fails as a whole, as before, and the next one tries again.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from cvjobs import vocab
+from cvjobs import parse, vocab
 from cvjobs.model import Job
+from cvjobs.records import out_of_range
 from cvjobs.service import lifecycle
 from cvjobs.service.control import fresh_job, settled
 from cvjobs.service.events import started_event, status_event
@@ -39,6 +48,8 @@ _FAILURE_REASONS = (
 _WAITING = frozenset({"Waiting", "Queued", "Pending"})
 PROGRESS_SECONDS = 5
 _RUNNING = frozenset({"Running", "Running (cannot be verified)"})
+MAX_REASON = 300  # characters of a failure's text kept in a pendingReason
+log = logging.getLogger("cvjobs.engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,30 @@ def _ran(job: Job, plan: Plan, now: int) -> JobChange:
     return _moved(job, finished, finished.pending_reason or "the job ended", now)
 
 
+def _described(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _failed_by_engine(job: Job, problem: str, now: int) -> JobChange:
+    """`job` marked Failed because the engine cannot carry it on; `problem` says why."""
+    text = parse.NOT_XML.sub("?", problem)[:MAX_REASON]
+    reason = f"The job engine could not advance this job: {text}"
+    failed = replace(
+        job,
+        status="Failed",
+        end_time=now,
+        last_update_time=max(now, job.last_update_time),
+        current_phase="",
+        pending_reason=reason,
+        auto_resume_at=0,
+    )
+    return _moved(job, failed, reason, now)
+
+
+# A job the engine could not carry on: the job as stored, why, and the exception if any.
+Broken = tuple[Job, str, BaseException | None]
+
+
 class JobEngine:
     def __init__(
         self,
@@ -142,22 +177,87 @@ class JobEngine:
         *,
         clock: Callable[[], float],
         seed: int,
+        job_id_base: int,
         new_jobs: NewJobSource | None = None,
     ) -> None:
         self._store = store
+        self._job_id_base = job_id_base  # where new jobs' ids are allocated from
         self._clock = clock
         self._seed = seed
         self._new_jobs = new_jobs
         self._next_new_job = int(clock()) + new_jobs.every_seconds if new_jobs else 0
         self._started = 0
+        self._reported: set[int] = set()  # jobs whose failure is logged already
+        self._skipped: set[int] = set()  # jobs that could not even be marked Failed
 
     async def step(self) -> int:
         """Advance every active job to the clock's now, in one write. Returns how many
-        jobs changed (a job an action changed meanwhile is left for the next step)."""
+        jobs changed (a job an action changed meanwhile is left for the next step). A job
+        that cannot be advanced is marked Failed instead (see the module's docstring)."""
         now = int(self._clock())
-        changes = [c for job in await self._store.active_jobs() if (c := self._advance(job, now))]
-        changed = await self._store.replace_jobs(changes, all_or_nothing=False)
+        jobs = {job.job_id: job for job in await self._store.active_jobs()}
+        changes: list[JobChange] = []
+        broken: list[Broken] = []
+        for job in jobs.values():
+            if job.job_id in self._skipped:
+                continue
+            try:
+                change = self._advance(job, now)
+                problem = out_of_range(change.job, job) if change else None
+            except Exception as exc:  # noqa: BLE001 - any bug in one job's step is that job's
+                broken.append((job, _described(exc), exc))
+                continue
+            if problem:
+                broken.append((job, problem, None))
+            elif change:
+                changes.append(change)
+        changed = await self._write(changes, jobs, broken)
+        changed += await self._mark_failed(broken, now)
         return changed + await self._start_new_jobs(now)
+
+    async def _write(
+        self, changes: list[JobChange], jobs: dict[int, Job], broken: list[Broken]
+    ) -> int:
+        """Write the changes in one transaction; if that fails, find the change at fault:
+        one that fails alone, while an empty write before and after it succeeds (when an
+        empty write fails, the store is failing, not a job: that raises)."""
+        try:
+            return await self._store.replace_jobs(changes, all_or_nothing=False)
+        except Exception:
+            if not changes:
+                raise
+        await self._store.replace_jobs([], all_or_nothing=False)
+        written = 0
+        for change in changes:
+            try:
+                written += await self._store.replace_jobs([change], all_or_nothing=False)
+            except Exception as exc:  # noqa: BLE001 - the empty write below tells whose fault
+                await self._store.replace_jobs([], all_or_nothing=False)
+                broken.append((jobs[change.job.job_id], _described(exc), exc))
+        return written
+
+    async def _mark_failed(self, broken: list[Broken], now: int) -> int:
+        """Mark the jobs the engine cannot carry on Failed, logging each once."""
+        marked = 0
+        for job, problem, exc in broken:
+            if job.job_id not in self._reported:
+                self._reported.add(job.job_id)
+                log.error(
+                    "job %d: the engine cannot advance it (%s); marking it Failed",
+                    job.job_id,
+                    problem,
+                    exc_info=exc,
+                )
+            try:
+                change = _failed_by_engine(job, problem, now)
+                marked += await self._store.replace_jobs([change], all_or_nothing=False)
+            except Exception:
+                await self._store.replace_jobs([], all_or_nothing=False)  # is it the store?
+                self._skipped.add(job.job_id)
+                log.exception(
+                    "job %d: the engine could not mark it Failed either; skipping it", job.job_id
+                )
+        return marked
 
     def _advance(self, job: Job, now: int) -> JobChange | None:
         if job.status in lifecycle.SETTLES_TO:
@@ -199,7 +299,9 @@ class JobEngine:
             template = rng.choice(list(source.templates))
             at = self._next_new_job
             job = fresh_job(template, status="Waiting", now=at)
-            await self._store.create_job(job, [started_event(job, at, "", "scheduled")])
+            await self._store.create_job(
+                job, [started_event(job, at, "", "scheduled")], first_id=self._job_id_base
+            )
             self._next_new_job += source.every_seconds
             self._started += 1
             started += 1

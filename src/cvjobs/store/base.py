@@ -202,9 +202,17 @@ class Store(Protocol):
         ...
 
     async def create_job(
-        self, job: Job, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+        self,
+        job: Job,
+        events: Iterable[Event],
+        audit: Sequence[AuditEntry] = (),
+        *,
+        first_id: int,
     ) -> Job:
-        """Insert `job` under the next free id, with its events; returns it with that id."""
+        """Insert `job` under a new id, with its events; returns it with that id. Ids are
+        allocated upward in the range from `first_id` (--job-id-base) to the top of the
+        jobId range, above any id given before or stored there already (when the top id
+        is taken, the lowest unused one): unique however many workers allocate at once."""
         ...
 
     async def add_events(

@@ -75,5 +75,3 @@ class Dialect:
     # (drop, create) statements of what a bulk load into an empty jobs table builds once
     # at the end instead of row by row: its secondary indexes and checked constraints.
     job_structure: str
-    # Taken at the start of a transaction that allocates the next job id.
-    lock_job_ids: str | None = None

@@ -30,8 +30,6 @@ DIALECT = Dialect(
     " FROM pg_constraint WHERE conrelid = 'jobs'::regclass AND contype = 'f'"
     " UNION ALL SELECT 'DROP INDEX ' || indexname, indexdef FROM pg_indexes"
     " WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname <> 'jobs_pkey'",
-    # Job ids are allocated as max + 1: one allocator at a time across all workers.
-    lock_job_ids="SELECT pg_advisory_xact_lock(7227001)",
 )
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002

@@ -24,9 +24,11 @@ JOB_COLUMNS = (
     " submit_error_code, is_preemptable, auto_resume_at"
 )
 JOB_COLUMN_NAMES = [c.strip() for c in JOB_COLUMNS.split(",")]
+# A new job, never a replacement: an id taken meanwhile is an error, not an overwrite.
+INSERT_JOB = f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMN_NAMES))})"
 UPSERT_JOB = (
-    f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_COLUMN_NAMES))})"
-    " ON CONFLICT (id) DO UPDATE SET "
+    INSERT_JOB
+    + " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMN_NAMES[1:])
 )
 
@@ -144,6 +146,19 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
         ");\n"
         "CREATE INDEX login_failures_address ON login_failures (address, time);\n"
         "CREATE INDEX login_failures_time ON login_failures (time);\n",
+    ),
+    # v7: where the ids of jobs this server creates (Resubmit, the demo engine's new jobs)
+    # come from: upward from next_id, within the range --job-id-base starts, which
+    # reporters do not use. Every allocation locks the one row (sql_store.create_job), so
+    # workers take turns. 0: nothing allocated yet, so the first allocation starts above
+    # whatever the catalogue already holds in the range.
+    (
+        7,
+        "CREATE TABLE job_id_sequence (\n"
+        "    id      INTEGER PRIMARY KEY CHECK (id = 1),\n"
+        "    next_id BIGINT NOT NULL\n"
+        ");\n"
+        "INSERT INTO job_id_sequence (id, next_id) VALUES (1, 0);\n",
     ),
 )
 

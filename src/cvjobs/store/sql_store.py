@@ -30,6 +30,7 @@ from cvjobs.model import (
     Scope,
     StoragePolicy,
 )
+from cvjobs.ranges import RANGES
 from cvjobs.store.base import (
     DISABLED,
     ENTITY_KINDS,
@@ -54,6 +55,7 @@ from cvjobs.store.sql import (
     BATCH,
     EVENT_COLUMNS,
     INSERT_EVENT,
+    INSERT_JOB,
     IS_ACTIVE,
     JOB_COLUMN_NAMES,
     MUTABLE_COLUMNS,
@@ -109,6 +111,49 @@ async def migrate(conn: Connection, migrations: Migrations, split: Any, where: s
         "INSERT INTO app_types (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         list(vocab.APP_TYPES.items()),
     )
+
+
+JOB_ID_MAX = RANGES["jobId"][1]
+_SCAN = 1000  # ids read at a time when looking for a gap
+
+
+async def _allocate_job_id(conn: Connection, first_id: int) -> int:
+    """The id for a job this server creates: at or above `first_id` and every id given
+    before, and above every id already stored from there up, or when the range's top id is
+    taken (a reporter wrote it), the first gap. Updating the sequence row first locks it
+    on PostgreSQL, so concurrent allocations take turns (SQLite's BEGIN IMMEDIATE already
+    serialises writers)."""
+    row = await conn.fetchone(
+        "UPDATE job_id_sequence SET next_id = next_id WHERE id = 1 RETURNING next_id"
+    )
+    if row is None:
+        raise StoreError("the catalogue has lost its job id sequence (job_id_sequence)")
+    start = max(int(row[0]), first_id)
+    top = await conn.fetchone(
+        "SELECT max(id) FROM jobs WHERE id >= ? AND id <= ?", (start, JOB_ID_MAX)
+    )
+    above = start if top is None or top[0] is None else int(top[0]) + 1
+    job_id = above if above <= JOB_ID_MAX else await _first_gap(conn, start)
+    if job_id is None:
+        raise StoreError(f"no job id is left from {start} to {JOB_ID_MAX}; lower --job-id-base")
+    await conn.execute("UPDATE job_id_sequence SET next_id = ? WHERE id = 1", (job_id + 1,))
+    return job_id
+
+
+async def _first_gap(conn: Connection, start: int) -> int | None:
+    """The lowest unused id from `start` to JOB_ID_MAX, or None."""
+    candidate = start
+    while True:
+        rows = await conn.fetchall(
+            "SELECT id FROM jobs WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?",
+            (candidate, JOB_ID_MAX, _SCAN),
+        )
+        for (taken,) in rows:
+            if taken != candidate:
+                return candidate
+            candidate += 1
+        if len(rows) < _SCAN:
+            return candidate if candidate <= JOB_ID_MAX else None
 
 
 async def _job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, JobState]:
@@ -350,18 +395,20 @@ class SqlStore:
         return written
 
     async def create_job(
-        self, job: Job, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+        self,
+        job: Job,
+        events: Iterable[Event],
+        audit: Sequence[AuditEntry] = (),
+        *,
+        first_id: int,
     ) -> Job:
         async with self._db.transaction() as conn:
             await _audit(conn, audit)
-            if self._db.dialect.lock_job_ids:
-                await conn.execute(self._db.dialect.lock_job_ids)
-            row = await conn.fetchone("SELECT coalesce(max(id), 0) + 1 FROM jobs")
-            created = replace(job, job_id=int(row[0]) if row else 1)
+            created = replace(job, job_id=await _allocate_job_id(conn, first_id))
             entities = EntityWriter()
             entities.add(created, set_groups=False)
             await entities.flush(conn)
-            await conn.execute(UPSERT_JOB, job_params(created))
+            await conn.execute(INSERT_JOB, job_params(created))
             await conn.executemany(
                 INSERT_EVENT, [event_params(replace(e, job_id=created.job_id)) for e in events]
             )
