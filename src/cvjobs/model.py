@@ -203,6 +203,11 @@ class JobQuery:
     client_ids: tuple[int, ...] | None = None
     subclient_id: int | None = None
     backupset_id: int | None = None
+    instance_id: int | None = None
+    app_id: int | None = None
+    backup_levels: frozenset[int] | None = None
+    # Jobs flagged anomalous (POST Jobs' showAnomalous); cvjobs flags none [OURS].
+    anomalous_only: bool = False
     category: str = "all"  # all, active, finished
     lookup_seconds: int | None = None  # finished jobs older than this are left out
     show_aged: bool = True

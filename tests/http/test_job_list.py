@@ -423,3 +423,143 @@ def test_post_jobs_with_an_xml_body(client: TestClient, auth_json: dict[str, str
     jobs = [j["jobSummary"] for j in response.json()["jobs"]]
     assert jobs and {j["subclient"]["clientId"] for j in jobs} == {2}
     assert {j["jobType"] for j in jobs} == {"Backup"}
+
+
+def busiest_client(catalogue: Catalogue, where: str) -> int:
+    return int(
+        catalogue.scalar(
+            f"SELECT client_id FROM jobs WHERE {where} GROUP BY client_id"
+            " ORDER BY count(*) DESC, client_id LIMIT 1"
+        )
+    )
+
+
+def levels_of(catalogue: Catalogue) -> dict[int, int]:
+    return {r[0]: r[1] for r in catalogue.sql("SELECT id, backup_level FROM jobs")}
+
+
+def test_the_vendors_post_jobs_example_is_honoured(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    """The vendor's request collection sends jobFilter.entity.clientId and backupLevel
+    ["FULL"]; both were ignored (issue 10: every client's jobs of every level)."""
+    # The test catalogue's jobs are old and aged: look back far, aged jobs too.
+    client_id = busiest_client(
+        catalogue, "backup_level = 1 AND status LIKE 'Completed%' AND job_type = 'Backup'"
+    )
+    body = {
+        "pagingConfig": {
+            "sortDirection": 1,
+            "offset": 0,
+            "sortField": "jobStartTime",
+            "limit": 100,
+        },
+        "jobFilter": {
+            "completedJobLookupTime": 10**9,
+            "showAgedJobs": True,
+            "backupLevel": ["FULL"],
+            "statusList": [
+                "Completed",
+                "Completed w/ one or more errors",
+                "Completed w/ one or more warnings",
+            ],
+            "jobTypeList": [4],
+            "entity": {"clientId": client_id},
+        },
+    }
+    answer = post_jobs(client, auth_json, body)
+    level = levels_of(catalogue)
+    want = [
+        i
+        for i in expected(
+            rows(catalogue),
+            types={"Backup"},
+            client=client_id,
+            statuses={
+                "Completed",
+                "Completed w/ one or more errors",
+                "Completed w/ one or more warnings",
+            },
+            lookup=10**9,
+        )
+        if level[i] == 1
+    ]
+    assert want, "the busiest client has Full backups"
+    assert answer["totalRecordsWithoutPaging"] == len(want)
+    assert sorted(ids_of(answer)) == sorted(want[:100])
+    assert {j["jobSummary"]["backupLevelName"] for j in answer["jobs"]} == {"Full"}
+
+
+@pytest.mark.parametrize(
+    ("entity", "column"),
+    [
+        ("subclientId", "subclient_id"),
+        ("backupsetId", "backupset_id"),
+        ("instanceId", "instance_id"),
+        ("applicationId", "app_id"),
+    ],
+)
+def test_the_entity_filter_takes_each_kind_of_id(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], entity: str, column: str
+) -> None:
+    value = catalogue.scalar(
+        f"SELECT {column} FROM jobs WHERE {column} IS NOT NULL ORDER BY id LIMIT 1"
+    )
+    body = {
+        "category": 0,
+        "pagingConfig": {"limit": 10000},
+        "jobFilter": {"entity": {entity: value}, "showAgedJobs": True},
+    }
+    answer = post_jobs(client, auth_json, body)
+    want = catalogue.scalar(
+        f"SELECT count(*) FROM jobs WHERE {column} = ? AND (status IN"
+        f" ({', '.join(repr(s) for s in sorted(vocab.ACTIVE_STATUSES))}) OR end_time > 0 OR 1 = 1)",
+        (value,),
+    )
+    assert answer["totalRecordsWithoutPaging"] == len(answer["jobs"]) == want
+
+
+def test_an_entity_client_outside_the_client_list_finds_nothing(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
+) -> None:
+    busiest = busiest_client(catalogue, "1 = 1")
+    filters: dict[str, Any] = {
+        "clientList": [{"clientId": busiest}],
+        "entity": {"clientId": busiest + 1},
+        "showAgedJobs": True,
+    }
+    assert post_jobs(client, auth_json, {"jobFilter": filters})["totalRecordsWithoutPaging"] == 0
+    filters["entity"] = {"clientId": busiest}
+    assert post_jobs(client, auth_json, {"jobFilter": filters})["totalRecordsWithoutPaging"] > 0
+
+
+def test_anomalous_jobs_are_none(client: TestClient, auth_json: dict[str, str]) -> None:
+    """The collection's "List Anomalous Jobs" (POST jobs, lower case): cvjobs flags no job
+    anomalous, so the answer is an empty list with its total [OURS]."""
+    body = {
+        "scope": 1,
+        "category": 1,
+        "jobFilter": {"completedJobLookupTime": 86400, "showAnomalous": True},
+    }
+    response = client.post(API + "jobs", json=body, headers=auth_json)
+    assert response.json() == {"totalRecordsWithoutPaging": 0, "jobs": []}
+
+
+@pytest.mark.parametrize(
+    ("filters", "named"),
+    [
+        ({"startTimeRange": {"fromTime": 1}}, "startTimeRange"),
+        ({"clientID": 2}, "clientID"),
+        ({"entity": {"clientName": "x"}}, "clientName"),
+        ({"backupLevel": ["HUGE"]}, "HUGE"),
+        ({"backupLevel": "FULL"}, "backupLevel"),
+        ({"entity": {"clientId": "two"}}, "clientId"),
+        ({"showAnomalous": "maybe"}, "showAnomalous"),
+    ],
+)
+def test_a_filter_that_is_not_known_is_400_naming_it(
+    client: TestClient, auth_json: dict[str, str], filters: dict[str, Any], named: str
+) -> None:
+    response = client.post(API + "Jobs", json={"jobFilter": filters}, headers=auth_json)
+    assert response.status_code == 400
+    assert named in response.json()["errorMessage"]

@@ -158,8 +158,60 @@ def _list(body: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
+# POST Jobs' jobFilter keys: the vendor's request collection, cvpysdk and the official MCP
+# server between them send these. Any other key is a 400 that names it: a filter that is
+# ignored answers every job, which is worse than no answer.
+JOB_FILTER_KEYS = frozenset(
+    {
+        "completedJobLookupTime",
+        "showAgedJobs",
+        "hideAdminJobs",
+        "clientList",
+        "jobTypeList",
+        "statusList",
+        "backupLevel",
+        "entity",
+        "showAnomalous",
+    }
+)
+# jobFilter.entity: which entity the jobs are of, by id.
+_ENTITY_KEYS = {
+    "clientId": "client",
+    "subclientId": "subclient",
+    "backupsetId": "backupset",
+    "instanceId": "instance",
+    "applicationId": "app",
+}
+
+
+def _entity(jf: Mapping[str, Any]) -> dict[str, int]:
+    entity = _object(jf, "entity")
+    unknown = sorted(set(entity) - set(_ENTITY_KEYS) - {"_type_"})
+    if unknown:
+        known = ", ".join(_ENTITY_KEYS)
+        raise BadRequest(f"unknown jobFilter.entity key {unknown[0]!r} (known: {known})")
+    return {
+        _ENTITY_KEYS[key]: whole(value, f"jobFilter.entity.{key}", low=1)
+        for key, value in entity.items()
+        if key in _ENTITY_KEYS and value not in (0, "0")
+    }
+
+
+def backup_levels(words: Iterable[Any]) -> frozenset[int]:
+    levels = set()
+    for word in words:
+        level = vocab.backup_level_code(word)
+        if not level:
+            names = ", ".join(enum for _, enum in vocab.BACKUP_LEVELS.values())
+            raise BadRequest(f"unknown backup level {str(word)[:40]!r} in backupLevel ({names})")
+        levels.add(level)
+    return frozenset(levels)
+
+
 def from_post(body: Mapping[str, Any], now: int) -> JobQuery:
-    """POST Jobs, as cvpysdk's all_jobs/active_jobs/finished_jobs send it."""
+    """POST Jobs, as cvpysdk's all_jobs/active_jobs/finished_jobs, the vendor's request
+    collection and the official MCP server send it. Every jobFilter key is honoured or
+    refused (JOB_FILTER_KEYS)."""
     category = _CATEGORIES.get(str(body.get("category", 0)).strip().lower())
     if category is None:
         raise BadRequest(
@@ -177,17 +229,34 @@ def from_post(body: Mapping[str, Any], now: int) -> JobQuery:
         if not isinstance(entry, Mapping) or "clientId" not in entry:
             raise BadRequest('jobFilter.clientList entries must be {"clientId": N}')
         clients.append(whole(entry["clientId"], "clientId", low=1))
+    unknown = sorted(set(jf) - JOB_FILTER_KEYS)
+    if unknown:
+        known = ", ".join(sorted(JOB_FILTER_KEYS))
+        raise BadRequest(f"unknown jobFilter key {unknown[0]!r} (known: {known})")
+    entity = _entity(jf)
+    client_ids = tuple(clients) if clients else None
+    if "client" in entity:
+        # With a clientList too, the entity's client only if it is listed (else no job).
+        keep = client_ids is None or entity["client"] in client_ids
+        client_ids = (entity["client"],) if keep else ()
     type_words = _list(jf, "jobTypeList")
     status_words = _list(jf, "statusList")
+    level_words = _list(jf, "backupLevel")
     lookup = jf.get("completedJobLookupTime")
     return JobQuery(
         now=now,
+        subclient_id=entity.get("subclient"),
+        backupset_id=entity.get("backupset"),
+        instance_id=entity.get("instance"),
+        app_id=entity.get("app"),
+        backup_levels=backup_levels(level_words) if level_words else None,
+        anomalous_only=flag(jf.get("showAnomalous", False), "showAnomalous"),
         job_types=_hide_admin(
             job_types(type_words, "jobTypeList") if type_words else None,
             flag(jf.get("hideAdminJobs", False), "hideAdminJobs"),
         ),
         statuses=statuses(status_words) if status_words else None,
-        client_ids=tuple(clients) if clients else None,
+        client_ids=client_ids,
         category=category,
         lookup_seconds=None if lookup is None else whole(lookup, "completedJobLookupTime"),
         show_aged=flag(jf.get("showAgedJobs", False), "showAgedJobs"),

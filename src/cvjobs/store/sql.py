@@ -184,10 +184,20 @@ def job_filter(q: JobQuery) -> tuple[str, list[Any]]:
         if values is not None:
             where.append(in_list(column, values) if values else "1 = 0")
             params.extend(sorted(values))
-    for column, value in (("j.subclient_id", q.subclient_id), ("j.backupset_id", q.backupset_id)):
+    for column, value in (
+        ("j.subclient_id", q.subclient_id),
+        ("j.backupset_id", q.backupset_id),
+        ("j.instance_id", q.instance_id),
+        ("j.app_id", q.app_id),
+    ):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if q.backup_levels is not None:
+        where.append(in_list("j.backup_level", q.backup_levels) if q.backup_levels else "1 = 0")
+        params.extend(sorted(q.backup_levels))
+    if q.anomalous_only:
+        where.append("1 = 0")  # no job is flagged anomalous here
     if q.category == "active":
         where.append(IS_ACTIVE)
     else:
