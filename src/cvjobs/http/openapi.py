@@ -42,6 +42,11 @@ def _obj(required: tuple[str, ...] = (), **properties: JsonSchema) -> JsonSchema
     return schema
 
 
+def _closed(**properties: JsonSchema) -> JsonSchema:
+    """An object that takes these properties only (any other is a 400 naming it)."""
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
 _BOOL_WORD: Final = {"type": "string", "enum": ["true", "false", "1", "0"]}
 
 SCHEMAS: Final[dict[str, JsonSchema]] = {
@@ -185,7 +190,23 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
             _obj(
                 category=_int(0, 2),
                 pagingConfig=_obj(limit=_int(0, MAX_LIMIT), offset=_int(0, MAX_OFFSET)),
-                jobFilter=_obj(completedJobLookupTime=_int(), showAgedJobs={"type": "boolean"}),
+                jobFilter=_closed(
+                    completedJobLookupTime=_int(),
+                    showAgedJobs={"type": "boolean"},
+                    hideAdminJobs={"type": "boolean"},
+                    showAnomalous={"type": "boolean"},
+                    clientList={"type": "array", "items": _obj(("clientId",), clientId=_int(1))},
+                    jobTypeList={"type": "array", "items": {"enum": ["Backup", "Restore", 4]}},
+                    statusList={"type": "array", "items": {"enum": ["Completed", "Failed"]}},
+                    backupLevel={"type": "array", "items": {"enum": ["FULL", "INCREMENTAL"]}},
+                    entity=_closed(
+                        clientId=_int(1),
+                        subclientId=_int(1),
+                        backupsetId=_int(1),
+                        instanceId=_int(1),
+                        applicationId=_int(1),
+                    ),
+                ),
             )
         ),
         "responses": _responses(_ref("JobList")),
