@@ -103,13 +103,20 @@ def test_bad_credentials_in_xml(client: TestClient) -> None:
     assert err is not None and err.attrib["errorCode"] == "1116"
 
 
-@pytest.mark.parametrize("password", ["not base64!", "YWJ", "/w=="])  # /w== is not UTF-8
-def test_bad_base64_is_a_400(client: TestClient, password: str) -> None:
+@pytest.mark.parametrize("password", ["not base64!", "YWJ", "/w==", ADMIN_PASSWORD])
+def test_a_password_that_is_not_base64_is_a_wrong_password(
+    client: TestClient, catalogue: Catalogue, password: str
+) -> None:
+    """The vendor answers 200 with errList 1116 (issue 10; /w== is not UTF-8); even the
+    right password sent without its Base64 is wrong, and counts as a failure."""
     response = client.post(
         API + "Login", json={"username": "admin", "password": password}, headers=JSON_HEADERS
     )
-    assert response.status_code == 400
-    assert "Base64" in response.json()["errorMessage"]
+    assert response.status_code == 200
+    assert response.json() == {
+        "errList": [{"errorCode": 1116, "errLogMessage": "Invalid Username or Password"}]
+    }
+    assert catalogue.sql("SELECT outcome FROM audit WHERE action = 'login'") == [("failed",)]
 
 
 @pytest.mark.parametrize(

@@ -133,12 +133,13 @@ def token_secret(token: str) -> str:
     return token.lower()
 
 
-def decode_password(encoded: str) -> str:
-    """The wire password is Base64 of the UTF-8 plaintext (wire contract §3)."""
+def decode_password(encoded: str) -> str | None:
+    """The wire password is Base64 of the UTF-8 plaintext; None when it is not, which is
+    a wrong password like any other (the vendor answers errList 1116, not an error)."""
     try:
         return base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("password must be the Base64 encoding of the UTF-8 password") from None
+        return None
 
 
 def login_rules() -> LoginRules:
@@ -261,9 +262,9 @@ class AuthService:
         if early.outcome != OPEN:
             await self._refuse(name, address, early.outcome, early.wait)
         stored = await self._store.get_account(name) if name else None
-        ok = await self._verify(
-            stored.password_hash if stored else await self._dummy(), password, address, gone
-        )
+        hashed = stored.password_hash if stored else await self._dummy()
+        # A password that is not Base64 matches nothing; it costs a hash all the same.
+        ok = await self._verify(hashed, password or "", address, gone) and password is not None
         # The verdict, on the lock state as it is now that the hash is done.
         now = self._now()
         token = "QSDK " + secrets.token_hex(32)
