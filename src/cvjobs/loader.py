@@ -152,7 +152,7 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     client, app, instance, backupset, subclient, dest, policy, user = pairs
     app_type, dest_name = get("appTypeName", ""), get("destClientName", "")
     texts = [get(key, "") for key in _TEXTS]
-    counters = [get(key, 0) for key in JOB_NUMBERS]  # the last is isPreemptable
+    counters = [get(key, 0) for key in JOB_NUMBERS]  # isPreemptable, vsaParentJobID last
     for value, (low, high) in zip(counters, _COUNTERS, strict=True):
         if type(value) is not int or not low <= value <= high:
             return None
@@ -215,6 +215,7 @@ def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
         submit,
         counters[9],
         0,  # auto_resume_at
+        counters[10],
     )
     return row, (client, dest, app, instance, policy, user, backupset, subclient, groups)
 

@@ -58,6 +58,8 @@ class Job:
     is_preemptable: int = 0
     # Not on the wire: when a suspended job resumes by itself (0: never).
     auto_resume_at: int = 0
+    # A VM's job under a Virtual Server backup: the parent job's id (0: none).
+    vsa_parent_job_id: int = 0
 
     @property
     def status_color(self) -> str:

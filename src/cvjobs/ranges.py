@@ -49,6 +49,7 @@ RANGES: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
         "percentSavings": (0, 100),
         "jobSubmitErrorCode": (INT32_MIN, INT32_MAX),
         "isPreemptable": (0, INT32_MAX),
+        "vsaParentJobID": _ID,
     }
 )
 

@@ -137,6 +137,7 @@ JOB_NUMBERS = (
     "lastUpdateTime",
     "jobElapsedTime",
     "isPreemptable",
+    "vsaParentJobID",
 )
 _JOB_ID = RANGES["jobId"]
 _JOB_TEXTS = (
@@ -203,6 +204,7 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
         last_update_time,
         elapsed_time,
         is_preemptable,
+        vsa_parent_job_id,
     ) = f.integers(JOB_NUMBERS)
     [submit_error_code] = f.integers(("jobSubmitErrorCode",))
     job = Job(
@@ -237,6 +239,7 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
         is_visible=f.boolean("isVisible", True),
         submit_error_code=submit_error_code,
         is_preemptable=is_preemptable,
+        vsa_parent_job_id=vsa_parent_job_id,
     )
     return JobRecord(job, set_client_groups=groups_given)
 
@@ -298,6 +301,7 @@ def summary_of(job: Job) -> JsonObject:
         "isVisible": job.is_visible,
         "jobSubmitErrorCode": job.submit_error_code,
         "isPreemptable": job.is_preemptable,
+        "vsaParentJobID": job.vsa_parent_job_id,
         "userName": {"userName": job.user.name, "userId": job.user.id},
         "subclient": subclient_of(job),
         "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},

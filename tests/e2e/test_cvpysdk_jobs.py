@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ from cvpysdk.commcell import Commcell
 from cvpysdk.exception import SDKException
 from cvpysdk.job import Job
 
+from tests.conftest import done
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -126,7 +128,7 @@ def test_concurrent_kills_exactly_one_wins(commcell: Commcell, server: Server) -
         t.start()
     for t in threads:
         t.join()
-    assert results.count(b'{"errorCode":0}') == 1
+    assert sum(done(json.loads(body)) for body in results) == 1
     assert len(results) == 8
 
 

@@ -369,3 +369,42 @@ def test_every_number_at_the_top_of_its_range_comes_back_exactly(
         holder = summary[parent] if parent else summary
         got = holder[0][name] if isinstance(holder, list) else holder[name]
         assert got == high, key
+
+
+def test_a_vm_job_carries_its_parent_and_vm_status(client: TestClient, token: str) -> None:
+    """VSA (Virtual Server) jobs: a VM's job names its parent job (vsaParentJobID), and a
+    backup's JobDetails lists its VMs in clientStatusInfo.vmStatus, which cvpysdk's
+    Job.get_vm_list and pinkopy's get_job_vmstatus read (issue 10)."""
+    vm = {"vmName": "web-01", "Status": 0, "BackupStartTime": 1_764_000_000, "Size": 2**35}
+    body = {
+        "jobSummary": job(700100, vsaParentJobID=700099),
+        "jobDetail": {"clientStatusInfo": {"vmStatus": [vm]}},
+    }
+    headers = {"Authtoken": token, "Accept": "application/json"}
+    assert client.post(V1 + "jobs", json=body, headers=headers).status_code == 200
+    summary = client.get(API + "Job/700100", headers=headers).json()["jobs"][0]["jobSummary"]
+    assert summary["vsaParentJobID"] == 700099
+    details = client.post(API + "JobDetails", json={"jobId": 700100}, headers=headers).json()
+    assert details["job"]["jobDetail"]["clientStatusInfo"]["vmStatus"] == [vm]
+    xml = client.get(API + "Job/700100", headers={"Authtoken": token}).text
+    assert 'vsaParentJobID="700099"' in xml
+    # A job of no VSA backup shows no vsaParentJobID, as before.
+    assert client.post(V1 + "jobs", json=job(700101), headers=headers).status_code == 200
+    plain = client.get(API + "Job/700101", headers=headers).json()["jobs"][0]["jobSummary"]
+    assert "vsaParentJobID" not in plain
+    patched = client.patch(V1 + "jobs/700101", json={"vsaParentJobID": 700099}, headers=headers)
+    assert patched.json()["jobSummary"]["vsaParentJobID"] == 700099
+
+
+def test_the_demos_virtual_server_backups_list_their_vms(
+    client: TestClient, catalogue: Catalogue, token: str
+) -> None:
+    job_id = catalogue.scalar(
+        "SELECT max(j.id) FROM jobs j JOIN job_sections s ON s.job_id = j.id"
+        " WHERE j.app_id = 106 AND j.job_type = 'Backup' AND s.name = 'jobDetail'"
+    )
+    headers = {"Authtoken": token, "Accept": "application/json"}
+    details = client.post(API + "JobDetails", json={"jobId": job_id}, headers=headers).json()
+    vms = details["job"]["jobDetail"]["clientStatusInfo"]["vmStatus"]
+    assert len(vms) >= 2
+    assert all(isinstance(v["vmName"], str) and isinstance(v["Size"], int) for v in vms)

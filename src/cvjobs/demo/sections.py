@@ -64,6 +64,8 @@ def sections(
             job.size_of_media_on_disk,
             job.total_num_of_files,
         )
+        if job.app.id == VIRTUAL_SERVER and job.job_type in vocab.BACKUP_JOB_TYPES:
+            out["jobDetail"]["clientStatusInfo"] = {"vmStatus": vm_status(job)}
     done = job.status in vocab.FINISHED_STATUSES
     if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
         out["bkpInfo"] = database_info(job, rng)
@@ -149,3 +151,49 @@ def database_info(job: Job, rng: random.Random) -> JsonObject:
             "SourceDatabaseStats": stats,
         }
     }
+
+
+VIRTUAL_SERVER = 106
+_VM_NAMES = ("web", "db", "app", "mail", "files", "build", "dc", "cache")
+
+
+def vm_status(job: Job) -> list[JsonObject]:
+    """The VMs a Virtual Server backup protected (JobDetails clientStatusInfo.vmStatus),
+    with the fields cvpysdk's Job.get_vm_list documents. Drawn from a generator of the job's
+    own, so the rest of the demo does not change with them."""
+    rng = random.Random(job.job_id * 7_919 + 106)
+    count = rng.randint(2, 5)
+    failed = job.status == "Failed" or "errors" in job.status
+    vms = []
+    for n in range(count):
+        size = rng.randint(20, 400) * 2**30
+        bad = failed and n == count - 1
+        vms.append(
+            {
+                "vmName": f"{_VM_NAMES[(job.job_id + n) % len(_VM_NAMES)]}-{n + 1:02d}",
+                "GUID": f"5019{job.job_id:08x}-{n:04x}-4000-8000-{job.client.id:012x}",
+                "clientId": 0,
+                "jobID": job.job_id,
+                "Status": 1 if bad else 0,
+                "FailureReason": "Error Code: [91:10] Failed to open the VM disk." if bad else "",
+                "BackupStartTime": job.start_time,
+                "BackupEndTime": job.end_time,
+                "backupLevel": job.backup_level,
+                "BackupType": job.backup_level,
+                "Size": size,
+                "GuestSize": size,
+                "UsedSpace": size * rng.randint(30, 90) // 100,
+                "TransportMode": rng.choice(("SAN", "HotAdd", "NBD", "NBDSSL")),
+                "CBTStatus": "Used",
+                "Agent": job.client.name,
+                "Host": f"esx-{rng.randint(1, 8):02d}",
+                "OperatingSystem": rng.choice(
+                    ("Microsoft Windows Server 2022", "Red Hat Enterprise Linux 9")
+                ),
+                "ToolsVersion": "Running",
+                "HardwareVersion": "vmx-19",
+                "PoweredOffByCurrentJob": False,
+                "totalFiles": 0,
+            }
+        )
+    return vms

@@ -20,8 +20,11 @@ NOT_AVAILABLE = -999
 def job_summary(job: Job, *, xml: bool) -> JsonObject:
     """The wire record of the job (`records.summary_of`), with XML's spellings where the
     vendor's XML differs from its JSON: backupLevel as the enum name, percentages with six
-    decimals (the seed prints percentComplete="100.000000")."""
+    decimals (the seed prints percentComplete="100.000000"). vsaParentJobID is shown only
+    on a VM's job under a Virtual Server backup [OURS], so no other job's answer changes."""
     body = summary_of(job)
+    if not job.vsa_parent_job_id:
+        del body["vsaParentJobID"]
     if xml:
         body["backupLevel"] = vocab.backup_level_enum(job.backup_level)
         body["percentComplete"] = f"{job.percent_complete:.6f}"

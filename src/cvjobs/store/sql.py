@@ -21,7 +21,7 @@ JOB_COLUMNS = (
     " pending_reason_error_code, percent_complete, percent_savings, size_of_application,"
     " size_of_media_on_disk, total_num_of_files, total_failed_files, total_failed_folders,"
     " start_time, end_time, last_update_time, elapsed_time, is_aged, is_visible,"
-    " submit_error_code, is_preemptable, auto_resume_at"
+    " submit_error_code, is_preemptable, auto_resume_at, vsa_parent_job_id"
 )
 JOB_COLUMN_NAMES = [c.strip() for c in JOB_COLUMNS.split(",")]
 # A new job, never a replacement: an id taken meanwhile is an error, not an overwrite.
@@ -160,6 +160,8 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
         ");\n"
         "INSERT INTO job_id_sequence (id, next_id) VALUES (1, 0);\n",
     ),
+    # v8: a VM's job under a Virtual Server backup names its parent job (vsaParentJobID).
+    (8, "ALTER TABLE jobs ADD COLUMN vsa_parent_job_id BIGINT NOT NULL DEFAULT 0;\n"),
 )
 
 
@@ -250,7 +252,8 @@ SELECT j.id, j.status, j.job_type,
        j.percent_complete, j.percent_savings, j.size_of_application, j.size_of_media_on_disk,
        j.total_num_of_files, j.total_failed_files, j.total_failed_folders,
        j.start_time, j.end_time, j.last_update_time, j.elapsed_time,
-       j.is_aged, j.is_visible, j.submit_error_code, j.is_preemptable, j.auto_resume_at
+       j.is_aged, j.is_visible, j.submit_error_code, j.is_preemptable, j.auto_resume_at,
+       j.vsa_parent_job_id
   FROM jobs j
   LEFT JOIN clients c ON c.id = j.client_id
   LEFT JOIN app_types a ON a.id = j.app_id
@@ -302,6 +305,7 @@ def job_from_row(r: Sequence[Any]) -> Job:
         submit_error_code=r[37],
         is_preemptable=r[38],
         auto_resume_at=r[39],
+        vsa_parent_job_id=r[40],
     )
 
 
@@ -342,6 +346,7 @@ def job_params(job: Job) -> tuple[Any, ...]:
         job.submit_error_code,
         job.is_preemptable,
         job.auto_resume_at,
+        job.vsa_parent_job_id,
     )
 
 
