@@ -80,6 +80,13 @@ FORGET_SECONDS = 24 * 3600
 ACCESS_TOKEN_PREFIX = "cvat_"
 
 
+def new_login_token() -> str:
+    """`QSDK ` and 545 lowercase hex digits, the length of the vendor's tokens: a PHP client
+    (duhow/Commvault-PHP, App.php) saves one by appending "0" and reading it as bytes, which
+    needs an odd number of digits. 2,180 random bits."""
+    return "QSDK " + secrets.token_hex(273)[:545]
+
+
 def token_hash(token: str) -> bytes:
     """The stored form of a token: SHA-256 of its secret part, scheme stripped."""
     return _secret_hash(token_secret(token))
@@ -267,7 +274,7 @@ class AuthService:
         ok = await self._verify(hashed, password or "", address, gone) and password is not None
         # The verdict, on the lock state as it is now that the hash is done.
         now = self._now()
-        token = "QSDK " + secrets.token_hex(32)
+        token = new_login_token()
         account = stored.account if stored else None
         idle = timeout_minutes * 60 if timeout_minutes else self._idle_seconds
         attempt = LoginAttempt(
@@ -315,7 +322,7 @@ class AuthService:
         self, account: Account, idle_seconds: int, *audit: AuditEntry
     ) -> Session:
         """A new session, and its audit entry in the same transaction."""
-        token = "QSDK " + secrets.token_hex(32)
+        token = new_login_token()
         now = self._now()
         await self._store.create_session(
             token_hash(token), account.account_id, now, idle_seconds, audit
