@@ -261,6 +261,90 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
         "summary": "the CommCell this server plays",
         "responses": _responses(_obj()),
     },
+    ("GET", "Client"): {
+        "summary": "the clients the account sees (also ?hiddenclients=true); "
+        "?PseudoClientType=VSPseudo: the virtualization clients (none)",
+        "parameters": [
+            _query("hiddenclients", _BOOL_WORD),
+            _query("PseudoClientType", {"type": "string", "enum": ["VSPseudo"]}),
+        ],
+        "responses": _responses(
+            {"oneOf": [_obj(("clientProperties",)), _obj(("VSPseudoClientsList",))]}
+        ),
+    },
+    ("GET", "Client/{client}"): {
+        "summary": "one client's properties, by id or as byName(clientName='NAME')",
+        "parameters": [_path("client", {"type": "string", "minLength": 1})],
+        "responses": _responses({"oneOf": [_obj(("clientProperties",)), _ref("Error")]}),
+    },
+    ("GET", "VSAClientAndClientGroupList"): {
+        "summary": "virtualization access nodes (none)",
+        "responses": _responses(_obj(("clients",))),
+    },
+    ("GET", "GetId"): {
+        "summary": "the ids of a client and of its agent, instance, backup set, subclient "
+        "by name; -32000 for a name not found",
+        "parameters": [
+            {**_query("clientName", {"type": "string", "maxLength": 1024}), "required": True},
+            *(
+                _query(n, {"type": "string", "maxLength": 1024})
+                for n in ("agent", "instanceName", "backupset", "subclient")
+            ),
+        ],
+        "responses": _responses(_obj(("clientId",), clientId=_int(-32000))),
+    },
+    ("GET", "ClientGroup"): {
+        "summary": "the client groups the account sees",
+        "responses": _responses(_obj(("groups",))),
+    },
+    ("GET", "ClientGroup/{group_id}"): {
+        "summary": "one client group with the members the account sees",
+        "parameters": [_path("group_id")],
+        "responses": _responses({"oneOf": [_obj(("clientGroupDetail",)), _ref("Error")]}),
+    },
+    ("GET", "Subclient"): {
+        "summary": "a client's subclients",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("backupsetId", _int(1)),
+            _query("instanceId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("subClientProperties",))),
+    },
+    ("GET", "Backupset"): {
+        "summary": "a client's backup sets",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("instanceId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("backupsetProperties",))),
+    },
+    ("GET", "Instance"): {
+        "summary": "a client's instances",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+        ],
+        "responses": _responses(_obj(("instanceProperties",))),
+    },
+    ("GET", "StoragePolicy"): {
+        "summary": "every storage policy (flat items)",
+        "parameters": [_query("getAll", _BOOL_WORD, "ignored")],
+        "responses": _responses(_obj(("policies",))),
+    },
+    ("GET", "V2/StoragePolicy"): {
+        "summary": "every storage policy (items nested under storagePolicy)",
+        "responses": _responses(_obj(("policies",))),
+    },
+    ("GET", "StoragePolicy/{policy_id}"): {
+        "summary": "one storage policy with its copies",
+        "parameters": [_path("policy_id")],
+        "responses": _responses({"oneOf": [_obj(("storagePolicy", "copy")), _ref("Error")]}),
+    },
     ("POST", "jobs"): {
         "summary": 'create or replace jobs: one, or {"jobs": [...]}',
         "requestBody": _body(_ref("IngestJob"), xml=False),
