@@ -61,3 +61,23 @@ def test_storage_policies(commcell: Commcell, server: Server) -> None:
         str(n).lower(): str(i) for i, n in rows(server, "SELECT id, name FROM storage_policies")
     }
     assert commcell.storage_policies.all_storage_policies == stored
+
+
+def test_client_agent_backupset_subclient(commcell: Commcell, server: Server) -> None:
+    """cvpysdk walks a client down to a subclient with Agent?clientId=, Backupset?clientId=,
+    Backupset/{id}, Subclient?clientId= and Subclient/{id}."""
+    client = commcell.clients.get("WINTER")
+    assert "file system" in client.agents.all_agents
+    agent = client.agents.get("file system")
+    assert agent.agent_id == "33"
+    backupset = agent.backupsets.get("defaultbackupset")
+    assert backupset.is_default_backupset
+    subclients = backupset.subclients.all_subclients
+    (stored,) = rows(
+        server,
+        "SELECT s.id FROM subclients s JOIN backupsets b ON b.id = s.backupset_id"
+        " JOIN clients c ON c.id = b.client_id WHERE c.name = 'WINTER' AND s.name = 'default'",
+    )
+    assert subclients["default"]["id"] == str(stored[0])
+    subclient = backupset.subclients.get("default")
+    assert subclient.subclient_id == str(stored[0])

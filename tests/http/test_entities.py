@@ -276,6 +276,53 @@ def test_subclients_backupsets_instances(
         assert type(i["instanceName"]) is str and type(i["appName"]) is str
 
 
+def test_agents_and_one_backupset_and_subclient(
+    client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], auth_xml: dict[str, str]
+) -> None:
+    client_id, name = first_client(catalogue)
+    agents = get(client, f"Agent?clientId={client_id}", auth_json)["agentProperties"]
+    apps = catalogue.sql(
+        "SELECT DISTINCT app_id FROM backupsets WHERE client_id = ? AND app_id IS NOT NULL",
+        (client_id,),
+    )
+    assert sorted(a["idaEntity"]["applicationId"] for a in agents) == sorted(r[0] for r in apps)
+    for agent in agents:
+        assert type(agent["idaEntity"]["appName"]) is str
+        assert agent["idaEntity"]["clientName"] == name
+        options = agent["idaActivityControl"]["activityControlOptions"]
+        assert all(type(o["enableActivityType"]) is bool for o in options)
+    app_id = agents[0]["idaEntity"]["applicationId"]
+    one = get(
+        client, f"Agent?clientId={client_id}&applicationId={app_id}&propertyLevel=30", auth_json
+    )
+    assert [a["idaEntity"]["applicationId"] for a in one["agentProperties"]] == [app_id]
+
+    sub = get(client, f"Subclient?clientId={client_id}", auth_json)["subClientProperties"][0]
+    entity = sub["subClientEntity"]
+    detail = get(client, f"Subclient/{entity['subclientId']}", auth_json)
+    (item,) = detail["subClientProperties"]
+    assert item["subClientEntity"] == entity
+    policy = item["commonProperties"]["storageDevice"]["dataBackupStoragePolicy"]
+    assert type(policy["storagePolicyId"]) is int and type(policy["storagePolicyName"]) is str
+    newest = catalogue.sql(
+        "SELECT storage_policy_id FROM jobs WHERE subclient_id = ?"
+        " AND storage_policy_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (entity["subclientId"],),
+    )
+    assert policy["storagePolicyId"] == (newest[0][0] if newest else 0)
+
+    backupset = get(client, f"Backupset/{entity['backupsetId']}", auth_json)
+    (props,) = backupset["backupsetProperties"]
+    assert props["backupSetEntity"]["backupsetName"] == entity["backupsetName"]
+    assert type(props["commonBackupSet"]["isDefaultBackupSet"]) is bool
+    assert props["planEntity"] == {}
+    root = get_xml(client, f"Subclient/{entity['subclientId']}", auth_xml)
+    assert root.find("subClientProperties/commonProperties/storageDevice") is not None
+    assert get(client, "Schedules?clientId=1&apptypeId=33", auth_json) == {"taskDetail": []}
+    for path in (f"Subclient/{ABSENT}", f"Backupset/{ABSENT}"):
+        assert get(client, path, auth_json)["errorCode"] == 2
+
+
 def test_subclients_in_xml_as_zabbix_reads_them(
     client: TestClient, catalogue: Catalogue, auth_xml: dict[str, str]
 ) -> None:
@@ -369,6 +416,7 @@ def same(client: TestClient, headers: dict[str, str], path: str, hidden: int) ->
         "Subclient?clientId={}",
         "Backupset?clientId={}",
         "Instance?clientId={}",
+        "Agent?clientId={}",
     ],
 )
 def test_an_out_of_scope_client_looks_absent(
@@ -385,6 +433,18 @@ def test_an_out_of_scope_client_looks_absent(
         str(ABSENT), str(hidden)
     )  # the admin does see it
     same(client, getattr(tenant, fmt), path, hidden)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(("path", "table"), [("Subclient/{}", "s"), ("Backupset/{}", "b")])
+def test_an_out_of_scope_subclient_or_backupset_looks_absent(
+    client: TestClient, catalogue: Catalogue, tenant: Tenant, fmt: str, path: str, table: str
+) -> None:
+    hidden = catalogue.scalar(
+        f"SELECT max({table}.id) FROM subclients s JOIN backupsets b ON b.id = s.backupset_id"
+        f" WHERE b.client_id <> {tenant.client_id}"
+    )
+    same(client, getattr(tenant, fmt), path, int(hidden))
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
@@ -454,7 +514,8 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
     them apart no more than the bodies do."""
     store = client.app.state.services.clients._store  # type: ignore[attr-defined]
     reads: list[str] = []
-    for name in ("clients", "client_groups", "backupsets_of", "subclients_of"):
+    names = ("clients", "client_groups", "backupsets_of", "subclients_of", "backupset", "subclient")
+    for name in names:
         real = getattr(store, name)
 
         def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
@@ -463,13 +524,29 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
 
         monkeypatch.setattr(store, name, counted)
     hidden = other_client(catalogue, tenant)
-    for path in ("Client/{}", "Subclient?clientId={}", "Backupset?clientId={}"):
+    for path in (
+        "Client/{}",
+        "Subclient?clientId={}",
+        "Backupset?clientId={}",
+        "Agent?clientId={}",
+    ):
         reads.clear()
         client.get(API + path.format(hidden), headers=tenant.json)
         seen = list(reads)
         reads.clear()
         client.get(API + path.format(ABSENT), headers=tenant.json)
         assert seen == reads, path
+    (row,) = catalogue.sql(
+        "SELECT s.id, b.id FROM subclients s JOIN backupsets b ON b.id = s.backupset_id"
+        f" WHERE b.client_id = {hidden} ORDER BY s.id LIMIT 1"
+    )
+    for path, entity in (("Subclient/{}", row[0]), ("Backupset/{}", row[1])):
+        reads.clear()
+        client.get(API + path.format(entity), headers=tenant.json)
+        seen = list(reads)
+        reads.clear()
+        client.get(API + path.format(ABSENT), headers=tenant.json)
+        assert seen == reads == [path.split("/")[0].lower(), "clients"], path
 
 
 # -- hostile input --------------------------------------------------------------------
@@ -498,6 +575,11 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
         "Subclient?clientId=1&backupsetId=9e9",
         "Backupset?clientId=0",
         "Instance?clientId=x",
+        "Agent",
+        "Agent?clientId=1&applicationId=x",
+        "Subclient/0",
+        "Subclient/abc",
+        "Backupset/-4",
         "GetId",
         "GetId?agent=File+System",
         "GetId?clientName=a%00b",

@@ -32,6 +32,8 @@ ID_ROOT = "App_GetIdResponse"
 POLICIES_ROOT = "App_GetStoragePolicyListResponse"
 POLICY_ROOT = "App_GetStoragePolicyPropertiesResponse"
 ACCESS_NODES_ROOT = "App_VSAClientAndClientGroupListResponse"
+AGENTS_ROOT = "App_GetAgentPropertiesResponse"
+SCHEDULES_ROOT = "TMMsg_GetTaskDetailResp"
 
 # Longest entity name looked up [OURS]: longer is a 400, not a read.
 MAX_NAME = 1024
@@ -180,6 +182,29 @@ async def list_instances(ctx: Context) -> Response:
     return ctx.respond(INSTANCES_ROOT, entities.instance_list(found))
 
 
+async def list_agents(ctx: Context) -> Response:
+    found = await ctx.services.clients.agents(
+        required_id(ctx, "clientId"), ctx.scope, app_id=optional_id(ctx, "applicationId")
+    )
+    return ctx.respond(AGENTS_ROOT, entities.agent_list(found))
+
+
+async def get_backupset(ctx: Context) -> Response:
+    backupset_id = entity_id(ctx.params["backupset_id"], "backup set id")
+    found = await ctx.services.clients.backupset(backupset_id, ctx.scope)
+    return ctx.respond(BACKUPSETS_ROOT, entities.backupset_detail(found))
+
+
+async def get_subclient(ctx: Context) -> Response:
+    subclient_id = entity_id(ctx.params["subclient_id"], "subclient id")
+    found, policy = await ctx.services.clients.subclient(subclient_id, ctx.scope)
+    return ctx.respond(SUBCLIENTS_ROOT, entities.subclient_detail(found, policy))
+
+
+async def list_schedules(ctx: Context) -> Response:
+    return ctx.respond(SCHEDULES_ROOT, entities.schedules())
+
+
 # -- storage policies (not per client: every account sees them) [OURS] -----------------
 
 
@@ -207,8 +232,12 @@ ROUTES: list[Route] = [
     Route("GET", "ClientGroup", list_groups),
     Route("GET", "ClientGroup/{group_id}", get_group),
     Route("GET", "Subclient", list_subclients),
+    Route("GET", "Subclient/{subclient_id}", get_subclient),
+    Route("GET", "Agent", list_agents),
     Route("GET", "Backupset", list_backupsets),
+    Route("GET", "Backupset/{backupset_id}", get_backupset),
     Route("GET", "Instance", list_instances),
+    Route("GET", "Schedules", list_schedules),
     Route("GET", "StoragePolicy", list_policies),
     Route("GET", "V2/StoragePolicy", list_policies_v2),
     Route("GET", "StoragePolicy/{policy_id}", get_policy),

@@ -274,7 +274,9 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
     },
     ("GET", "Client/{client}"): {
         "summary": "one client's properties, by id or as byName(clientName='NAME')",
-        "parameters": [_path("client", {"type": "string", "minLength": 1})],
+        # No control characters: a path with a line feed never reaches the API's
+        # dispatcher (Starlette's catch-all path pattern stops at it) and is a plain 404.
+        "parameters": [_path("client", {"type": "string", "pattern": "^[^\\x00-\\x1f]+$"})],
         "responses": _responses({"oneOf": [_obj(("clientProperties",)), _ref("Error")]}),
     },
     ("GET", "VSAClientAndClientGroupList"): {
@@ -313,6 +315,25 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
         ],
         "responses": _responses(_obj(("subClientProperties",))),
     },
+    ("GET", "Subclient/{subclient_id}"): {
+        "summary": "one subclient, with the storage policy of its newest job",
+        "parameters": [_path("subclient_id")],
+        "responses": _responses({"oneOf": [_obj(("subClientProperties",)), _ref("Error")]}),
+    },
+    ("GET", "Agent"): {
+        "summary": "a client's agents",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("agentProperties",))),
+    },
+    ("GET", "Backupset/{backupset_id}"): {
+        "summary": "one backup set",
+        "parameters": [_path("backupset_id")],
+        "responses": _responses({"oneOf": [_obj(("backupsetProperties",)), _ref("Error")]}),
+    },
     ("GET", "Backupset"): {
         "summary": "a client's backup sets",
         "parameters": [
@@ -330,6 +351,10 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
             _query("applicationId", _int(1)),
         ],
         "responses": _responses(_obj(("instanceProperties",))),
+    },
+    ("GET", "Schedules"): {
+        "summary": "schedules (none: the catalogue keeps no schedules)",
+        "responses": _responses(_obj(("taskDetail",))),
     },
     ("GET", "StoragePolicy"): {
         "summary": "every storage policy (flat items)",

@@ -72,6 +72,12 @@ def access_nodes() -> JsonObject:
     return {"clients": []}
 
 
+def schedules() -> JsonObject:
+    """GET Schedules (cvpysdk's Backupset and Subclient objects read them as they are
+    built): the catalogue keeps no schedules [OURS]."""
+    return {"taskDetail": []}
+
+
 def client_detail(info: ClientInfo, service_pack: int) -> JsonObject:
     """GET Client/{id}: what cvpysdk's Client object requires (osInfo, cvdPort,
     clientProps activity control, TimeZone, versionInfo) and the PowerShell SDK and PHP
@@ -178,6 +184,56 @@ def subclient_list(paths: Iterable[EntityPath]) -> JsonObject:
             for p in paths
         ]
     }
+
+
+def subclient_detail(path: EntityPath, policy: Ref) -> JsonObject:
+    """GET Subclient/{id}: the list shape of one subclient (cvpysdk reads
+    subClientProperties[0]), with the storage policy of its newest job as its data
+    policy (the Morpheus plugin reads commonProperties.storageDevice
+    .dataBackupStoragePolicy) [OURS: the catalogue keeps no subclient settings]."""
+    body = subclient_list([path])
+    common = body["subClientProperties"][0]["commonProperties"]
+    common["storageDevice"] = {
+        "dataBackupStoragePolicy": {
+            "storagePolicyId": policy.id,
+            "storagePolicyName": policy.name,
+        }
+    }
+    return body
+
+
+def agent_list(paths: Iterable[EntityPath]) -> JsonObject:
+    """GET Agent?clientId=: agentProperties[].idaEntity (cvpysdk reads appName and
+    applicationId) and idaActivityControl (every activity enabled [OURS])."""
+    return {
+        "agentProperties": [
+            {
+                "idaEntity": {
+                    "clientId": p.client.id,
+                    "clientName": p.client.name,
+                    "applicationId": p.app.id,
+                    "appName": p.app.name,
+                },
+                "idaActivityControl": {
+                    "activityControlOptions": [
+                        {"activityType": kind, "enableActivityType": True} for kind in ACTIVITIES
+                    ]
+                },
+            }
+            for p in paths
+        ]
+    }
+
+
+def backupset_detail(path: EntityPath) -> JsonObject:
+    """GET Backupset/{id}: the list shape of one, with the planEntity cvpysdk's
+    Backupset object requires (empty: no plan) and commonBackupSet's onDemandBackupset
+    and userDescription."""
+    body = backupset_list([path])
+    item = body["backupsetProperties"][0]
+    item["commonBackupSet"] |= {"onDemandBackupset": False, "userDescription": ""}
+    item["planEntity"] = {}
+    return body
 
 
 def backupset_list(paths: Iterable[EntityPath]) -> JsonObject:

@@ -140,6 +140,34 @@ class ClientService:
             and instance_id in (None, s.instance.id)
         ]
 
+    async def agents(
+        self, client_id: int, scope: Scope, *, app_id: int | None = None
+    ) -> list[EntityPath]:
+        """The client's agents (application types, from its backup sets), in the order
+        of their first backup set; each is that backup set's path."""
+        seen: dict[int, EntityPath] = {}
+        for b in await self.backupsets(client_id, scope, app_id=app_id):
+            if b.app.id:
+                seen.setdefault(b.app.id, b)
+        return list(seen.values())
+
+    async def backupset(self, backupset_id: int, scope: Scope) -> EntityPath:
+        """One backup set; OperationFailed, alike, when there is none or the scope does
+        not see its client (whose read is made either way)."""
+        found = await self._store.backupset(backupset_id)
+        if not await self._sees_client(found.client.id if found else 0, scope) or not found:
+            raise OperationFailed(f"No backup set exists with the ID {backupset_id}")
+        return found
+
+    async def subclient(self, subclient_id: int, scope: Scope) -> tuple[EntityPath, Ref]:
+        """One subclient and its storage policy (that of its newest job naming one);
+        OperationFailed, alike, when there is none or the scope does not see its
+        client."""
+        found = await self._store.subclient(subclient_id)
+        if not await self._sees_client(found.client.id if found else 0, scope) or not found:
+            raise OperationFailed(f"No subclient exists with the ID {subclient_id}")
+        return found, await self._store.subclient_policy(subclient_id)
+
     async def _sees_client(self, client_id: int, scope: Scope) -> bool:
         return (
             await self._visible(await self._store.clients(client_id=client_id), scope) is not None

@@ -26,6 +26,7 @@ from cvjobs.model import (
     JobQuery,
     JobRecord,
     JsonObject,
+    Ref,
     Scope,
     StoragePolicy,
 )
@@ -249,6 +250,19 @@ class Store(Protocol):
 
     async def subclients_of(self, client_id: int) -> list[EntityPath]:
         """The subclients of a client in id order, each with its whole path."""
+        ...
+
+    async def backupset(self, backupset_id: int) -> EntityPath | None:
+        """The backup set with its client, agent and instance."""
+        ...
+
+    async def subclient(self, subclient_id: int) -> EntityPath | None:
+        """The subclient with its whole path."""
+        ...
+
+    async def subclient_policy(self, subclient_id: int) -> Ref:
+        """The storage policy of the subclient's newest job that names one (Ref() if
+        none does)."""
         ...
 
     # Whole-catalogue export (cvjobs copy)

@@ -22,15 +22,17 @@ _PATH = (
     " LEFT JOIN clients c ON c.id = b.client_id"
     " LEFT JOIN app_types a ON a.id = b.app_id"
     " LEFT JOIN instances i ON i.id = b.instance_id"
-    " WHERE b.client_id = ?"
+    " WHERE {where} = ?"
 )
-_BACKUPSETS = _PATH.format(extra="", head="backupsets b") + " ORDER BY b.id"
-_SUBCLIENTS = (
-    _PATH.format(
-        extra=", s.id, s.name", head="subclients s JOIN backupsets b ON b.id = s.backupset_id"
-    )
-    + " ORDER BY s.id"
-)
+_OF_BACKUPSETS = {"extra": "", "head": "backupsets b"}
+_OF_SUBCLIENTS = {
+    "extra": ", s.id, s.name",
+    "head": "subclients s JOIN backupsets b ON b.id = s.backupset_id",
+}
+_BACKUPSETS = _PATH.format(**_OF_BACKUPSETS, where="b.client_id") + " ORDER BY b.id"
+_BACKUPSET = _PATH.format(**_OF_BACKUPSETS, where="b.id")
+_SUBCLIENTS = _PATH.format(**_OF_SUBCLIENTS, where="b.client_id") + " ORDER BY s.id"
+_SUBCLIENT = _PATH.format(**_OF_SUBCLIENTS, where="s.id")
 
 
 def _ref(entity_id: Any, name: Any) -> Ref:
@@ -105,6 +107,30 @@ class EntityReads:
         async with self._db.reading() as conn:
             rows = await conn.fetchall(_SUBCLIENTS, (client_id,))
         return [_path(r) for r in rows]
+
+    async def backupset(self, backupset_id: int) -> EntityPath | None:
+        """The backup set with its client, agent and instance."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(_BACKUPSET, (backupset_id,))
+        return _path(row) if row else None
+
+    async def subclient(self, subclient_id: int) -> EntityPath | None:
+        """The subclient with its whole path."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(_SUBCLIENT, (subclient_id,))
+        return _path(row) if row else None
+
+    async def subclient_policy(self, subclient_id: int) -> Ref:
+        """The storage policy of the subclient's newest job that names one (Ref() if
+        none does): the catalogue keeps no subclient properties of its own."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT p.id, p.name FROM jobs j JOIN storage_policies p"
+                " ON p.id = j.storage_policy_id WHERE j.subclient_id = ?"
+                " ORDER BY j.id DESC LIMIT 1",
+                (subclient_id,),
+            )
+        return _ref(row[0], row[1]) if row else Ref()
 
 
 async def _members(
