@@ -2,18 +2,17 @@
 subclients), for the read-only entity routes (GET Client, ClientGroup, Subclient, ...).
 
 `EntityReads` is a mixin of `SqlStore`: it needs only the store's `Database`. The reads
-know nothing of scopes; the service filters what an account may see, after reading the
-same rows whoever asks (so a hidden entity costs what an absent one does).
+know nothing of scopes; the service filters what an account may see, after the same
+queries whoever asks (so a hidden entity costs what an absent one does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any, cast
 
 from cvjobs.model import ClientGroupInfo, ClientInfo, EntityPath, Ref
 from cvjobs.store.database import Connection, Database, Row
-from cvjobs.store.sql import in_list
 
 # A backup set with its client, agent and instance; subclients join it.
 _PATH = (
@@ -87,8 +86,7 @@ class EntityReads:
                 f"{where} ORDER BY g.id, m.client_id",
                 params,
             )
-            member_ids = sorted({int(r[2]) for r in rows if r[2] is not None})
-            members = await _members(conn, member_ids, everyone=group_id is None)
+            members = await _members(conn, group_id)
         groups: dict[int, tuple[Ref, list[ClientInfo]]] = {}
         for gid, gname, member in rows:
             _, listed = groups.setdefault(int(gid), (_ref(gid, gname), []))
@@ -133,22 +131,19 @@ class EntityReads:
         return _ref(row[0], row[1]) if row else Ref()
 
 
-async def _members(
-    conn: Connection, ids: Sequence[int], *, everyone: bool
-) -> dict[int, ClientInfo]:
-    """The clients with these ids, each with all of its groups. With `everyone` (the
-    members of every group) the whole table is read instead of a long id list."""
-    if not ids:
-        return {}
+async def _members(conn: Connection, group_id: int | None) -> dict[int, ClientInfo]:
+    """The members of the group (of every group: None), each with all of its groups.
+    The query runs whatever the group holds, so that a group out of scope costs what an
+    absent one does."""
     sql = (
         "SELECT c.id, c.name, g.id, g.name FROM clients c"
         " LEFT JOIN client_group_members m ON m.client_id = c.id"
         " LEFT JOIN client_groups g ON g.id = m.group_id"
     )
     params: tuple[Any, ...] = ()
-    if not everyone:
-        sql += " WHERE " + in_list("c.id", ids)
-        params = tuple(ids)
+    if group_id is not None:
+        sql += " WHERE c.id IN (SELECT client_id FROM client_group_members WHERE group_id = ?)"
+        params = (group_id,)
     rows = await conn.fetchall(sql + " ORDER BY c.id, g.id", params)
     return {info.client.id: info for info in _clients(rows)}
 
