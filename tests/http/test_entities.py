@@ -661,3 +661,29 @@ def test_an_ingested_job_with_new_entities_makes_them_appear(
     assert [m["clientName"] for m in group["associatedClients"]] == ["brand-new"]
     backupsets = get(client, "Backupset?clientId=4242", auth_json)["backupsetProperties"]
     assert [b["backupSetEntity"]["backupsetId"] for b in backupsets] == [4343]
+
+
+def test_get_id_decodes_plus_as_space(client: TestClient, auth_json: dict[str, str]) -> None:
+    """The PowerShell SDK's UrlEncode spells a space `+`; cvpysdk sends `%20`."""
+    record = {
+        "jobId": 900002,
+        "status": "Completed",
+        "jobType": "Backup",
+        "jobStartTime": 1764000000,
+        "jobEndTime": 1764000100,
+        "lastUpdateTime": 1764000100,
+        "subclient": {
+            "clientId": 4646,
+            "clientName": "web server 01",
+            "applicationId": 33,
+            "appName": "File System",
+            "backupsetId": 4747,
+            "backupsetName": "defaultBackupSet",
+            "subclientId": 4848,
+            "subclientName": "my data",
+        },
+    }
+    assert client.post(V1 + "jobs", json=record, headers=auth_json).status_code == 200
+    for spelled in ("web+server+01", "web%20server%2001", "WEB+Server+01"):
+        found = get(client, f"GetId?clientName={spelled}&subclient=my+data", auth_json)
+        assert found == {"clientId": 4646, "clientName": "web server 01", "subclientId": 4848}
