@@ -152,6 +152,8 @@ def test_get_id_answers_the_ids_of_the_named_entities(
     assert found["instanceId"] == entity["instanceId"]
     assert found["backupsetId"] == entity["backupsetId"]
     assert found["subclientId"] == entity["subclientId"]
+    for key in ("appName", "instanceName", "backupsetName", "subclientName"):
+        assert found[key] == entity[key]
     plus = get(
         client, f"GetId?clientName={name}&agent={entity['appName'].replace(' ', '+')}", auth_json
     )
@@ -686,4 +688,9 @@ def test_get_id_decodes_plus_as_space(client: TestClient, auth_json: dict[str, s
     assert client.post(V1 + "jobs", json=record, headers=auth_json).status_code == 200
     for spelled in ("web+server+01", "web%20server%2001", "WEB+Server+01"):
         found = get(client, f"GetId?clientName={spelled}&subclient=my+data", auth_json)
-        assert found == {"clientId": 4646, "clientName": "web server 01", "subclientId": 4848}
+        assert found == {
+            "clientId": 4646,
+            "clientName": "web server 01",
+            "subclientId": 4848,
+            "subclientName": "my data",
+        }

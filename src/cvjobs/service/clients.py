@@ -183,9 +183,10 @@ class ClientService:
         backupset: str | None = None,
         subclient: str | None = None,
     ) -> dict[str, object]:
-        """GetId: the ids of the named client and, when named, of its agent, instance,
-        backup set and subclient. A name not found (or a client out of scope) answers
-        NOT_FOUND_ID in its place and stops there [OURS beyond the client]."""
+        """GetId: the id and name of the named client and, when named, of its agent
+        (applicationId, appName), instance, backup set and subclient, as the vendor
+        documents them. A name not found (or a client out of scope) answers NOT_FOUND_ID
+        in its place and stops there [OURS beyond the client]."""
         try:
             client = await self.client_named(client_name, scope)
         except OperationFailed:
@@ -195,21 +196,25 @@ class ClientService:
             return found
         paths = await self._store.subclients_of(client.client.id)
         paths += await self._store.backupsets_of(client.client.id)
-        parts: tuple[tuple[str, str | None, Callable[[EntityPath], Ref]], ...] = (
-            ("applicationId", agent, lambda p: p.app),
-            ("instanceId", instance, lambda p: p.instance),
-            ("backupsetId", backupset, lambda p: p.backupset),
-            ("subclientId", subclient, lambda p: p.subclient),
+        parts: tuple[tuple[str, str, str | None, Callable[[EntityPath], Ref]], ...] = (
+            ("applicationId", "appName", agent, lambda p: p.app),
+            ("instanceId", "instanceName", instance, lambda p: p.instance),
+            ("backupsetId", "backupsetName", backupset, lambda p: p.backupset),
+            ("subclientId", "subclientName", subclient, lambda p: p.subclient),
         )
-        for key, name, part in parts:
+        for id_key, name_key, name, part in parts:
             if name is None:
                 continue
             matches = _named(name)
             paths = [p for p in paths if part(p).id and matches(part(p))]
             if not paths:
-                found[key] = NOT_FOUND_ID
+                found[id_key] = NOT_FOUND_ID
                 return found
-            found[key] = min(part(p).id for p in paths)
+            # Of several of that name (a backup set of each agent), the first; the names
+            # after it are looked for under that one.
+            chosen = min((part(p) for p in paths), key=lambda ref: ref.id)
+            paths = [p for p in paths if part(p).id == chosen.id]
+            found[id_key], found[name_key] = chosen.id, chosen.name
         return found
 
     # -- storage policies ------------------------------------------------------------
