@@ -25,6 +25,7 @@ from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
 from cvjobs.service.auth import AuthService
+from cvjobs.service.clients import ClientService
 from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine, NewJobSource
 from cvjobs.service.events import EventService
@@ -109,6 +110,7 @@ def create_app(
             control=control,
             events=EventService(store),
             ingest=IngestService(store, clock=job_clock),
+            clients=ClientService(store),
             commcell=CommCell(
                 name=settings.commcell_name,
                 guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),

@@ -163,6 +163,34 @@ class StoragePolicy:
     copies: tuple[PolicyCopy, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """A stored client with the client groups it belongs to (what scoping needs)."""
+
+    client: Ref
+    groups: tuple[Ref, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGroupInfo:
+    """A stored client group with its member clients (each with all its groups)."""
+
+    group: Ref
+    members: tuple[ClientInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPath:
+    """Where a backup set (subclient Ref() then) or a subclient sits: its client, agent
+    (application type), instance and backup set."""
+
+    client: Ref
+    app: Ref
+    instance: Ref
+    backupset: Ref
+    subclient: Ref = Ref()
+
+
 # Event severities (GET Events): 0 information, 3 minor, 6 major, 9 critical.
 INFO, MINOR, MAJOR, CRITICAL = 0, 3, 6, 9
 

@@ -31,6 +31,7 @@ from cvjobs.http.negotiation import choose
 from cvjobs.model import Account, Scope
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
+from cvjobs.service.clients import ClientService
 from cvjobs.service.control import JobControl
 from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
@@ -64,6 +65,7 @@ class Services:
     control: JobControl
     events: EventService
     ingest: IngestService
+    clients: ClientService
     commcell: CommCell
     clock: Callable[[], float]
     rendered: RenderCache = field(default_factory=RenderCache)

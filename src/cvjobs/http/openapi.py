@@ -290,6 +290,115 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
         "summary": "the CommCell this server plays",
         "responses": _responses(_obj()),
     },
+    ("GET", "Client"): {
+        "summary": "the clients the account sees (also ?hiddenclients=true); "
+        "?PseudoClientType=VSPseudo: the virtualization clients (none)",
+        "parameters": [
+            _query("hiddenclients", _BOOL_WORD),
+            _query("PseudoClientType", {"type": "string", "enum": ["VSPseudo"]}),
+        ],
+        "responses": _responses(
+            {"oneOf": [_obj(("clientProperties",)), _obj(("VSPseudoClientsList",))]}
+        ),
+    },
+    ("GET", "Client/{client}"): {
+        "summary": "one client's properties, by id or as byName(clientName='NAME')",
+        # No control characters: a path with a line feed never reaches the API's
+        # dispatcher (Starlette's catch-all path pattern stops at it) and is a plain 404.
+        "parameters": [_path("client", {"type": "string", "pattern": "^[^\\x00-\\x1f]+$"})],
+        "responses": _responses({"oneOf": [_obj(("clientProperties",)), _ref("Error")]}),
+    },
+    ("GET", "VSAClientAndClientGroupList"): {
+        "summary": "virtualization access nodes (none)",
+        "responses": _responses(_obj(("clients",))),
+    },
+    ("GET", "GetId"): {
+        "summary": "the ids of a client and of its agent, instance, backup set, subclient "
+        "by name; -32000 for a name not found",
+        "parameters": [
+            {**_query("clientName", {"type": "string", "maxLength": 1024}), "required": True},
+            *(
+                _query(n, {"type": "string", "maxLength": 1024})
+                for n in ("agent", "instanceName", "backupset", "subclient")
+            ),
+        ],
+        "responses": _responses(_obj(("clientId",), clientId=_int(-32000))),
+    },
+    ("GET", "ClientGroup"): {
+        "summary": "the client groups the account sees",
+        "responses": _responses(_obj(("groups",))),
+    },
+    ("GET", "ClientGroup/{group_id}"): {
+        "summary": "one client group with the members the account sees",
+        "parameters": [_path("group_id")],
+        "responses": _responses({"oneOf": [_obj(("clientGroupDetail",)), _ref("Error")]}),
+    },
+    ("GET", "Subclient"): {
+        "summary": "a client's subclients",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("backupsetId", _int(1)),
+            _query("instanceId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("subClientProperties",))),
+    },
+    ("GET", "Subclient/{subclient_id}"): {
+        "summary": "one subclient, with the storage policy of its newest job",
+        "parameters": [_path("subclient_id")],
+        "responses": _responses({"oneOf": [_obj(("subClientProperties",)), _ref("Error")]}),
+    },
+    ("GET", "Agent"): {
+        "summary": "a client's agents",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("agentProperties",))),
+    },
+    ("GET", "Backupset/{backupset_id}"): {
+        "summary": "one backup set",
+        "parameters": [_path("backupset_id")],
+        "responses": _responses({"oneOf": [_obj(("backupsetProperties",)), _ref("Error")]}),
+    },
+    ("GET", "Backupset"): {
+        "summary": "a client's backup sets",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+            _query("instanceId", _int(1)),
+            _query("propertyLevel", {"type": "string"}, "ignored"),
+        ],
+        "responses": _responses(_obj(("backupsetProperties",))),
+    },
+    ("GET", "Instance"): {
+        "summary": "a client's instances",
+        "parameters": [
+            {**_query("clientId", _int(1)), "required": True},
+            _query("applicationId", _int(1)),
+        ],
+        "responses": _responses(_obj(("instanceProperties",))),
+    },
+    ("GET", "Schedules"): {
+        "summary": "schedules (none: the catalogue keeps no schedules)",
+        "responses": _responses(_obj(("taskDetail",))),
+    },
+    ("GET", "StoragePolicy"): {
+        "summary": "every storage policy (flat items)",
+        "parameters": [_query("getAll", _BOOL_WORD, "ignored")],
+        "responses": _responses(_obj(("policies",))),
+    },
+    ("GET", "V2/StoragePolicy"): {
+        "summary": "every storage policy (items nested under storagePolicy)",
+        "responses": _responses(_obj(("policies",))),
+    },
+    ("GET", "StoragePolicy/{policy_id}"): {
+        "summary": "one storage policy with its copies",
+        "parameters": [_path("policy_id")],
+        "responses": _responses({"oneOf": [_obj(("storagePolicy", "copy")), _ref("Error")]}),
+    },
     ("POST", "jobs"): {
         "summary": 'create or replace jobs: one, or {"jobs": [...]}',
         "requestBody": _body(_ref("IngestJob"), xml=False),

@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
-from cvjobs.http import queries
+from cvjobs.http import entity_routes, queries
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
 from cvjobs.model import EVERYTHING, EventQuery, Job, JobQuery
 from cvjobs.render import lists, shapes
@@ -350,4 +350,5 @@ ROUTES: list[Route] = [
     Route("POST", "events", ingest_events, native=True),
     Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details),
     Route("POST", "JobDetails", job_details),
+    *entity_routes.ROUTES,
 ]

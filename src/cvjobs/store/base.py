@@ -17,12 +17,16 @@ from cvjobs.model import (
     Account,
     AuditEntry,
     AuditQuery,
+    ClientGroupInfo,
+    ClientInfo,
+    EntityPath,
     Event,
     EventQuery,
     Job,
     JobQuery,
     JobRecord,
     JsonObject,
+    Ref,
     Scope,
     StoragePolicy,
 )
@@ -234,6 +238,40 @@ class Store(Protocol):
         ...
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
+
+    # Entities, for the read-only entity routes (cvjobs.store.entity_reads)
+    async def clients(
+        self, *, client_id: int | None = None, name: str | None = None
+    ) -> list[ClientInfo]:
+        """Every stored client in id order with its groups; or only the one with this id,
+        or those with this name (any casing)."""
+        ...
+
+    async def client_groups(self, group_id: int | None = None) -> list[ClientGroupInfo]:
+        """Every stored client group in id order (or only this one) with its members,
+        each member with all of its groups."""
+        ...
+
+    async def backupsets_of(self, client_id: int) -> list[EntityPath]:
+        """The backup sets of a client in id order, each with its agent and instance."""
+        ...
+
+    async def subclients_of(self, client_id: int) -> list[EntityPath]:
+        """The subclients of a client in id order, each with its whole path."""
+        ...
+
+    async def backupset(self, backupset_id: int) -> EntityPath | None:
+        """The backup set with its client, agent and instance."""
+        ...
+
+    async def subclient(self, subclient_id: int) -> EntityPath | None:
+        """The subclient with its whole path."""
+        ...
+
+    async def subclient_policy(self, subclient_id: int) -> Ref:
+        """The storage policy of the subclient's newest job that names one (Ref() if
+        none does)."""
+        ...
 
     # Whole-catalogue export (cvjobs copy)
     async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:

@@ -51,6 +51,7 @@ from cvjobs.store.base import (
     StoredToken,
 )
 from cvjobs.store.database import Connection, Database, Undo
+from cvjobs.store.entity_reads import EntityReads
 from cvjobs.store.sql import (
     BATCH,
     EVENT_COLUMNS,
@@ -170,8 +171,9 @@ async def _job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, Job
     return states
 
 
-class SqlStore:
-    """A job catalogue in a SQL database."""
+class SqlStore(EntityReads):
+    """A job catalogue in a SQL database (the entity reads of the entity routes are in
+    `EntityReads`)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db

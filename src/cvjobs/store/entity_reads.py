@@ -1,0 +1,158 @@
+"""Reads of the entities job records name (clients, client groups, backup sets,
+subclients), for the read-only entity routes (GET Client, ClientGroup, Subclient, ...).
+
+`EntityReads` is a mixin of `SqlStore`: it needs only the store's `Database`. The reads
+know nothing of scopes; the service filters what an account may see, after the same
+queries whoever asks (so a hidden entity costs what an absent one does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, cast
+
+from cvjobs.model import ClientGroupInfo, ClientInfo, EntityPath, Ref
+from cvjobs.store.database import Connection, Database, Row
+
+# A backup set with its client, agent and instance; subclients join it.
+_PATH = (
+    "SELECT b.client_id, c.name, b.app_id, a.name, b.instance_id, i.name, b.id, b.name{extra}"
+    " FROM {head}"
+    " LEFT JOIN clients c ON c.id = b.client_id"
+    " LEFT JOIN app_types a ON a.id = b.app_id"
+    " LEFT JOIN instances i ON i.id = b.instance_id"
+    " WHERE {where} = ?"
+)
+_OF_BACKUPSETS = {"extra": "", "head": "backupsets b"}
+_OF_SUBCLIENTS = {
+    "extra": ", s.id, s.name",
+    "head": "subclients s JOIN backupsets b ON b.id = s.backupset_id",
+}
+_BACKUPSETS = _PATH.format(**_OF_BACKUPSETS, where="b.client_id") + " ORDER BY b.id"
+_BACKUPSET = _PATH.format(**_OF_BACKUPSETS, where="b.id")
+_SUBCLIENTS = _PATH.format(**_OF_SUBCLIENTS, where="b.client_id") + " ORDER BY s.id"
+_SUBCLIENT = _PATH.format(**_OF_SUBCLIENTS, where="s.id")
+
+
+def _ref(entity_id: Any, name: Any) -> Ref:
+    return Ref(int(entity_id or 0), name or "")
+
+
+def _path(row: Row) -> EntityPath:
+    return EntityPath(
+        _ref(row[0], row[1]),
+        _ref(row[2], row[3]),
+        _ref(row[4], row[5]),
+        _ref(row[6], row[7]),
+        _ref(row[8], row[9]) if len(row) > 8 else Ref(),
+    )
+
+
+class EntityReads:
+    """The entity reads of a SQL store (see the module docstring)."""
+
+    _db: Database
+
+    async def clients(
+        self, *, client_id: int | None = None, name: str | None = None
+    ) -> list[ClientInfo]:
+        """Every stored client in id order with its groups; or only the one with this id,
+        or those with this name (any casing)."""
+        where, params = "", cast(tuple[Any, ...], ())
+        if client_id is not None:
+            where, params = " WHERE c.id = ?", (client_id,)
+        elif name is not None:
+            where, params = " WHERE lower(c.name) = ?", (name.lower(),)
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT c.id, c.name, g.id, g.name FROM clients c"
+                " LEFT JOIN client_group_members m ON m.client_id = c.id"
+                " LEFT JOIN client_groups g ON g.id = m.group_id"
+                f"{where} ORDER BY c.id, g.id",
+                params,
+            )
+        return _clients(rows)
+
+    async def client_groups(self, group_id: int | None = None) -> list[ClientGroupInfo]:
+        """Every stored client group in id order (or only this one) with its members,
+        each member with all of its groups."""
+        where, params = "", cast(tuple[Any, ...], ())
+        if group_id is not None:
+            where, params = " WHERE g.id = ?", (group_id,)
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT g.id, g.name, m.client_id FROM client_groups g"
+                " LEFT JOIN client_group_members m ON m.group_id = g.id"
+                f"{where} ORDER BY g.id, m.client_id",
+                params,
+            )
+            members = await _members(conn, group_id)
+        groups: dict[int, tuple[Ref, list[ClientInfo]]] = {}
+        for gid, gname, member in rows:
+            _, listed = groups.setdefault(int(gid), (_ref(gid, gname), []))
+            if member is not None and int(member) in members:
+                listed.append(members[int(member)])
+        return [ClientGroupInfo(group, tuple(listed)) for group, listed in groups.values()]
+
+    async def backupsets_of(self, client_id: int) -> list[EntityPath]:
+        """The backup sets of a client in id order, each with its agent and instance."""
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(_BACKUPSETS, (client_id,))
+        return [_path(r) for r in rows]
+
+    async def subclients_of(self, client_id: int) -> list[EntityPath]:
+        """The subclients of a client in id order, each with its whole path."""
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(_SUBCLIENTS, (client_id,))
+        return [_path(r) for r in rows]
+
+    async def backupset(self, backupset_id: int) -> EntityPath | None:
+        """The backup set with its client, agent and instance."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(_BACKUPSET, (backupset_id,))
+        return _path(row) if row else None
+
+    async def subclient(self, subclient_id: int) -> EntityPath | None:
+        """The subclient with its whole path."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(_SUBCLIENT, (subclient_id,))
+        return _path(row) if row else None
+
+    async def subclient_policy(self, subclient_id: int) -> Ref:
+        """The storage policy of the subclient's newest job that names one (Ref() if
+        none does): the catalogue keeps no subclient properties of its own."""
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT p.id, p.name FROM jobs j JOIN storage_policies p"
+                " ON p.id = j.storage_policy_id WHERE j.subclient_id = ?"
+                " ORDER BY j.id DESC LIMIT 1",
+                (subclient_id,),
+            )
+        return _ref(row[0], row[1]) if row else Ref()
+
+
+async def _members(conn: Connection, group_id: int | None) -> dict[int, ClientInfo]:
+    """The members of the group (of every group: None), each with all of its groups.
+    The query runs whatever the group holds, so that a group out of scope costs what an
+    absent one does."""
+    sql = (
+        "SELECT c.id, c.name, g.id, g.name FROM clients c"
+        " LEFT JOIN client_group_members m ON m.client_id = c.id"
+        " LEFT JOIN client_groups g ON g.id = m.group_id"
+    )
+    params: tuple[Any, ...] = ()
+    if group_id is not None:
+        sql += " WHERE c.id IN (SELECT client_id FROM client_group_members WHERE group_id = ?)"
+        params = (group_id,)
+    rows = await conn.fetchall(sql + " ORDER BY c.id, g.id", params)
+    return {info.client.id: info for info in _clients(rows)}
+
+
+def _clients(rows: Collection[Row]) -> list[ClientInfo]:
+    """ClientInfo from (client id, name, group id, group name) rows in client order."""
+    found: dict[int, tuple[Ref, list[Ref]]] = {}
+    for cid, cname, gid, gname in rows:
+        _, groups = found.setdefault(int(cid), (_ref(cid, cname), []))
+        if gid is not None:
+            groups.append(_ref(gid, gname))
+    return [ClientInfo(client, tuple(groups)) for client, groups in found.values()]
