@@ -67,3 +67,21 @@ def test_zabbix_items(wire: Wire) -> None:
         for name in ZABBIX_ATTRIBUTES:
             assert name in job.attrib, name
         int(job.attrib["jobElapsedTime"])
+
+
+def test_zabbix_discovery(wire: Wire) -> None:
+    """GET svc//ClientGroup/{id}, then svc//Subclient?clientId= per client, by XPath on the
+    vendor's root names."""
+    token = json_login(wire)
+    sent = {"Content-Type": "application/xml; charset=utf-8", "Authtoken": token}
+    groups = wire.send("GET", ROOT + "ClientGroup", sent).xml().findall("groups")
+    group = wire.send("GET", ROOT + f"/ClientGroup/{groups[0].attrib['Id']}", sent).xml()
+    assert group.tag == "App_PerformClientGroupResp"
+    members = [e for e in group.findall("clientGroupDetail/*") if e.tag == "associatedClients"]
+    assert members and all({"hostName", "clientId"} <= set(m.attrib) for m in members)
+    for member in members:
+        answer = wire.send("GET", ROOT + f"/Subclient?clientId={member.attrib['clientId']}", sent)
+        root = answer.xml()
+        assert root.tag == "App_GetSubClientPropertiesResponse"
+        for entity in root.findall("subClientProperties/subClientEntity"):
+            assert {"appName", "subclientName"} <= set(entity.attrib)

@@ -94,3 +94,17 @@ def test_logout(wire: Wire) -> None:
     token = login(wire)
     sent = {"Accept": "application/xml", "Authtoken": token}
     assert wire.send("POST", ROOT + "Logout", sent).body == b"User logged out"
+
+
+def test_client_groups_and_their_clients(wire: Wire) -> None:
+    token = login(wire)
+    groups = wire.send("GET", ROOT + "ClientGroup", query_headers(token)).xml().findall("groups")
+    assert groups and all({"Id", "name"} <= set(g.attrib) for g in groups)
+    detail = wire.send("GET", ROOT + f"ClientGroup/{groups[0].attrib['Id']}", query_headers(token))
+    members = detail.xml().findall("clientGroupDetail/associatedClients")
+    assert members and all({"clientId", "clientName", "hostName"} <= set(m.attrib) for m in members)
+    absent = wire.send("GET", ROOT + "ClientGroup/987654321", query_headers(token)).xml()
+    assert "errorMessage" in absent.attrib  # App.php: isset($cg['errorMessage'])
+    clients = wire.send("GET", ROOT + "Client", query_headers(token)).xml()
+    entity = clients.find("clientProperties/client/clientEntity")
+    assert entity is not None and {"clientId", "clientName"} <= set(entity.attrib)

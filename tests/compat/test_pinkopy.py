@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from pinkopy import CommvaultSession
+from pinkopy.exceptions import PinkopyError
 
 from tests.compat.conftest import PASSWORD, Wire, busiest_client, json_login
 from tests.e2e.conftest import Server
@@ -64,3 +66,25 @@ def test_the_vms_of_a_virtual_server_backup(session: CommvaultSession, wire: Wir
 
 def test_logout(session: CommvaultSession) -> None:
     assert session.logout() is None
+
+
+def test_clients_and_their_subclients(session: CommvaultSession) -> None:
+    clients = session.get_clients()
+    assert clients
+    first = clients[0]["client"]["clientEntity"]
+    found = session.get_client(str(first["clientId"]))
+    assert found["client"]["clientEntity"]["clientName"] == first["clientName"]
+    properties = session.get_client_properties(str(first["clientId"]))
+    assert properties
+    with_subclients = next(
+        c for c in clients if session_subclients(session, c["client"]["clientEntity"]["clientId"])
+    )
+    assert with_subclients
+
+
+def session_subclients(session: CommvaultSession, client_id: int) -> list[object]:
+    try:
+        found: list[object] = session.get_subclients(str(client_id))
+    except (PinkopyError, requests.HTTPError):  # its own "404" for a client without any
+        return []
+    return found

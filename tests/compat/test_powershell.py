@@ -103,3 +103,24 @@ def test_disconnect_is_plain_text(wire: Wire) -> None:
     )
     assert answer.status == 200 and b"User logged out" in answer.body
     assert answer.headers["content-type"].startswith("text/plain")
+
+
+def test_get_cv_id_and_get_cv_subclient_before_get_cv_job(wire: Wire) -> None:
+    """`Get-CVJob -ClientName X -SubclientName Y` calls GetId (UrlEncode: spaces as +),
+    then Subclient?clientId=N&propertyLevel=AllProperties, then compares subclientId."""
+    token = connect(wire)
+    clients = wire.send("GET", ROOT + "Client?hiddenClients=true", headers(token)).json()
+    entity = clients["clientProperties"][0]["client"]["clientEntity"]
+    for name in ("clientId", "clientName", "hostName", "_type_", "clientGUID"):
+        assert name in entity  # Get-CVClient reads each under StrictMode
+    assert "cvdPort" in clients["clientProperties"][0]["client"]
+    name = entity["clientName"].replace(" ", "+")
+    found = wire.send("GET", ROOT + f"GetId?clientName={name}", headers(token)).json()
+    assert found["clientId"] == entity["clientId"]
+    missing = wire.send("GET", ROOT + "GetId?clientName=no+such+client", headers(token)).json()
+    assert missing["clientId"] == -32000
+    path = ROOT + f"Subclient?clientId={entity['clientId']}&propertyLevel=AllProperties"
+    subclients = wire.send("GET", path, headers(token)).json()["subClientProperties"]
+    for item in subclients:
+        assert isinstance(item["subClientEntity"]["subclientId"], int)
+        assert isinstance(item["subClientEntity"]["subclientName"], str)
