@@ -51,23 +51,38 @@ class Turn:
     """One heavy request's place in the queue. `deadline` is loop time by which its
     handler must have started (and any slot it waits for been granted)."""
 
-    def __init__(self, receive: Receive, queue_seconds: float, where: str) -> None:
+    def __init__(
+        self,
+        receive: Receive,
+        queue_seconds: float,
+        where: str,
+        running: asyncio.Semaphore | None = None,
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self.deadline = self._loop.time() + queue_seconds
         self._queue_seconds = queue_seconds
         self._receive = receive
         self._where = where
+        # Heavy handlers that may run at once in this worker. The rest wait for a place
+        # without taking turns of the event loop, so a cheap request that arrives behind a
+        # thousand lists is answered at once, and a waiting list whose client leaves is
+        # dropped without being worked on.
+        self._running = running
 
     async def run(self, handler: Callable[[A], Awaitable[T]], arg: A) -> T:
         """`handler(arg)`, unless the client has gone or the deadline has passed by the
         time it would start; cancelled if the client hangs up while it runs."""
         gone = asyncio.ensure_future(hangup(self._receive))
         task: asyncio.Future[T] | None = None
+        held = None
         try:
             await asyncio.sleep(0)  # the requests queued with this one note their arrival
             if gone.done():
                 raise self._gone("before its turn")
             self._check_deadline()
+            if self._running is not None:
+                await self._place(self._running, gone)
+                held = self._running
             task = asyncio.ensure_future(handler(arg))
             await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
             if not task.done():
@@ -79,6 +94,31 @@ class Turn:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if held is not None:
+                held.release()
+
+    async def _place(self, running: asyncio.Semaphore, gone: asyncio.Future[None]) -> None:
+        """One of `running`'s places, waited for until the deadline or the client goes."""
+        acquired = asyncio.ensure_future(running.acquire())
+        try:
+            await asyncio.wait(
+                (acquired, gone),
+                timeout=max(self.deadline - self._loop.time(), 0),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            if not acquired.done():
+                acquired.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await acquired
+        holding = acquired.done() and not acquired.cancelled()
+        if holding and not gone.done():
+            return
+        if holding:
+            running.release()
+        if gone.done():
+            raise self._gone("while it waited for its turn")
+        raise self._overloaded()
 
     @contextlib.asynccontextmanager
     async def slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:

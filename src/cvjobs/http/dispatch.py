@@ -43,6 +43,9 @@ NATIVE_ROOT = "cvjobs/v1"
 # Defaults of the server settings of the same names (cvjobs.config).
 BODY_TIMEOUT_SECONDS = 30.0
 QUEUE_SECONDS = 30.0
+# Heavy requests (the lists) that run at once per worker; the rest wait without using the
+# event loop, so a cheap request is never queued behind them (cvjobs.http.admission).
+HEAVY_AT_ONCE = 8
 # Pages of more jobs than this are answered one at a time per worker, rendered in parts.
 BIG_PAGE = 1000
 log = logging.getLogger("cvjobs.http")
@@ -159,6 +162,7 @@ class Dispatcher:
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         self._body_seconds = body_seconds
         self._queue_seconds = queue_seconds
+        self._heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
         # Routes by (native, segment count): a request tries the few that can match.
         self._routes: dict[tuple[bool, int], list[Route]] = {}
         for route in routes:
@@ -204,7 +208,7 @@ class Dispatcher:
                     request, self._max_body[route.native], self._body_seconds
                 )
             if route.heavy:
-                turn = ctx.turn = Turn(request.receive, self._queue_seconds, path)
+                turn = ctx.turn = Turn(request.receive, self._queue_seconds, path, self._heavy)
                 return await turn.run(route.handler, ctx)
             return await route.handler(ctx)
         if allowed:
