@@ -249,16 +249,16 @@ def authentication(tally: Tally, port: int, password: str, accounts: dict[str, s
     racer = Client(port, "127.0.0.31")
     answers: list[dict[str, Any]] = []
 
-    def attempt(password: str) -> None:
-        answers.append(racer.login("racer", password).json())
+    def attempt(tried: str) -> None:
+        answers.append(racer.login("racer", tried).json())
 
-    for password, count in (("wrong-password", 12), (accounts["racer"], 12)):
-        threads = [threading.Thread(target=attempt, args=(password,)) for _ in range(count)]
+    for tried, count in (("wrong-password", 12), (accounts["racer"], 12)):
+        threads = [threading.Thread(target=attempt, args=(tried,)) for _ in range(count)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        if password == "wrong-password":
+        if tried == "wrong-password":
             tally.check(
                 AUTHN,
                 "12 concurrent wrong logins lock the account",
