@@ -277,7 +277,7 @@ def raise_open_file_limit() -> int:
 
 def _serve_granian(settings: Settings) -> None:
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -289,6 +289,10 @@ def _serve_granian(settings: Settings) -> None:
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
+        # HTTP/1 only: in "auto" mode granian reads a connection's first bytes to tell
+        # HTTP/1 from HTTP/2 before the header deadline starts, so a connection that never
+        # sends a byte was never closed. Every client of this API speaks HTTP/1.1.
+        http=HTTPModes.http1,
         workers=settings.workers,
         loop=Loops.uvloop,
         log_level=LogLevels(settings.log_level),
