@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from cvjobs import demo, vocab
 from tests.conftest import NOW
 
@@ -90,3 +92,44 @@ def test_troubled_jobs_leave_an_event_with_their_reason() -> None:
             assert event.time == job.end_time
         elif job.status == "Completed":
             assert record.events == ()
+
+
+def test_virtual_server_backups_are_followed_by_a_job_per_vm() -> None:
+    records = {r.job.job_id: r for r in demo.records(3000, 42, NOW)}
+    children = [r for r in records.values() if r.job.vsa_parent_job_id]
+    assert len(children) > 50
+    for parent_id in {r.job.vsa_parent_job_id for r in children}:
+        parent = records[parent_id]
+        vms = parent.sections["jobDetail"]["clientStatusInfo"]["vmStatus"]
+        mine = sorted(r.job.job_id for r in children if r.job.vsa_parent_job_id == parent_id)
+        # One child per VM, numbered right after the backup, each VM naming its job.
+        assert (
+            [vm["jobID"] for vm in vms]
+            == mine
+            == list(range(parent_id + 1, parent_id + 1 + len(vms)))
+        )
+        assert parent.job.app.id == 106 and parent.job.vsa_parent_job_id == 0
+        for vm, child_id in zip(vms, mine, strict=True):
+            child = records[child_id].job
+            assert (child.client, child.subclient) == (parent.job.client, parent.job.subclient)
+            assert parent.job.start_time <= child.start_time < child.end_time
+            assert child.end_time <= max(parent.job.end_time, child.start_time + 1)
+            assert child.status == ("Failed" if vm["Status"] else "Completed")
+            (own,) = records[child_id].sections["jobDetail"]["clientStatusInfo"]["vmStatus"]
+            assert own["vmName"] == vm["vmName"] and own["jobID"] == child_id
+    assert records[4] == demo.seed_job_4()
+
+
+def test_vm_jobs_leave_the_rest_of_the_catalogue_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with_vms = {r.job.job_id: r for r in demo.records(2000, 42, NOW)}
+    monkeypatch.setattr(demo._Generator, "_vm_jobs", lambda self, job: ())
+    without = {r.job.job_id: r for r in demo.records(2000, 42, NOW)}
+    changed = {i for i in without if without[i] != with_vms[i]}
+    children = {i for i, r in with_vms.items() if r.job.vsa_parent_job_id}
+    parents = {with_vms[i].job.vsa_parent_job_id for i in children}
+    # Only the VM jobs and their backups' vmStatus (which now names them) differ.
+    assert children and changed == children | parents
+    for i in parents:
+        assert with_vms[i].job == without[i].job

@@ -6,8 +6,9 @@ documented applicationId; jobs are mostly completed backups at every level, with
 errors, failures and kills in realistic shares, a few active jobs with pending reasons, aux
 copies with DASH copy and administrative info, reference copies, Exchange and SQL Server
 backups with backup info, and storage policies whose copies give every backup its
-retention. The seed's job 4 (client WINTER) and job 1452 (Exchange EXCH001) are always
-there with exactly the seed's values.
+retention. Virtual Server backups are followed by a child job per VM (`vsaParentJobID`),
+as a CommServe with VM-level jobs numbers them. The seed's job 4 (client WINTER) and job
+1452 (Exchange EXCH001) are always there with exactly the seed's values.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from cvjobs.demo.commcell import (
     seed_job_1452,
     topology,
 )
-from cvjobs.demo.sections import sections
-from cvjobs.model import Event, Job, JobRecord
+from cvjobs.demo.sections import VIRTUAL_SERVER, details, sections, vm_count, vm_status
+from cvjobs.model import Event, Job, JobRecord, JsonObject
 from cvjobs.service.events import status_event
 
 __all__ = [
@@ -54,6 +55,7 @@ HISTORIC_IDS = 1500  # jobs 1..1499 ran between 2015 and mid-2017, like the seed
 # JobDetails extras (attempts, throughput) are kept for the newest jobs only, as a
 # CommServe that prunes old job details does; older jobs show -999 (not available).
 DETAILED_NEWEST = 50_000
+PINNED = (4, 1452)  # the seed's jobs
 
 _FINISHED_MIX = (
     ("Completed", 846),
@@ -114,6 +116,8 @@ class _Generator:
         self.active_from = jobs - max(8, min(jobs // 500, 200)) + 1
         recent = max(jobs - HISTORIC_IDS + 1, 1)
         self.recent_step = 365 * DAY / recent
+        # Ids taken by VM child jobs: id -> (the Virtual Server backup, which of its VMs).
+        self.vm_children: dict[int, tuple[Job, int]] = {}
 
     def start_time(self, job_id: int) -> int:
         if job_id < HISTORIC_IDS:
@@ -210,11 +214,69 @@ class _Generator:
             is_preemptable=int(job_type == vocab.AUX_COPY),
         )
         detailed = job.job_id > self.jobs - DETAILED_NEWEST
-        return JobRecord(
+        child_of = self.vm_children.pop(job_id, None)
+        children = () if child_of else self._vm_jobs(job)
+        made = JobRecord(
             job,
-            sections=sections(job, rng, _POLICIES_BY_ID, detailed=detailed),
+            sections=sections(job, rng, _POLICIES_BY_ID, detailed=detailed, vm_jobs=children),
             events=_history(job),
         )
+        # A VM's child job replaces the one drawn for its id; everything was drawn all
+        # the same, so the rest of the catalogue does not change with the VMs.
+        return _vm_job(job_id, *child_of, detailed=detailed) if child_of else made
+
+    def _vm_jobs(self, job: Job) -> tuple[int, ...]:
+        """The ids right after a finished Virtual Server backup become its VMs' jobs
+        (none if one of them is active or the seed's)."""
+        if job.app.id != VIRTUAL_SERVER or job.job_type != vocab.BACKUP or not job.end_time:
+            return ()
+        if job.job_id in PINNED:
+            return ()
+        ids = tuple(range(job.job_id + 1, job.job_id + 1 + vm_count(job)))
+        if ids[-1] >= self.active_from or any(i in PINNED for i in ids):
+            return ()
+        for n, child in enumerate(ids):
+            self.vm_children[child] = (job, n)
+        return ids
+
+
+def _vm_job(job_id: int, parent: Job, n: int, *, detailed: bool) -> JobRecord:
+    """The job of the `n`th VM of the Virtual Server backup `parent`: inside the parent's
+    run, on its client and subclient (so whoever sees the parent sees it), failed if
+    the VM failed."""
+    vm = vm_status(parent)[n]
+    vm["jobID"] = job_id
+    count = vm_count(parent)
+    span = max(parent.end_time - parent.start_time, 1)
+    start = parent.start_time + span * n // (count + 1)
+    end = max(start + 1, parent.end_time - span * (count - 1 - n) // (count + 1))
+    vm["BackupStartTime"], vm["BackupEndTime"] = start, end
+    used = int(vm["UsedSpace"])
+    failed = bool(vm["Status"])
+    job = replace(
+        parent,
+        job_id=job_id,
+        vsa_parent_job_id=parent.job_id,
+        status="Failed" if failed else "Completed",
+        pending_reason=str(vm["FailureReason"]),
+        percent_complete=parent.percent_complete if failed else 100.0,
+        size_of_application=used,
+        size_of_media_on_disk=int(used * (1 - parent.percent_savings / 100)) + 4096,
+        total_num_of_files=0,
+        total_failed_files=0,
+        total_failed_folders=0,
+        start_time=start,
+        end_time=end,
+        last_update_time=end + 2,
+        elapsed_time=end - start,
+    )
+    extras: dict[str, JsonObject] = {}
+    if detailed:
+        extras["jobDetail"] = details(
+            job_id, start, end, job.job_type, used, job.size_of_media_on_disk, 0
+        )
+        extras["jobDetail"]["clientStatusInfo"] = {"vmStatus": [vm]}
+    return JobRecord(job, sections=extras, events=_history(job))
 
 
 _EVENTFUL = frozenset(
@@ -237,7 +299,7 @@ def records(jobs: int, seed: int, now: int) -> Iterator[JobRecord]:
     """Jobs 1..`jobs` (and the seed's 4 and 1452 whatever `jobs` is), lazily."""
     gen = _Generator(jobs, seed, now)
     exchange = next(a for a in gen.agents if a.client == EXCH001 and a.app.id == 53)
-    pinned = {4: seed_job_4(), 1452: seed_job_1452(exchange)}
+    pinned = dict(zip(PINNED, (seed_job_4(), seed_job_1452(exchange)), strict=True))
     for job_id in range(1, jobs + 1):
         record = gen.record(job_id)  # drawn even when pinned: the rest stays the same
         yield pinned.pop(job_id, record)

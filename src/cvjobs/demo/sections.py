@@ -49,10 +49,16 @@ def details(
 
 
 def sections(
-    job: Job, rng: random.Random, policies: dict[int, StoragePolicy], *, detailed: bool
+    job: Job,
+    rng: random.Random,
+    policies: dict[int, StoragePolicy],
+    *,
+    detailed: bool,
+    vm_jobs: tuple[int, ...] = (),
 ) -> dict[str, JsonObject]:
     """The stored sections of a demo job: JobDetails extras (if `detailed`) and the
-    AdvancedDetails its type has."""
+    AdvancedDetails its type has. `vm_jobs`: a Virtual Server backup's child jobs, one per
+    VM in order (a VM without one shows the backup's own id)."""
     out: dict[str, JsonObject] = {}
     if detailed:
         out["jobDetail"] = details(
@@ -65,7 +71,10 @@ def sections(
             job.total_num_of_files,
         )
         if job.app.id == VIRTUAL_SERVER and job.job_type in vocab.BACKUP_JOB_TYPES:
-            out["jobDetail"]["clientStatusInfo"] = {"vmStatus": vm_status(job)}
+            vms = vm_status(job)
+            for vm, child in zip(vms, vm_jobs, strict=False):
+                vm["jobID"] = child
+            out["jobDetail"]["clientStatusInfo"] = {"vmStatus": vms}
     done = job.status in vocab.FINISHED_STATUSES
     if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
         out["bkpInfo"] = database_info(job, rng)
@@ -157,11 +166,20 @@ VIRTUAL_SERVER = 106
 _VM_NAMES = ("web", "db", "app", "mail", "files", "build", "dc", "cache")
 
 
+def _vm_rng(job: Job) -> random.Random:
+    return random.Random(job.job_id * 7_919 + 106)
+
+
+def vm_count(job: Job) -> int:
+    """How many VMs the Virtual Server backup `job` protected (as vm_status lists)."""
+    return _vm_rng(job).randint(2, 5)
+
+
 def vm_status(job: Job) -> list[JsonObject]:
     """The VMs a Virtual Server backup protected (JobDetails clientStatusInfo.vmStatus),
     with the fields cvpysdk's Job.get_vm_list documents. Drawn from a generator of the job's
     own, so the rest of the demo does not change with them."""
-    rng = random.Random(job.job_id * 7_919 + 106)
+    rng = _vm_rng(job)
     count = rng.randint(2, 5)
     failed = job.status == "Failed" or "errors" in job.status
     vms = []
