@@ -219,6 +219,33 @@ def test_a_batch_action_touching_another_tenant_changes_nothing(
     assert done(response.json())
 
 
+@pytest.mark.parametrize(
+    "op",
+    [
+        {"operationType": 0},
+        {"operationType": "2"},
+        {"operationType": "JOB_SUSPEND_AUTORESUME", "autoResumeInSec": 60},
+        {"operationType": "JOB_FORCE_RELEASE"},
+    ],
+    ids=["suspend-by-number", "kill-by-number", "suspend-autoresume", "force-release"],
+)
+def test_every_operation_type_answers_an_out_of_scope_job_like_an_absent_one(
+    client: TestClient, catalogue: Catalogue, op: dict[str, Any]
+) -> None:
+    """The operation types of issue 10 go through the same scope as kill (issue 9)."""
+    tenant = Tenant(catalogue, OPERATOR, "op")
+    other = Tenant.first(catalogue, f"client_id <> {tenant.client_id} AND status = 'Running'")
+    before = catalogue.sql("SELECT id, status, auto_resume_at FROM jobs ORDER BY id")
+
+    def multi(job_id: int) -> Any:
+        body = {"jobOpReq": {**op, "jobs": [{"jobId": job_id}]}}
+        return client.post(API + "Jobs/MultiJobOperation", json=body, headers=tenant.json)
+
+    hidden, absent = same_as_absent(multi, other)
+    assert hidden == absent
+    assert catalogue.sql("SELECT id, status, auto_resume_at FROM jobs ORDER BY id") == before
+
+
 def test_ingest_of_another_tenants_job_writes_nothing(
     client: TestClient, catalogue: Catalogue
 ) -> None:
