@@ -23,9 +23,9 @@ import asyncpg
 
 from cvjobs.store import open_store
 from cvjobs.store.base import Store
-from cvjobs.store.postgres import PostgresConnection, dollar
+from cvjobs.store.postgres import dollar
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
-from cvjobs.store.sql_store import migrate
+from cvjobs.store.sql_store import MIGRATIONS_TABLE
 
 PG_ADMIN = os.environ.get("CVJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RUN = f"cvjobs_t{os.getpid()}_{secrets.token_hex(3)}"
@@ -54,21 +54,28 @@ async def _in_run(*statements_: str) -> None:
         await conn.close()
 
 
+def _schema_script(schema: str) -> str:
+    """One script that makes `schema` a copy of the template: every migration's
+    statements, then the template's rows. Sent as one simple query, it costs one round
+    trip instead of a hundred (a third of a second per test, over a thousand tests)."""
+    parts = [f"CREATE SCHEMA {schema}", f"SET LOCAL search_path = {schema}", MIGRATIONS_TABLE]
+    for _version, script in MIGRATIONS:
+        parts.extend(statements(script))
+    parts += [f"INSERT INTO {schema}.{table} SELECT * FROM tpl.{table}" for table in TABLES]
+    parts += [
+        f"SELECT setval(pg_get_serial_sequence('{schema}.{table}', 'id'),"
+        f" coalesce((SELECT max(id) FROM {schema}.{table}), 0) + 1, false)"
+        for table in ("accounts", "events")
+    ]
+    return ";\n".join(parts)
+
+
 async def _copy_schema(schema: str) -> None:
     """A new schema with the current schema version and the template's rows."""
     conn = await asyncpg.connect(pg_url(RUN))
     try:
         async with conn.transaction():
-            await conn.execute(f"CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}")
-            await migrate(PostgresConnection(conn), MIGRATIONS, statements, schema)
-            await conn.execute("TRUNCATE app_types CASCADE; TRUNCATE schema_migrations")
-            for table in TABLES:
-                await conn.execute(f"INSERT INTO {schema}.{table} SELECT * FROM tpl.{table}")
-            for table in ("accounts", "events"):
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{schema}.{table}', 'id'),"
-                    f" coalesce((SELECT max(id) FROM {schema}.{table}), 0) + 1, false)"
-                )
+            await conn.execute(_schema_script(schema))
     finally:
         await conn.close()
 

@@ -554,6 +554,7 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
 # -- hostile input --------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     "path",
     [

@@ -326,6 +326,7 @@ OUT_OF_RANGE = [
 ]
 
 
+@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(("key", "value"), OUT_OF_RANGE)
 def test_a_number_out_of_range_is_400_naming_it_and_writes_nothing(
     client: TestClient, catalogue: Catalogue, token: str, key: str, value: Any
@@ -341,6 +342,7 @@ def test_a_number_out_of_range_is_400_naming_it_and_writes_nothing(
     assert (count(catalogue), count(catalogue, "events")) == before
 
 
+@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(("key", "value"), [k for k in OUT_OF_RANGE if k[0] != "jobId"])
 def test_a_patch_out_of_range_is_400_and_changes_nothing(
     client: TestClient, token: str, key: str, value: Any
@@ -402,9 +404,21 @@ def test_the_demos_virtual_server_backups_list_their_vms(
     job_id = catalogue.scalar(
         "SELECT max(j.id) FROM jobs j JOIN job_sections s ON s.job_id = j.id"
         " WHERE j.app_id = 106 AND j.job_type = 'Backup' AND s.name = 'jobDetail'"
+        " AND j.vsa_parent_job_id = 0 AND j.id + 1 IN (SELECT id FROM jobs"
+        " WHERE vsa_parent_job_id = j.id)"
     )
     headers = {"Authtoken": token, "Accept": "application/json"}
-    details = client.post(API + "JobDetails", json={"jobId": job_id}, headers=headers).json()
-    vms = details["job"]["jobDetail"]["clientStatusInfo"]["vmStatus"]
+
+    def vms_of(job_id: int) -> list[dict[str, Any]]:
+        answer = client.post(API + "JobDetails", json={"jobId": job_id}, headers=headers).json()
+        vms: list[dict[str, Any]] = answer["job"]["jobDetail"]["clientStatusInfo"]["vmStatus"]
+        return vms
+
+    vms = vms_of(job_id)
     assert len(vms) >= 2
     assert all(isinstance(v["vmName"], str) and isinstance(v["Size"], int) for v in vms)
+    # Each VM's own job names the backup as its parent and lists that one VM.
+    for vm in vms:
+        child = client.get(API + f"Job/{vm['jobID']}", headers=headers).json()
+        assert child["jobs"][0]["jobSummary"]["vsaParentJobID"] == job_id
+        assert [v["vmName"] for v in vms_of(vm["jobID"])] == [vm["vmName"]]

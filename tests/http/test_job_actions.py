@@ -284,6 +284,7 @@ def test_multi_job_operation(
     assert {summary(client, auth_json, i)["status"] for i in running} == {"Kill Pending"}
 
 
+@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     "body",
     [
@@ -447,6 +448,7 @@ def test_force_release_is_refused_in_the_vendors_shape_and_changes_nothing(
     assert snapshot(catalogue, job_id) == before
 
 
+@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize("operation", ["JOB_EXPLODE", 9, -1, True, 0.5, None, {"a": 1}])
 def test_an_unknown_operation_type_is_400(
     client: TestClient, auth_json: dict[str, str], operation: Any

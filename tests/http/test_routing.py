@@ -7,6 +7,10 @@ from xml.etree.ElementTree import fromstring
 import pytest
 from starlette.testclient import TestClient
 
+# Routing, roots and negotiation come before the store:
+# the same on both backends (tests/conftest.py).
+pytestmark = pytest.mark.backends("sqlite")
+
 ROOTS = ["/commandcenter/api/", "/webconsole/api/", "/SearchSvc/CVWebService.svc/"]
 
 

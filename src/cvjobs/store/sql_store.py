@@ -84,15 +84,18 @@ ANALYZE_AFTER = 10_000
 Migrations = Sequence[tuple[int, str]]
 
 
-async def migrate(conn: Connection, migrations: Migrations, split: Any, where: str) -> None:
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations"
+    " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+)
+
+
+async def migrate(conn: Connection, migrations: Migrations, split: Any, where: str) -> int:
     """Apply the migrations newer than the catalogue's version, in the caller's
     transaction; refuse a catalogue from a newer cvjobs. `split` turns a script into
-    statements."""
+    statements. Returns the version found (0: the catalogue is new)."""
     latest = migrations[-1][0]
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations"
-        " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
-    )
+    await conn.execute(MIGRATIONS_TABLE)
     row = await conn.fetchone("SELECT max(version) FROM schema_migrations")
     current = (row[0] if row else 0) or 0
     if current > latest:
@@ -112,6 +115,7 @@ async def migrate(conn: Connection, migrations: Migrations, split: Any, where: s
         "INSERT INTO app_types (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
         list(vocab.APP_TYPES.items()),
     )
+    return int(current)
 
 
 JOB_ID_MAX = RANGES["jobId"][1]
@@ -175,9 +179,10 @@ class SqlStore(EntityReads):
     """A job catalogue in a SQL database (the entity reads of the entity routes are in
     `EntityReads`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, created: bool = False) -> None:
         self._db = db
         self._select_job = select_job(db.dialect)
+        self.created = created
 
     async def close(self) -> None:
         await self._db.close()
