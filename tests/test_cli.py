@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cvjobs.cli import build_parser, main
 from cvjobs.config import ENV_ONLY, SETTINGS
+from tests.catalogues import PG_ADMIN, pg_url, postgres_problem
+from tests.conftest import CVJOBS, FIXTURES
 
 
 def help_of(*args: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -61,3 +66,91 @@ def test_unusable_database_is_a_clear_error(
     junk.write_bytes(b"not a database" * 100)
     assert main(["demo", "--jobs", "1", "--db", str(junk)]) == 2
     assert "cannot open the SQLite catalogue" in capsys.readouterr().err
+
+
+def cvjobs(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `cvjobs` command, in `cwd`, with no CVJOBS_* variable but those given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CVJOBS_")}
+    return subprocess.run(
+        [str(CVJOBS), *args],
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["user", "list"],
+        ["user", "add", "ops", "--generate-password"],
+        ["token", "list"],
+        ["audit"],
+        ["copy", "--from", "nope.db", "--to", "copy.db"],
+        ["import", "--job-id", "1452", "--info-type", "16", "advanced.json"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_missing_catalogue_is_refused_naming_its_absolute_path(
+    tmp_path: Path, command: list[str]
+) -> None:
+    shutil.copy(FIXTURES / "seed_job1452_advanced.json", tmp_path / "advanced.json")
+    before = set(tmp_path.iterdir())
+    db = [] if command[0] == "copy" else ["--db", "nope.db"]
+    done = cvjobs(*command, *db, cwd=tmp_path)
+    assert done.returncode == 2, done
+    assert f"there is no catalogue at {tmp_path / 'nope.db'}" in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+    assert set(tmp_path.iterdir()) == before  # nothing made, not even the copy's target
+
+
+def test_the_commands_that_make_a_catalogue_say_so(tmp_path: Path) -> None:
+    made = cvjobs("demo", "--jobs", "3", "--db", "new.db", cwd=tmp_path)
+    assert made.returncode == 0 and f"new catalogue {tmp_path / 'new.db'}" in made.stderr
+    again = cvjobs("demo", "--jobs", "3", "--db", "new.db", cwd=tmp_path)
+    assert again.returncode == 0 and "new catalogue" not in again.stderr
+    copied = cvjobs("copy", "--from", "new.db", "--to", "copy.db", cwd=tmp_path)
+    assert copied.returncode == 0 and f"new catalogue {tmp_path / 'copy.db'}" in copied.stderr
+
+
+def test_an_unsupported_url_scheme_is_named(tmp_path: Path) -> None:
+    done = cvjobs("user", "list", "--db", "mysql://root@127.0.0.1/cvjobs", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unsupported URL scheme 'mysql'" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sqlite_url_names_an_absolute_path(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "abs.db"
+    done = cvjobs("demo", "--jobs", "2", "--db", f"sqlite://{target}", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert target.is_file() and list(elsewhere.iterdir()) == []
+
+
+def test_cvjobs_db_works_for_every_command(tmp_path: Path) -> None:
+    env = {"CVJOBS_DB": str(tmp_path / "env.db")}
+    assert cvjobs("demo", "--jobs", "2", cwd=tmp_path, env=env).returncode == 0
+    added = cvjobs("user", "add", "ops", "--all", cwd=tmp_path, env=env, stdin="ops-pass-1\n")
+    assert added.returncode == 0, added.stderr
+    listed = cvjobs("user", "list", cwd=tmp_path, env=env)
+    assert "ops" in listed.stdout
+    assert cvjobs("audit", cwd=tmp_path, env=env).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["env.db"]
+
+
+def test_a_missing_search_path_schema_says_so(tmp_path: Path) -> None:
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    url = pg_url(PG_ADMIN.rsplit("/", 1)[1], "no_such_schema_here")
+    done = cvjobs("user", "list", "--db", url, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "the schema 'no_such_schema_here' in search_path does not exist" in done.stderr

@@ -277,7 +277,7 @@ async def _audit(store: Store, args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    store = await open_store(load({"db": args.db}).db)
+    store = await open_store(load({"db": args.db}).db, create=False)
     try:
         auth = AuthService(store, clock=time.time, idle_seconds=1800)
         service = AccountService(store, auth, clock=time.time, actor=f"cli:{getpass.getuser()}")

@@ -12,20 +12,23 @@ import gc
 import os
 import resource
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from cvjobs import __version__, admin, demo, importer
 from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_environ
-from cvjobs.errors import CvjobsError, InvalidRecord, StoreError
+from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
+from cvjobs.listener import CannotListen, Claim, claim
 from cvjobs.loader import Loader
 from cvjobs.service.auth import AuthService
-from cvjobs.store import open_store
+from cvjobs.store import POSTGRES_SCHEMES, open_store, sqlite_path
 from cvjobs.store.base import Store
 from cvjobs.transfer import copy_catalogue
 
@@ -124,9 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run_copy(source_url: str, target_url: str) -> int:
-    source = await open_store(source_url)
+    source = await open_store(source_url, create=False)
     try:
         target = await open_store(target_url)
+        _say_if_new(target, target_url)
         try:
             with _bulk():
                 copied = await copy_catalogue(source, target)
@@ -147,8 +151,21 @@ def _db(args: argparse.Namespace) -> str:
     return load({"db": args.db}).db
 
 
+def _say_if_new(store: Store, url: str) -> None:
+    if store.created:
+        print(f"new catalogue {_where(url)}", file=sys.stderr)
+
+
+def _where(url: str) -> str:
+    """Where a catalogue is, to print: a SQLite file's absolute path, or the URL."""
+    if url.startswith(POSTGRES_SCHEMES):
+        return redacted(url)
+    return url if url == ":memory:" else str(Path(sqlite_path(url)).resolve())
+
+
 async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
     store = await open_store(db)
+    _say_if_new(store, db)
     try:
         return await fill_demo(store, jobs, seed, now)
     finally:
@@ -168,7 +185,7 @@ async def run_import(args: argparse.Namespace) -> int:
         if len(args.files) != 1:
             raise InvalidRecord("import", "an AdvancedDetails document is imported one at a time")
         sections = importer.read_advanced_details(args.files[0], args.info_type)
-        store = await open_store(_db(args))
+        store = await open_store(_db(args), create=False)
         try:
             if not await store.put_sections(args.job_id, sections):
                 raise InvalidRecord(str(args.files[0]), f"there is no job {args.job_id}")
@@ -180,6 +197,7 @@ async def run_import(args: argparse.Namespace) -> int:
     # catalogue is opened.
     with _bulk(), Loader(args.files, args.processes) as loader:
         store = await open_store(_db(args))
+        _say_if_new(store, _db(args))
         try:
             await store.load(loader.batches())
         finally:
@@ -204,6 +222,7 @@ async def prepare(settings: Settings) -> tuple[str | None, int]:
     """Open the catalogue once before serving: migrate it, create the admin account on
     first start, fill demo data if asked. Returns (generated password, job count)."""
     store = await open_store(settings.db)
+    _say_if_new(store, settings.db)
     try:
         auth = AuthService(store, clock=time.time, idle_seconds=60)
         generated = await auth.ensure_admin(settings.admin_password)
@@ -221,7 +240,29 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     settings = load({s.name: getattr(args, s.name, None) for s in SETTINGS})
-    generated, count = asyncio.run(prepare(settings))
+    # The address first: a port in use or a bad host is one line, before any banner or
+    # password (see listener.py).
+    try:
+        held = claim(
+            settings.host,
+            settings.port,
+            share=settings.reuse_port,
+            guard=settings.server == "granian",
+        )
+    except CannotListen as exc:
+        print(f"cvjobs serve: {exc}", file=sys.stderr)
+        return 1
+    settings = replace(settings, port=held.port)
+    try:
+        generated, count = asyncio.run(prepare(settings))
+        _banner(settings, generated, count)
+        _run_server(settings, held)
+    finally:
+        held.close()
+    return 0
+
+
+def _banner(settings: Settings, generated: str | None, count: int) -> None:
     url = f"http://{settings.host}:{settings.port}"
     print(f"cvjobs {__version__}: {count} jobs in {redacted(settings.db)}")
     workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
@@ -238,6 +279,9 @@ def serve(args: argparse.Namespace) -> int:
         ' {"username": "admin", "password": "<Base64 of the password>"}'
     )
     sys.stdout.flush()
+
+
+def _run_server(settings: Settings, held: Claim) -> None:
     # uvicorn drains on SIGTERM/SIGINT, then raises the signal again with the handlers it
     # found: make those end the process with status 0, as a clean shutdown should.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -252,10 +296,9 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if settings.server == "granian":
-        _serve_granian(settings)
+        _serve_granian(settings)  # binds in each worker, beside the guard `held`
     else:
-        _serve_uvicorn(settings)
-    return 0
+        _serve_uvicorn(settings, held.sock)
 
 
 def raise_open_file_limit() -> int:
@@ -307,8 +350,9 @@ def _serve_granian(settings: Settings) -> None:
     ).serve()
 
 
-def _serve_uvicorn(settings: Settings) -> None:
+def _serve_uvicorn(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from cvjobs.app import create_app
     from cvjobs.http.uvicorn_protocol import HeaderDeadlineProtocol
@@ -327,14 +371,19 @@ def _serve_uvicorn(settings: Settings) -> None:
         # uvicorn's own idle limit for kept-alive connections (5 s) unless ours is shorter.
         "timeout_keep_alive": min(5, settings.header_timeout_seconds),
     }
+    # On the socket claimed at start (uvicorn.run would bind its own).
+    sock.listen(2048)
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        config = uvicorn.Config(create_app(settings), **options)
+        config.load_app()
+        uvicorn.Server(config).run(sockets=[sock])
     else:
         # Workers are fresh processes: they build the app from the environment.
         os.environ.update(to_environ(settings))
-        uvicorn.run(
+        config = uvicorn.Config(
             "cvjobs.app:create_app_from_env", factory=True, workers=settings.workers, **options
         )
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -360,8 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidRecord as exc:
         print(f"cvjobs {args.command}: {exc}; nothing was written", file=sys.stderr)
         return 1
+    except NoCatalogue as exc:
+        print(
+            f"cvjobs {args.command}: {exc}; serve, demo and import make one (check --db"
+            " or CVJOBS_DB)",
+            file=sys.stderr,
+        )
+        return 2
     except (StoreError, ValueError) as exc:
-        print(f"cvjobs: {exc}", file=sys.stderr)
+        print(f"cvjobs {args.command}: {exc}", file=sys.stderr)
         return 2
     except CvjobsError as exc:
         print(f"cvjobs {args.command}: {exc.message}", file=sys.stderr)

@@ -38,6 +38,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("host", str, "127.0.0.1", "address to listen on"),
     Setting("port", int, 8400, "TCP port to listen on"),
     Setting(
+        "reuse_port",
+        bool,
+        False,
+        "share the port with other servers on purpose (SO_REUSEPORT: the kernel splits"
+        " connections between them); without it a port in use is an error",
+    ),
+    Setting(
         "server",
         str,
         "granian",
@@ -55,8 +62,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "db",
         str,
         "cvjobs.db",
-        "the job catalogue: a SQLite file path (or sqlite:///path), or a PostgreSQL URL"
-        " postgresql://user@host:port/dbname",
+        "the job catalogue: a SQLite file path (or sqlite:///absolute/path), or a"
+        " PostgreSQL URL postgresql://user@host:port/dbname",
     ),
     Setting("demo", bool, False, "fill an empty catalogue with the demo CommCell on start"),
     Setting("demo_jobs", int, 5000, "how many jobs --demo creates"),
@@ -155,6 +162,7 @@ ENV_ONLY: Final = frozenset({"admin_password"})
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8400
+    reuse_port: bool = False
     server: str = "granian"
     workers: int = 1
     db: str = "cvjobs.db"

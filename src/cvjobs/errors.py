@@ -218,6 +218,11 @@ class StoreError(CvjobsError):
     error_code = CODE_UNAVAILABLE
 
 
+class NoCatalogue(StoreError):
+    """`--db` names no catalogue, and the command does not create one (only serve, demo,
+    import and copy's target do)."""
+
+
 class TryLater(CvjobsError):
     """The server will not take this request now (HTTP 503); the response carries
     `Retry-After: retry_after` (seconds). Too many logins wait for a hash, or a request

@@ -145,6 +145,9 @@ class StoredToken:
 
 
 class Store(Protocol):
+    created: bool
+    """True if opening it made a new, empty catalogue."""
+
     async def close(self) -> None: ...
 
     async def maintain(self) -> None:

@@ -10,12 +10,13 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
 from cvjobs.config import redacted
-from cvjobs.errors import StoreError
-from cvjobs.store.database import Dialect, Row, Undo
+from cvjobs.errors import NoCatalogue, StoreError
+from cvjobs.store.database import Connection, Dialect, Row, Undo
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
 from cvjobs.store.sql_store import SqlStore, migrate
 
@@ -172,7 +173,11 @@ class PostgresStore(SqlStore):
     """A job catalogue in a PostgreSQL database; make one with `open`."""
 
     @classmethod
-    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
+    async def open(
+        cls, url: str, *, max_connections: int = 10, create: bool = True
+    ) -> PostgresStore:
+        """Without `create`, a database (or search_path schema) that holds no cvjobs
+        catalogue yet is NoCatalogue, not a new catalogue."""
         where = redacted(url)
         try:
             pool = await asyncpg.create_pool(
@@ -184,8 +189,24 @@ class PostgresStore(SqlStore):
         try:
             async with db.transaction() as conn:
                 await conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                await migrate(conn, MIGRATIONS, statements, where)
+                await _check_schema(conn, url, where, create)
+                found = await migrate(conn, MIGRATIONS, statements, where)
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, created=found == 0)
+
+
+async def _check_schema(conn: Connection, url: str, where: str, create: bool) -> None:
+    """The catalogue's schema must exist (a search_path naming a missing schema would
+    otherwise fail at the first CREATE TABLE with "no schema has been selected")."""
+    row = await conn.fetchone("SELECT current_schema(), to_regclass('schema_migrations')")
+    assert row is not None
+    if row[0] is None:
+        path = parse_qs(urlsplit(url).query).get("search_path", ["(default)"])[0]
+        raise StoreError(
+            f"the schema {path!r} in search_path does not exist in {where}; create it"
+            f" (CREATE SCHEMA {path}) or fix the URL"
+        )
+    if row[1] is None and not create:
+        raise NoCatalogue(f"there is no cvjobs catalogue in {where} (schema {row[0]})")

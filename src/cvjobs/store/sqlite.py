@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from cvjobs.errors import StoreError
+from cvjobs.errors import NoCatalogue, StoreError
 from cvjobs.store.database import Dialect, Row, Undo
 from cvjobs.store.sql_store import SqlStore, migrate
 from cvjobs.store.sqlite_schema import MIGRATIONS
@@ -221,6 +221,11 @@ class SqliteDatabase:
         self._db.close()
 
 
+def _must_exist(path: str) -> None:
+    if path != ":memory:" and not Path(path).is_file():
+        raise NoCatalogue(f"there is no catalogue at {Path(path).resolve()}")
+
+
 class SqliteStore(SqlStore):
     """A job catalogue in one SQLite file (or ":memory:"); make one with `open`."""
 
@@ -228,20 +233,28 @@ class SqliteStore(SqlStore):
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, busy_seconds: float = 30.0, for_server: bool = False
+        cls,
+        path: str | Path,
+        *,
+        busy_seconds: float = 30.0,
+        for_server: bool = False,
+        create: bool = True,
     ) -> SqliteStore:
         """`busy_seconds`: how long a write waits for another process's write lock
         before giving up with StoreError; keep it short in a server, whose requests all
         wait meanwhile. `for_server`: checkpoints are left to `maintain`, run in a thread,
-        instead of falling on a request."""
+        instead of falling on a request. Without `create`, a file that does not exist is
+        NoCatalogue, not a new catalogue."""
+        if not create:
+            _must_exist(str(path))
         db = SqliteDatabase(str(path), busy_seconds, background_checkpoints=for_server)
         try:
             async with db.transaction() as conn:
-                await migrate(conn, MIGRATIONS, statements, str(path))
+                found = await migrate(conn, MIGRATIONS, statements, str(path))
         except BaseException:
             await db.close()
             raise
-        store = cls(db)
+        store = cls(db, created=found == 0)
         store.path = str(path)
         return store
 
