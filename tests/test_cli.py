@@ -154,3 +154,37 @@ def test_a_missing_search_path_schema_says_so(tmp_path: Path) -> None:
     done = cvjobs("user", "list", "--db", url, cwd=tmp_path)
     assert done.returncode == 2
     assert "the schema 'no_such_schema_here' in search_path does not exist" in done.stderr
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_scripts_cvjobs_runs_in_the_current_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "cvjobs"), "demo", "--jobs", "2", "--db", "here.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "here.db").is_file()
+
+
+def readme_commands() -> list[list[str]]:
+    """The `cvjobs ...` lines of the README's code blocks, up to a `|` or comment."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    found = []
+    for line in lines:
+        if line.startswith("cvjobs "):
+            words = line.split("#")[0].split("|")[0].split()
+            found.append(words[1:3] if words[1] in ("user", "token") else words[1:2])
+    return found
+
+
+@pytest.mark.parametrize("command", readme_commands(), ids=" ".join)
+def test_every_readme_command_exists(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert help_of(*command, capsys=capsys)
