@@ -35,7 +35,7 @@ RUN = f"cvjobs_t{os.getpid()}_{secrets.token_hex(3)}"
 TABLES = (
     "schema_migrations", "app_types", "clients", "client_groups", "client_group_members",
     "instances", "backupsets", "subclients", "storage_policies", "storage_policy_copies",
-    "job_users", "jobs", "job_sections", "accounts", "sessions", "events",
+    "job_users", "jobs", "job_sections", "accounts", "sessions", "events", "engine_jobs",
 )  # fmt: skip
 
 

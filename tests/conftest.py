@@ -57,7 +57,7 @@ class FakeClock:
 
 async def _fill(store: Store) -> None:
     await store.put_storage_policies(demo.POLICIES)
-    await store.upsert_jobs(demo.records(DEMO_JOBS, 42, NOW))
+    await store.upsert_jobs(demo.records(DEMO_JOBS, 42, NOW), for_engine=True)
     auth = AuthService(store, clock=time.time, idle_seconds=1800)
     await auth.create_account("admin", ADMIN_PASSWORD, role="admin")
     await auth.create_account("viewer", VIEWER_PASSWORD, role="viewer")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from cvjobs.cli import build_parser, main
 from cvjobs.config import ENV_ONLY, SETTINGS
+from cvjobs.errors import LoginFailed
+from cvjobs.service.auth import AuthService, login_rules
+from cvjobs.store import open_store
 from tests.catalogues import PG_ADMIN, pg_url, postgres_problem
 from tests.conftest import CVJOBS, FIXTURES
 
@@ -188,3 +195,98 @@ def test_every_readme_command_exists(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert help_of(*command, capsys=capsys)
+
+
+def lock_out(db: Path, name: str) -> None:
+    """Wrong logins until `name` is locked, the way the server judges them."""
+
+    async def fail() -> None:
+        store = await open_store(str(db))
+        auth = AuthService(store, clock=time.time, idle_seconds=60)
+        try:
+            for _ in range(login_rules().lock_after):
+                with contextlib.suppress(LoginFailed):
+                    await auth.login(name, base64.b64encode(b"wrong-password").decode())
+        finally:
+            await store.close()
+
+    asyncio.run(fail())
+
+
+def test_unlock_and_enable_of_a_locked_account(tmp_path: Path) -> None:
+    assert cvjobs("demo", "--jobs", "1", "--db", "c.db", cwd=tmp_path).returncode == 0
+    add = cvjobs("user", "add", "ops", "--all", "--db", "c.db", cwd=tmp_path, stdin="ops-pass-1\n")
+    assert add.returncode == 0, add.stderr
+    lock_out(tmp_path / "c.db", "ops")
+    assert "locked for" in cvjobs("user", "list", "--db", "c.db", cwd=tmp_path).stdout
+    cvjobs("user", "disable", "ops", "--db", "c.db", cwd=tmp_path)
+    enabled = cvjobs("user", "enable", "ops", "--db", "c.db", cwd=tmp_path)
+    assert "still locked out for" in enabled.stdout and "cvjobs user unlock ops" in enabled.stdout
+    unlocked = cvjobs("user", "unlock", "ops", "--db", "c.db", cwd=tmp_path)
+    assert unlocked.returncode == 0 and "ops: unlocked" in unlocked.stdout
+    listed = cvjobs("user", "list", "--db", "c.db", cwd=tmp_path).stdout
+    assert "ops\tviewer\tactive\t" in listed and "locked" not in listed
+    again = cvjobs("user", "unlock", "ops", "--db", "c.db", cwd=tmp_path)
+    assert "was not locked" in again.stdout
+    audit = cvjobs("audit", "--action", "user.unlock", "--db", "c.db", cwd=tmp_path)
+    assert audit.stdout.count("user.unlock") == 2
+
+
+def test_add_with_a_generated_password_for_a_taken_name_prints_no_password(
+    tmp_path: Path,
+) -> None:
+    cvjobs("demo", "--jobs", "1", "--db", "c.db", cwd=tmp_path)
+    first = cvjobs("user", "add", "ops", "--generate-password", "--db", "c.db", cwd=tmp_path)
+    assert first.returncode == 0 and "password: " in first.stdout
+    second = cvjobs("user", "add", "OPS", "--generate-password", "--db", "c.db", cwd=tmp_path)
+    assert second.returncode == 2 and second.stdout == ""
+    assert "there is already an account 'OPS'" in second.stderr
+
+
+def test_copy_says_which_accounts_it_kept_or_replaces_them(tmp_path: Path) -> None:
+    for db, password in (("a.db", "source-pass-1"), ("b.db", "target-pass-1")):
+        cvjobs("demo", "--jobs", "1", "--db", db, cwd=tmp_path)
+        cvjobs("user", "add", "admin", "--role", "admin", "--db", db, cwd=tmp_path, stdin=password)
+    cvjobs("user", "add", "ops", "--all", "--db", "a.db", cwd=tmp_path, stdin="ops-pass-1\n")
+    for db in ("b2.db", "b3.db"):  # two targets with their own admin and no jobs
+        (tmp_path / db).write_bytes((tmp_path / "b.db").read_bytes())
+        with sqlite3.connect(tmp_path / db) as conn:
+            conn.execute("DELETE FROM jobs")
+    kept = cvjobs("copy", "--from", "a.db", "--to", "b2.db", cwd=tmp_path)
+    assert kept.returncode == 0, kept.stderr
+    assert "kept the target's own admin" in kept.stdout and "--replace-accounts" in kept.stdout
+    replaced = cvjobs("copy", "--from", "a.db", "--to", "b3.db", "--replace-accounts", cwd=tmp_path)
+    assert replaced.returncode == 0 and "kept" not in replaced.stdout
+
+    def hash_of(db: str) -> str:
+        with sqlite3.connect(tmp_path / db) as conn:
+            row = conn.execute("SELECT password_hash FROM accounts WHERE name = 'admin'")
+            return str(row.fetchone()[0])
+
+    assert hash_of("b2.db") == hash_of("b.db") != hash_of("a.db") == hash_of("b3.db")
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["audit", "--action", "nonsense"], "unknown action 'nonsense'; known: login, lockout"),
+        (["import", "--job-id", "4", "x.json"], "cvjobs import: --job-id and --info-type go"),
+        (["import", "nostatus.ndjson"], "field 'status': is required"),
+    ],
+)
+def test_messages_say_what_and_where(tmp_path: Path, command: list[str], said: str) -> None:
+    cvjobs("demo", "--jobs", "1", "--db", "c.db", cwd=tmp_path)
+    (tmp_path / "x.json").write_text("{}")
+    (tmp_path / "nostatus.ndjson").write_text('{"jobSummary": {"jobId": 5, "jobType": "Backup"}}\n')
+    done = cvjobs(*command, "--db", "c.db", cwd=tmp_path)
+    assert done.returncode != 0 and said in done.stderr
+    assert "import: import:" not in done.stderr and "None" not in done.stderr
+
+
+def test_an_empty_import_file_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "blank.ndjson").write_text("\n \n")
+    done = cvjobs("import", "empty.json", "blank.ndjson", "--db", "c.db", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "warning: empty.json: there are no job records in it" in done.stderr
+    assert "warning: blank.ndjson: there are no job records in it" in done.stderr

@@ -22,6 +22,7 @@ from cvjobs.config import load
 from cvjobs.errors import BadRequest
 from cvjobs.model import ROLES, VIEWER, AuditQuery, Scope
 from cvjobs.service.accounts import AccountService
+from cvjobs.service.audit import ACTIONS as AUDIT_ACTIONS
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
 from cvjobs.store.base import Store
@@ -89,7 +90,11 @@ def add_parsers(sub: Any) -> None:
     passwd = with_db(users.add_parser("passwd", help="set a new password (ends its logins)"))
     passwd.add_argument("name")
     password_options(passwd)
-    for verb, what in (("disable", "refuse its logins and tokens"), ("enable", "allow again")):
+    for verb, what in (
+        ("disable", "refuse its logins and tokens"),
+        ("enable", "allow again (a lock-out stays: see unlock)"),
+        ("unlock", "lift a lock-out after failed logins, before it runs out"),
+    ):
         with_db(users.add_parser(verb, help=what)).add_argument("name")
     role = with_db(users.add_parser("role", help="change an account's role"))
     role.add_argument("name")
@@ -132,7 +137,9 @@ def add_parsers(sub: Any) -> None:
         )
     )
     audit.add_argument("--user", help="only this account")
-    audit.add_argument("--action", help="only this action (login, lockout, job.kill, ...)")
+    audit.add_argument(
+        "--action", help=f"only this action: {', '.join(AUDIT_ACTIONS)}", metavar="ACTION"
+    )
     audit.add_argument("--job", type=int, help="only this job")
     audit.add_argument("--since", type=duration, help="only this recent: 1d, 12h, ...")
     audit.add_argument("--limit", type=int, default=100, help="at most this many (100)")
@@ -161,6 +168,7 @@ def _password(args: argparse.Namespace) -> str:
 async def _user(service: AccountService, store: Store, args: argparse.Namespace) -> None:
     command = args.user_command
     if command == "add":
+        await service.must_be_new(args.name)  # before a password is asked for or shown
         account = await service.add(
             args.name,
             _password(args),
@@ -186,11 +194,20 @@ async def _user(service: AccountService, store: Store, args: argparse.Namespace)
             seen = "all clients" if a.is_admin else describe(a.scope, names)
             print(f"{shown(a.name)}\t{a.role}\t{state}\t{shown(seen)}")
     elif command == "passwd":
+        await service.must_exist(args.name)
         await service.set_password(args.name, _password(args))
         print(f"{args.name}: password changed; its logins were ended")
     elif command in ("disable", "enable"):
-        await service.set_disabled(args.name, command == "disable")
+        locked = await service.set_disabled(args.name, command == "disable")
         print(f"{args.name}: {command}d")
+        if locked and command == "enable":
+            print(
+                f"  it is still locked out for {locked} s after failed logins:"
+                f" cvjobs user unlock {shown(args.name)}"
+            )
+    elif command == "unlock":
+        was = await service.unlock(args.name)
+        print(f"{args.name}: {'unlocked' if was else 'was not locked; its failed logins reset'}")
     elif command == "role":
         await service.set_role(args.name, args.role)
         print(f"{args.name}: {args.role}")
@@ -246,6 +263,8 @@ async def _token(service: AccountService, args: argparse.Namespace) -> None:
 async def _audit(store: Store, args: argparse.Namespace) -> None:
     if not 1 <= args.limit <= 100_000:
         raise BadRequest("--limit takes 1 to 100000")
+    if args.action is not None and args.action not in AUDIT_ACTIONS:
+        raise BadRequest(f"unknown action {args.action!r}; known: {', '.join(AUDIT_ACTIONS)}")
     query = AuditQuery(
         since=int(time.time()) - args.since if args.since else 0,
         user=args.user,

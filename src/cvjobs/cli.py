@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -122,18 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
     c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
+    c.add_argument(
+        "--replace-accounts",
+        action="store_true",
+        help="an account the target has already (such as the admin a first start made)"
+        " takes the source's password, role and scope; without it the target's is kept",
+    )
     admin.add_parsers(sub)
     return parser
 
 
-async def run_copy(source_url: str, target_url: str) -> int:
+async def run_copy(source_url: str, target_url: str, replace_accounts: bool) -> int:
     source = await open_store(source_url, create=False)
     try:
         target = await open_store(target_url)
         _say_if_new(target, target_url)
         try:
             with _bulk():
-                copied = await copy_catalogue(source, target)
+                copied = await copy_catalogue(source, target, replace_accounts=replace_accounts)
         finally:
             await target.close()
     finally:
@@ -144,6 +150,11 @@ async def run_copy(source_url: str, target_url: str) -> int:
         f" {copied.policies} storage policies from {redacted(source_url)} to"
         f" {redacted(target_url)}"
     )
+    if copied.kept:
+        print(
+            f"kept the target's own {', '.join(copied.kept)} (accounts of the same name are"
+            " not copied over; --replace-accounts takes the source's)"
+        )
     return 0
 
 
@@ -175,7 +186,7 @@ async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
 async def fill_demo(store: Store, jobs: int, seed: int, now: int) -> int:
     await store.put_storage_policies(demo.POLICIES)
     with _bulk():
-        return await store.upsert_jobs(demo.records(jobs, seed, now))
+        return await store.upsert_jobs(demo.records(jobs, seed, now), for_engine=True)
 
 
 async def run_import(args: argparse.Namespace) -> int:
@@ -204,6 +215,8 @@ async def run_import(args: argparse.Namespace) -> int:
             await store.close()
     for path, count in loader.counts.items():
         print(f"{path}: {count} job(s) imported")
+        if not count:
+            print(f"warning: {path}: there are no job records in it", file=sys.stderr)
     return 0
 
 
@@ -218,18 +231,28 @@ def _bulk() -> Iterator[None]:
         gc.enable()
 
 
-async def prepare(settings: Settings) -> tuple[str | None, int]:
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare` found and did, for the banner."""
+
+    jobs: int
+    admin_made: bool  # the catalogue had no account: `admin` was created now
+    generated: str | None  # ...with this random password (none was given)
+
+
+async def prepare(settings: Settings) -> Prepared:
     """Open the catalogue once before serving: migrate it, create the admin account on
-    first start, fill demo data if asked. Returns (generated password, job count)."""
+    first start, fill demo data if asked."""
     store = await open_store(settings.db)
     _say_if_new(store, settings.db)
     try:
         auth = AuthService(store, clock=time.time, idle_seconds=60)
+        admin_made = not await store.count_accounts()
         generated = await auth.ensure_admin(settings.admin_password)
         await auth.purge()
         if settings.demo and await store.count_jobs() == 0:
             await fill_demo(store, settings.demo_jobs, settings.seed, int(time.time()))
-        return generated, await store.count_jobs()
+        return Prepared(await store.count_jobs(), admin_made, generated)
     finally:
         await store.close()
 
@@ -254,26 +277,33 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     settings = replace(settings, port=held.port)
     try:
-        generated, count = asyncio.run(prepare(settings))
-        _banner(settings, generated, count)
+        _banner(settings, asyncio.run(prepare(settings)))
         _run_server(settings, held)
     finally:
         held.close()
     return 0
 
 
-def _banner(settings: Settings, generated: str | None, count: int) -> None:
+def _banner(settings: Settings, prepared: Prepared) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    print(f"cvjobs {__version__}: {count} jobs in {redacted(settings.db)}")
+    print(f"cvjobs {__version__}: {prepared.jobs} jobs in {redacted(settings.db)}")
     workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
     print(f"listening on {url}{workers}")
     for root in _ROOT_SPELLING:
         print(f"  API root: {url}/{root}/")
-    if generated:
-        print(f"created account admin with password: {generated}")
+    if prepared.generated:
+        print(f"created account admin with password: {prepared.generated}")
         print("  (shown once; set CVJOBS_ADMIN_PASSWORD to choose it on a new catalogue)")
+    elif prepared.admin_made:
+        print("created account admin with the password in CVJOBS_ADMIN_PASSWORD")
     else:
-        print("log in as admin (password from CVJOBS_ADMIN_PASSWORD or the first start)")
+        print("log in as admin with its password (cvjobs user passwd admin sets a new one)")
+        if settings.admin_password:
+            print(
+                "warning: CVJOBS_ADMIN_PASSWORD was ignored: this catalogue has its accounts"
+                " already, and the variable only sets the password of a first start",
+                file=sys.stderr,
+            )
     print(
         f"log in: POST {url}/commandcenter/api/Login with"
         ' {"username": "admin", "password": "<Base64 of the password>"}'
@@ -402,12 +432,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         if args.command == "copy":
-            return asyncio.run(run_copy(args.source, args.target))
+            return asyncio.run(run_copy(args.source, args.target, args.replace_accounts))
         if args.command in ("user", "token", "audit"):
             return asyncio.run(admin.run(args))
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:
-        print(f"cvjobs {args.command}: {exc}; nothing was written", file=sys.stderr)
+        # Where it went wrong, unless that is only the command itself.
+        what = exc.message if exc.where == args.command else str(exc)
+        print(f"cvjobs {args.command}: {what}; nothing was written", file=sys.stderr)
         return 1
     except NoCatalogue as exc:
         print(

@@ -86,8 +86,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "engine",
         bool,
         True,
-        "run the job engine, which moves active jobs along and settles suspend/kill;"
-        " turn it off for a pure catalogue or mirror",
+        "the job engine: --no-engine turns it off. It moves the demo's and its own active"
+        " jobs along, settles their suspend and kill, and starts --demo's new jobs; without"
+        " it nothing moves a job by itself and actions settle at once (jobs written by"
+        " ingest or import are never moved)",
     ),
     Setting(
         "engine_speed",

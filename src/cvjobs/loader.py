@@ -228,6 +228,15 @@ def _first_line(path: Path) -> bytes:
         raise InvalidRecord(str(path), f"cannot read: {exc.strerror}") from None
 
 
+def _blank(path: Path) -> bool:
+    """Nothing but white space in the file (its first line was blank)."""
+    with path.open("rb") as f:
+        while chunk := f.read(PIECE_BYTES):
+            if chunk.strip():
+                return False
+    return True
+
+
 class Loader:
     """The batches of some job files, in order. Every file is opened (and a document
     read and parsed) when the loader is made, so a missing or malformed file fails
@@ -240,7 +249,10 @@ class Loader:
         self.counts = dict.fromkeys(paths, 0)
         self._sources: list[tuple[Path, Iterator[Prepared] | None]] = []
         for path in paths:
-            if importer.is_ndjson(_first_line(path)):
+            first = _first_line(path)
+            if not first.strip() and _blank(path):
+                self._sources.append((path, iter(())))  # nothing in it: a warning, later
+            elif importer.is_ndjson(first):
                 self._sources.append((path, None))
             else:
                 records = importer.read_job_file(path)

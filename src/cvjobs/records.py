@@ -165,6 +165,8 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     status_text, job_type, phase, reason, reason_code, app_type, dest_name = f.texts(_JOB_TEXTS)
     status = vocab.canonical_status(status_text)
     if status is None:
+        if summary.get("status") in (None, ""):
+            raise f.fail("status", "is required")
         raise f.fail("status", f"unknown status {summary.get('status')!r}")
     job_type = job_type.strip()
     if not job_type:

@@ -23,26 +23,45 @@ class Copied:
     policies: int
     tokens: int = 0
     audit: int = 0
+    # Accounts the target had already, under the same name (case-insensitive), and kept.
+    kept: tuple[str, ...] = ()
 
 
 async def copy_catalogue(
-    source: Store, target: Store, progress: Callable[[str], None] = lambda _: None
+    source: Store,
+    target: Store,
+    progress: Callable[[str], None] = lambda _: None,
+    *,
+    replace_accounts: bool = False,
 ) -> Copied:
+    """Copy everything; an account the target has already is kept as it is, unless
+    `replace_accounts` (then it takes the source's password, role, state and scope)."""
     if await target.count_jobs():
         raise InvalidRecord("copy", "the target catalogue already has jobs; copy into an empty one")
     policies = await source.storage_policies()
     await target.put_storage_policies(policies)
-    existing = {a.account.name.lower() for a in await target.accounts()}
-    accounts = 0
+    existing = {a.account.name.lower(): a.account.account_id for a in await target.accounts()}
+    accounts, kept = 0, []
     for stored in await source.accounts():
-        if stored.account.name.lower() not in existing:
-            account = stored.account
-            copied = await target.create_account(
-                account.name, stored.password_hash, role=account.role
+        account = stored.account
+        target_id = existing.get(account.name.lower())
+        if target_id is not None and not replace_accounts:
+            kept.append(account.name)
+            continue
+        if target_id is None:
+            target_id = (
+                await target.create_account(account.name, stored.password_hash, role=account.role)
+            ).account_id
+            await target.update_account(target_id, disabled=account.disabled)
+        else:
+            await target.update_account(
+                target_id,
+                password_hash=stored.password_hash,
+                role=account.role,
+                disabled=account.disabled,
             )
-            await target.update_account(copied.account_id, disabled=account.disabled)
-            await target.set_scope(copied.account_id, account.scope)
-            accounts += 1
+        await target.set_scope(target_id, account.scope)
+        accounts += 1
     target_ids = {a.account.name.lower(): a.account.account_id for a in await target.accounts()}
     tokens = await source.access_tokens()
     for t in tokens:
@@ -61,6 +80,7 @@ async def copy_catalogue(
         jobs += await target.upsert_jobs(page)
         after = page[-1].job.job_id
         progress(f"{jobs} jobs")
+    await target.give_to_engine(await source.engine_jobs())
     events = 0
     after = 0
     while batch := await source.export_events(after, PAGE):
@@ -80,4 +100,5 @@ async def copy_catalogue(
         policies=len(policies),
         tokens=len(tokens),
         audit=audit,
+        kept=tuple(kept),
     )

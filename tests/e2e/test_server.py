@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from xml.etree.ElementTree import fromstring
 
@@ -193,3 +194,63 @@ def test_passwords_and_tokens_never_reach_the_log(server: Server) -> None:
     secret = token.split()[-1]
     for needle in (server.password, encoded, wrong, "not-the-password-123", secret):
         assert needle not in text
+
+
+def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Server) -> None:
+    """Issue 11: the engine (here 1000 times faster than real time) moves the demo's jobs,
+    never one written through the ingest API; an action on that one settles at once."""
+    token = xml_login(fast_server)
+    record = {
+        "jobId": 880001,
+        "status": "Running",
+        "jobType": "Backup",
+        "backupLevel": 2,
+        "currentPhaseName": "Backup",
+        "percentComplete": 40,
+        "subclient": {"clientId": 2, "subclientId": 2},
+    }
+    headers = {"Authtoken": token, "Content_type": "application/json", "Accept": "application/json"}
+    status, _, _ = request(
+        fast_server, "POST", "/cvjobs/v1/jobs", json.dumps(record).encode(), **headers
+    )
+    assert status == 200
+
+    def summary() -> dict[str, object]:
+        _, _, body = request(fast_server, "GET", "/commandcenter/api/Job/880001", **headers)
+        found: dict[str, object] = json.loads(body)["jobs"][0]["jobSummary"]
+        return found
+
+    before = summary()
+    time.sleep(3)  # 3,000 engine seconds: a demo job runs through several phases meanwhile
+    assert summary() == before
+    assert (before["currentPhaseName"], before["percentComplete"]) == ("Backup", 40)
+    request(fast_server, "POST", "/commandcenter/api/Job/880001/action/kill", **headers)
+    assert summary()["status"] == "Killed"
+
+
+def test_an_admin_password_for_an_existing_catalogue_is_said_to_be_ignored(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "c.db"
+    for run, password in enumerate(("first-password-1", "second-password-2")):
+        port = free_port()
+        log = tmp_path / f"run{run}.log"
+        env = {**os.environ, "CVJOBS_ADMIN_PASSWORD": password}
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cvjobs", "serve", "--db", str(db), "--port", str(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}", process, log)
+        finally:
+            process.terminate()
+            assert process.wait(timeout=30) == 0
+        text = log.read_text()
+        if run == 0:
+            assert "created account admin with the password in CVJOBS_ADMIN_PASSWORD" in text
+            assert "ignored" not in text
+        else:
+            assert "CVJOBS_ADMIN_PASSWORD was ignored" in text

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from cvjobs.model import OPERATOR, VIEWER
-from cvjobs.service.audit import MAX_DETAIL
+from cvjobs.service.audit import ACTIONS, MAX_DETAIL
 from cvjobs.service.control import MAX_JOBS_PER_OPERATION
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock, done
@@ -131,3 +131,22 @@ def test_a_batch_that_is_done_is_one_entry_naming_its_jobs(
     (entry,) = catalogue.sql("SELECT action, job_id, outcome, detail FROM audit")
     listed = ", ".join(map(str, running))
     assert entry == ("job.suspend", 0, "ok", f"{len(running)} job(s): {listed}")
+
+
+def test_every_action_written_is_one_the_audit_command_knows(
+    client: TestClient, catalogue: Catalogue, clock: FakeClock
+) -> None:
+    operator = Tenant(catalogue, OPERATOR, "op")
+    running = Tenant.first(catalogue, f"client_id = {operator.client_id} AND status = 'Running'")
+    for action in ("suspend", "resume", "kill", "Resubmit"):
+        client.post(API + f"Job/{running}/action/{action}", headers=operator.json)
+    mine = {"clientId": operator.client_id, "subclientId": 0}
+    record = {"jobId": 990100, "status": "Running", "jobType": "Backup", "subclient": mine}
+    client.post(V1 + "jobs", json=record, headers=operator.json)
+    client.patch(V1 + "jobs/990100", json={"percentComplete": 5}, headers=operator.json)
+    client.post(V1 + "events", json={"jobId": 990100, "description": "x"}, headers=operator.json)
+    for _ in range(6):
+        client.post(API + "Login", json={"username": "op", "password": "d3Jvbmc="})
+    written = {row[0] for row in catalogue.sql("SELECT DISTINCT action FROM audit")}
+    assert {"job.kill", "ingest.jobs", "ingest.update", "login", "lockout"} <= written
+    assert written <= set(ACTIONS)

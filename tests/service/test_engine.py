@@ -57,7 +57,7 @@ def make(store: SqliteStore, clock: FakeClock, new_jobs: NewJobSource | None = N
 
 def test_a_running_job_moves_through_its_phases_and_finishes(store: SqliteStore) -> None:
     clock = FakeClock(T0)
-    run(store.upsert_jobs([JobRecord(running())]))
+    run(store.upsert_jobs([JobRecord(running())], for_engine=True))
     engine = make(store, clock)
     plan = plan_for(running(), 42)
     seen_phases, last_percent = [], 0.0
@@ -86,7 +86,7 @@ def test_the_same_seed_and_clock_give_the_same_history(tmp_path: Path) -> None:
     for name in ("a", "b"):
         store = run(SqliteStore.open(tmp_path / f"{name}.db"))
         clock = FakeClock(T0)
-        run(store.upsert_jobs([JobRecord(running(i)) for i in range(1, 30)]))
+        run(store.upsert_jobs([JobRecord(running(i)) for i in range(1, 30)], for_engine=True))
         engine = make(store, clock)
         for _ in range(50):
             clock.advance(37)
@@ -105,7 +105,8 @@ def test_pending_statuses_settle(store: SqliteStore) -> None:
                 JobRecord(running(1, status="Suspend Pending")),
                 JobRecord(running(2, status="Kill Pending")),
                 JobRecord(running(3, status="Interrupt Pending")),
-            ]
+            ],
+            for_engine=True,
         )
     )
     clock.advance(5)
@@ -117,7 +118,11 @@ def test_pending_statuses_settle(store: SqliteStore) -> None:
 
 def test_a_suspended_job_does_not_progress_and_auto_resumes(store: SqliteStore) -> None:
     clock = FakeClock(T0)
-    run(store.upsert_jobs([JobRecord(running(1, status="Suspended", auto_resume_at=T0 + 100))]))
+    run(
+        store.upsert_jobs(
+            [JobRecord(running(1, status="Suspended", auto_resume_at=T0 + 100))], for_engine=True
+        )
+    )
     engine = make(store, clock)
     clock.advance(99)
     run(engine.step())
@@ -131,7 +136,7 @@ def test_a_suspended_job_does_not_progress_and_auto_resumes(store: SqliteStore) 
 def test_waiting_jobs_start_after_their_wait(store: SqliteStore) -> None:
     clock = FakeClock(T0)
     waiting = running(1, status="Waiting", pending_reason="no streams")
-    run(store.upsert_jobs([JobRecord(waiting)]))
+    run(store.upsert_jobs([JobRecord(waiting)], for_engine=True))
     engine = make(store, clock)
     wait = plan_for(waiting, 42).wait_seconds
     clock.advance(wait - 1)
@@ -146,7 +151,7 @@ def test_waiting_jobs_start_after_their_wait(store: SqliteStore) -> None:
 def test_demo_mode_starts_new_jobs_on_a_schedule(store: SqliteStore) -> None:
     clock = FakeClock(T0)
     template = running(7, status="Completed", end_time=T0 - 10, percent_complete=100.0)
-    run(store.upsert_jobs([JobRecord(template)]))
+    run(store.upsert_jobs([JobRecord(template)], for_engine=True))
     engine = make(store, clock, NewJobSource([template], every_seconds=60))
     clock.advance(185)
     assert run(engine.step()) == 3
@@ -158,7 +163,7 @@ def test_demo_mode_starts_new_jobs_on_a_schedule(store: SqliteStore) -> None:
 def test_finished_jobs_are_left_alone(store: SqliteStore) -> None:
     clock = FakeClock(T0)
     done = running(1, status="Completed", end_time=T0, percent_complete=100.0)
-    run(store.upsert_jobs([JobRecord(done)]))
+    run(store.upsert_jobs([JobRecord(done)], for_engine=True))
     clock.advance(1000)
     assert run(make(store, clock).step()) == 0
     assert run(store.get_job(1)) == done
@@ -166,7 +171,7 @@ def test_finished_jobs_are_left_alone(store: SqliteStore) -> None:
 
 def test_progress_alone_is_written_every_few_seconds(store: SqliteStore) -> None:
     clock = FakeClock(T0)
-    run(store.upsert_jobs([JobRecord(running())]))
+    run(store.upsert_jobs([JobRecord(running())], for_engine=True))
     engine = make(store, clock)
     clock.advance(2)
     assert run(engine.step()) == 0  # 2 s of progress: not written yet
@@ -202,7 +207,11 @@ def test_a_job_with_an_absurd_value_fails_alone(
         finally:
             await store.close()
 
-    run(with_store(lambda s: s.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)])))
+    run(
+        with_store(
+            lambda s: s.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)], for_engine=True)
+        )
+    )
     empty_catalogue.sql("UPDATE jobs SET elapsed_time = ? WHERE id = 2", (2**63 - 1,))
     clock = FakeClock(T0)
 
@@ -250,7 +259,7 @@ class FailingWrites:
 def test_a_change_that_cannot_be_written_fails_its_job_alone(
     store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)], for_engine=True))
     clock = FakeClock(T0)
     failing = FailingWrites(store, {2})
     engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
@@ -274,7 +283,7 @@ def test_a_job_whose_step_raises_fails_alone(
         return real(job, seed)
 
     monkeypatch.setattr(engine_module, "plan_for", plan)
-    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)], for_engine=True))
     clock = FakeClock(T0)
     engine = make(store, clock)
     for _ in range(3):
@@ -290,7 +299,7 @@ def test_a_job_whose_step_raises_fails_alone(
 def test_a_job_that_cannot_even_be_marked_is_skipped_and_logged_once(
     store: SqliteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)]))
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2, 3)], for_engine=True))
     clock = FakeClock(T0)
     failing = FailingWrites(store, {2}, marks_too=True)
     engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
@@ -304,7 +313,7 @@ def test_a_job_that_cannot_even_be_marked_is_skipped_and_logged_once(
 
 
 def test_when_the_store_fails_the_step_fails_and_no_job_is_blamed(store: SqliteStore) -> None:
-    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2)]))
+    run(store.upsert_jobs([JobRecord(running(i)) for i in (1, 2)], for_engine=True))
     clock = FakeClock(T0)
     failing = FailingWrites(store, set())
     engine = JobEngine(failing, clock=clock, seed=42, job_id_base=BASE)  # type: ignore[arg-type]
@@ -317,3 +326,20 @@ def test_when_the_store_fails_the_step_fails_and_no_job_is_blamed(store: SqliteS
     run(engine.step())
     assert [run(store.get_job(i)).status for i in (1, 2)] == ["Running", "Running"]
     assert run(store.get_job(1)).elapsed_time == 20
+
+
+def test_the_engine_leaves_a_reporters_job_exactly_as_reported(store: SqliteStore) -> None:
+    """Issue 11: a job written by ingest or import is its reporter's; one the engine
+    started is taken over by the reporter who writes it."""
+    clock = FakeClock(T0)
+    run(store.upsert_jobs([JobRecord(running(1, current_phase="Backup"))]))
+    run(store.upsert_jobs([JobRecord(running(2, status="Kill Pending"))]))
+    run(store.upsert_jobs([JobRecord(running(3))], for_engine=True))
+    run(store.upsert_jobs([JobRecord(running(3, current_phase="Backup"))]))  # reported now
+    reported = [run(store.get_job(i)) for i in (1, 2, 3)]
+    engine = make(store, clock)
+    for _ in range(100):
+        clock.advance(60)
+        run(engine.step())
+    assert [run(store.get_job(i)) for i in (1, 2, 3)] == reported
+    assert run(store.engine_jobs()) == set()

@@ -256,6 +256,7 @@ def test_a_catalogue_from_before_the_sequence_allocates_above_its_ids(
     # Back to schema version 6, from before the sequence (7), then opened again: migrated.
     empty_catalogue.sql("DROP TABLE job_id_sequence")
     empty_catalogue.sql("ALTER TABLE jobs DROP COLUMN vsa_parent_job_id")
+    empty_catalogue.sql("DROP TABLE engine_jobs")
     empty_catalogue.sql("DELETE FROM schema_migrations WHERE version >= 7")
     store = run(open_store(empty_catalogue.url))
     try:

@@ -36,6 +36,13 @@ class AccountService:
             [AuditEntry(self._now(), self._actor, "local", action, detail=detail)]
         )
 
+    async def must_be_new(self, name: str) -> None:
+        if await self._store.get_account(name.strip()) is not None:
+            raise BadRequest(f"there is already an account {name.strip()!r}")
+
+    async def must_exist(self, name: str) -> None:
+        await self._account(name)
+
     async def _account(self, name: str) -> StoredAccount:
         stored = await self._store.get_account(name.strip())
         if stored is None:
@@ -69,10 +76,20 @@ class AccountService:
         await self._store.update_account(stored.account.account_id, password_hash=password_hash)
         await self._audit("user.passwd", stored.account.name)
 
-    async def set_disabled(self, name: str, disabled: bool) -> None:
+    async def set_disabled(self, name: str, disabled: bool) -> int:
+        """Disable or enable; returns the seconds the account stays locked out (0: none),
+        which enabling does not lift."""
         stored = await self._account(name)
         await self._store.update_account(stored.account.account_id, disabled=disabled)
         await self._audit("user.disable" if disabled else "user.enable", stored.account.name)
+        return max(0, stored.locked_until - self._now())
+
+    async def unlock(self, name: str) -> bool:
+        """Lift a lock-out and forget the failed logins; False if it was not locked."""
+        stored = await self._account(name)
+        await self._store.update_account(stored.account.account_id, unlock=True)
+        await self._audit("user.unlock", stored.account.name)
+        return stored.locked_until > self._now()
 
     async def set_role(self, name: str, role: str) -> None:
         if role not in ROLES:

@@ -11,13 +11,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Final
 
 from cvjobs.errors import CvjobsError, Forbidden, StoreError
 from cvjobs.model import Account, AuditEntry
+from cvjobs.service import lifecycle
 from cvjobs.store.base import Store
 
 SHOWN_IDS = 20
 MAX_DETAIL = 500
+
+# Every action the audit log records: what `cvjobs audit --action` takes.
+ACTIONS: Final = (
+    "login",
+    "lockout",
+    *(f"job.{action}" for action in lifecycle.ACTIONS),
+    "ingest.jobs",
+    "ingest.update",
+    "ingest.events",
+    *(f"user.{verb}" for verb in ("add", "passwd", "disable", "enable", "unlock", "role", "scope")),
+    "token.create",
+    "token.revoke",
+)
 
 
 def job_entry(

@@ -209,10 +209,17 @@ class JobControl:
             if len(refusals) > SHOWN_REFUSALS:
                 shown += f"; and {len(refusals) - SHOWN_REFUSALS} more jobs refuse it"
             raise JobActionFailed(shown + ("; no job was changed" if len(jobs) > 1 else ""))
-        if not self._engine_settles:
-            # No engine will settle Suspend Pending or Kill Pending: write the settled
-            # state, with both events, in the same write.
-            changes = [_then(change, settled(change.job, now)) for change in changes]
+        # Where no engine will settle Suspend Pending or Kill Pending (none runs, or the
+        # job is its reporter's), write the settled state, with both events, at once.
+        moved = (
+            await self._store.engine_jobs([job.job_id for job in jobs])
+            if self._engine_settles
+            else set()
+        )
+        changes = [
+            change if change.job.job_id in moved else _then(change, settled(change.job, now))
+            for change in changes
+        ]
         audit = [job_entry(now, account, address, f"job.{action}", [job.job_id for job in jobs])]
         if not await self._store.replace_jobs(changes, all_or_nothing=True, audit=audit):
             raise JobActionFailed(

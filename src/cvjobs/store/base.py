@@ -172,12 +172,24 @@ class Store(Protocol):
         *,
         require_newer: bool = False,
         audit: Sequence[AuditEntry] = (),
+        for_engine: bool = False,
     ) -> int:
         """Insert or replace jobs by id, with their entities, sections and events, all or
         nothing; `audit` entries go in the same transaction (as in every write below).
         Sections a record does not carry are kept. With `require_newer`, a record older
         than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
-        Returns how many jobs were written."""
+        The jobs are then their reporter's, which the engine leaves as they are; with
+        `for_engine` (the demo's), the active ones are the engine's to move. Returns how
+        many jobs were written."""
+        ...
+
+    async def engine_jobs(self, job_ids: Collection[int] | None = None) -> set[int]:
+        """Which of these jobs (None: all) the job engine moves: the ones it started or
+        a resubmit made (`create_job`) and the demo's (`for_engine`)."""
+        ...
+
+    async def give_to_engine(self, job_ids: Collection[int]) -> None:
+        """Let the engine move these jobs (a copy of a catalogue keeps who moves what)."""
         ...
 
     async def load(self, batches: Iterable[Prepared]) -> int:
@@ -193,7 +205,9 @@ class Store(Protocol):
         """(the count of all matches, the requested page of them)."""
         ...
 
-    async def active_jobs(self) -> list[Job]: ...
+    async def active_jobs(self) -> list[Job]:
+        """The active jobs the engine moves (see `engine_jobs`), by id."""
+        ...
 
     async def replace_jobs(
         self,
@@ -308,9 +322,10 @@ class Store(Protocol):
         password_hash: str | None = None,
         role: str | None = None,
         disabled: bool | None = None,
+        unlock: bool = False,
     ) -> None:
         """Change what is given. A new password or disabling ends the account's logins;
-        a new password also clears its failed logins and lock."""
+        a new password also clears its failed logins and lock, as `unlock` does."""
         ...
 
     async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:

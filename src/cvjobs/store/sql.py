@@ -162,6 +162,10 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
     # v8: a VM's job under a Virtual Server backup names its parent job (vsaParentJobID).
     (8, "ALTER TABLE jobs ADD COLUMN vsa_parent_job_id BIGINT NOT NULL DEFAULT 0;\n"),
+    # v9: the jobs the job engine moves: those it started, resubmitted jobs and the demo's.
+    # Every other job belongs to whoever reports it (ingest, import) and stays as reported;
+    # a report of an engine job takes it over. Jobs of older catalogues are reporters'.
+    (9, "CREATE TABLE engine_jobs (job_id BIGINT PRIMARY KEY);\n"),
 )
 
 

@@ -84,6 +84,22 @@ ANALYZE_AFTER = 10_000
 Migrations = Sequence[tuple[int, str]]
 
 
+_OWN = "INSERT INTO engine_jobs (job_id) VALUES (?) ON CONFLICT (job_id) DO NOTHING"
+
+
+async def _set_owner(conn: Connection, batch: Prepared, for_engine: bool) -> None:
+    """Jobs written for the engine (the demo's) are its to move, if active; any other
+    write is a report, and the reporter takes the job over."""
+    if for_engine:
+        active = [(row[0],) for row in batch.jobs if vocab.is_active(row[1])]
+        await conn.executemany(_OWN, active)
+    else:
+        job_ids = batch.job_ids
+        for start in range(0, len(job_ids), 500):
+            part = job_ids[start : start + 500]
+            await conn.execute(f"DELETE FROM engine_jobs WHERE {in_list('job_id', part)}", part)
+
+
 MIGRATIONS_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations"
     " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
@@ -217,21 +233,41 @@ class SqlStore(EntityReads):
         *,
         require_newer: bool = False,
         audit: Sequence[AuditEntry] = (),
+        for_engine: bool = False,
     ) -> int:
         stale_check: list[Job] | None = None
         if require_newer:
             records = list(records)
             stale_check = [r.job for r in records]
-        return await self._load(prepare_batches(records, BATCH), stale_check, audit)
+        return await self._load(prepare_batches(records, BATCH), stale_check, audit, for_engine)
 
     async def load(self, batches: Iterable[Prepared]) -> int:
-        return await self._load(batches, None, ())
+        return await self._load(batches, None, (), False)
+
+    async def engine_jobs(self, job_ids: Collection[int] | None = None) -> set[int]:
+        async with self._db.reading() as conn:
+            if job_ids is None:
+                rows = await conn.fetchall("SELECT job_id FROM engine_jobs")
+            elif not job_ids:
+                return set()
+            else:
+                ids = tuple(sorted(set(job_ids)))
+                rows = await conn.fetchall(
+                    f"SELECT job_id FROM engine_jobs WHERE {in_list('job_id', ids)}", ids
+                )
+        return {int(row[0]) for row in rows}
+
+    async def give_to_engine(self, job_ids: Collection[int]) -> None:
+        ids = sorted(set(job_ids))
+        async with self._db.transaction() as conn:
+            await conn.executemany(_OWN, [(i,) for i in ids])
 
     async def _load(
         self,
         batches: Iterable[Prepared],
         stale_check: list[Job] | None,
         audit: Sequence[AuditEntry],
+        for_engine: bool,
     ) -> int:
         count = 0
         async with self._db.transaction() as conn:
@@ -247,6 +283,7 @@ class SqlStore(EntityReads):
                 await entities.flush(conn)
                 if batch.jobs:
                     await conn.upsert_many(UPSERT_JOB, "jobs", JOB_COLUMN_NAMES, batch.jobs)
+                    await _set_owner(conn, batch, for_engine)
                 if batch.sections:
                     await conn.upsert_many(
                         UPSERT_SECTION, "job_sections", SECTION_COLUMNS, batch.sections
@@ -371,7 +408,12 @@ class SqlStore(EntityReads):
         # No ORDER BY: SQLite would rather walk the whole table in id order than sort a
         # few hundred rows (510 ms at a million jobs, every engine step).
         async with self._db.reading() as conn:
-            rows = await conn.fetchall(self._select_job + " WHERE " + IS_ACTIVE)
+            rows = await conn.fetchall(
+                self._select_job
+                + " WHERE "
+                + IS_ACTIVE
+                + " AND j.id IN (SELECT job_id FROM engine_jobs)"
+            )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.job_id)
 
     async def replace_jobs(
@@ -416,6 +458,7 @@ class SqlStore(EntityReads):
             entities.add(created, set_groups=False)
             await entities.flush(conn)
             await conn.execute(INSERT_JOB, job_params(created))
+            await conn.execute(_OWN, (created.job_id,))  # the engine moves what cvjobs makes
             await conn.executemany(
                 INSERT_EVENT, [event_params(replace(e, job_id=created.job_id)) for e in events]
             )
@@ -559,10 +602,14 @@ class SqlStore(EntityReads):
         password_hash: str | None = None,
         role: str | None = None,
         disabled: bool | None = None,
+        unlock: bool = False,
     ) -> None:
         changes: list[tuple[str, Any]] = []
+        unlock = unlock or password_hash is not None
         if password_hash is not None:
-            changes += [("password_hash", password_hash), ("failed_logins", 0), ("locked_until", 0)]
+            changes.append(("password_hash", password_hash))
+        if unlock:
+            changes += [("failed_logins", 0), ("locked_until", 0)]
         if role is not None:
             changes += [("role", role), ("is_admin", int(role == ADMIN))]
         if disabled is not None:
@@ -577,8 +624,8 @@ class SqlStore(EntityReads):
             if disabled or password_hash is not None:
                 # A disabled account or a changed password ends every open login.
                 await conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
-            if password_hash is not None:
-                # ...and a changed password lifts a lock-out (see judge_login).
+            if unlock:
+                # The lock-out itself (see judge_login).
                 row = await conn.fetchone("SELECT name FROM accounts WHERE id = ?", (account_id,))
                 if row is not None:
                     await conn.execute(
