@@ -20,6 +20,7 @@ from typing import Any
 
 from cvjobs.config import load
 from cvjobs.errors import BadRequest
+from cvjobs.logs import shown
 from cvjobs.model import ROLES, VIEWER, AuditQuery, Scope
 from cvjobs.service.accounts import AccountService
 from cvjobs.service.audit import ACTIONS as AUDIT_ACTIONS
@@ -37,15 +38,6 @@ def duration(text: str) -> int:
     if not match or len(match.group(1)) > 6:
         raise argparse.ArgumentTypeError(f"expected a duration like 90d, 12h, 30m or 1y: {text!r}")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def shown(text: str) -> str:
-    """Text as a terminal may print it: control and format characters (newlines, tabs,
-    ANSI escapes, bidirectional overrides) as escapes, so that a user name sent to Login
-    cannot forge a line or a column, nor restyle the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _names(text: str) -> list[str]:

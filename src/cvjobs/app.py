@@ -14,13 +14,15 @@ from contextlib import asynccontextmanager
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from cvjobs import vocab
+from cvjobs import logs, vocab
 from cvjobs.config import Settings, load
 from cvjobs.http import openapi
+from cvjobs.http.access_log import AccessLog
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
@@ -82,8 +84,10 @@ async def _every(
 
 def create_app_from_env() -> Starlette:
     """The app with settings from the CVJOBS_* environment: what each worker process of
-    `cvjobs serve --workers N` builds."""
-    return create_app(load({}))
+    `cvjobs serve --workers N` builds, its log set up as the settings say."""
+    settings = load({})
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(
@@ -178,5 +182,6 @@ def create_app(
             StarletteRoute("/openapi.json", openapi_endpoint, methods=["GET"]),
             StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
         ],
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )

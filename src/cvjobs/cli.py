@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cvjobs import __version__, admin, demo, importer
+from cvjobs import __version__, admin, demo, importer, logs
 from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_environ
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
 from cvjobs.listener import CannotListen, Claim, claim
@@ -312,6 +312,7 @@ def _banner(settings: Settings, prepared: Prepared) -> None:
 
 
 def _run_server(settings: Settings, held: Claim) -> None:
+    logs.configure(settings.log_level, settings.log_format)
     # uvicorn drains on SIGTERM/SIGINT, then raises the signal again with the handlers it
     # found: make those end the process with status 0, as a clean shutdown should.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -369,7 +370,7 @@ def _serve_granian(settings: Settings) -> None:
         workers=settings.workers,
         loop=Loops.uvloop,
         log_level=LogLevels(settings.log_level),
-        log_access=settings.log_level == "debug",
+        log_access=False,  # cvjobs writes its own (http/access_log.py)
         respawn_failed_workers=True,
         # Connections each worker serves at once (granian counts a connection from its
         # accept, idle or not); more wait in the listen backlog until one closes.
@@ -395,7 +396,7 @@ def _serve_uvicorn(settings: Settings, sock: socket.socket) -> None:
         "loop": "uvloop",
         # httptools, with a deadline on headers (workers read it from the environment).
         "http": "cvjobs.http.uvicorn_protocol:HeaderDeadlineProtocol",
-        "access_log": settings.log_level == "debug",
+        "access_log": False,  # cvjobs writes its own (http/access_log.py)
         # Connections (and requests) at once per worker; more get 503 at once.
         "limit_concurrency": settings.max_connections,
         # uvicorn's own idle limit for kept-alive connections (5 s) unless ours is shorter.

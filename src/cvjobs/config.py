@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from cvjobs.logs import LOG_FORMATS
 from cvjobs.ranges import EXACT_MAX
 
 
@@ -153,7 +154,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "connections each worker serves at once; more wait to be accepted (granian) or"
         " get 503 (uvicorn)",
     ),
-    Setting("log_level", str, "info", "server log level: debug, info, warning, error"),
+    Setting(
+        "log_level",
+        str,
+        "info",
+        "server log level: debug, info (one access log line per request), warning, error",
+    ),
+    Setting(
+        "log_format",
+        str,
+        "text",
+        "the server log's lines: text, or json (one object per line, the access log's"
+        " fields as keys)",
+    ),
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 # Secrets are read from the environment only, never from a command-line option.
@@ -185,6 +198,7 @@ class Settings:
     queue_seconds: int = 30
     max_connections: int = 1024
     log_level: str = "info"
+    log_format: str = "text"
 
 
 def parse_value(setting: Setting, text: str) -> Any:
@@ -241,6 +255,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError("demo_jobs cannot be negative")
     if settings.log_level not in ("debug", "info", "warning", "error", "critical"):
         raise ValueError(f"unknown log level {settings.log_level!r}")
+    if settings.log_format not in LOG_FORMATS:
+        raise ValueError(f"log_format must be text or json, not {settings.log_format!r}")
     if not 1 <= settings.max_body_kib <= 1024 * 1024:
         raise ValueError("max_body_kib must be between 1 and 1048576")
     if not 1 <= settings.max_ingest_body_mib <= 1024:

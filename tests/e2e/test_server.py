@@ -17,7 +17,7 @@ from xml.etree.ElementTree import fromstring
 
 import pytest
 
-from tests.e2e.conftest import Server, free_port, wait_until_up
+from tests.e2e.conftest import Server, free_port, running_server, wait_until_up
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,8 @@ def test_startup_banner(server: Server) -> None:
     assert f"listening on {server.url}" in text
     for root in ("commandcenter/api/", "webconsole/api/", "SearchSvc/CVWebService.svc/"):
         assert f"{server.url}/{root}" in text
-    assert "log in as admin" in text
+    assert "created account admin with the password in CVJOBS_ADMIN_PASSWORD" in text
+    assert f"log in: POST {server.url}/commandcenter/api/Login" in text
 
 
 def test_xml_client_over_the_wire(server: Server) -> None:
@@ -254,3 +255,31 @@ def test_an_admin_password_for_an_existing_catalogue_is_said_to_be_ignored(
             assert "ignored" not in text
         else:
             assert "CVJOBS_ADMIN_PASSWORD was ignored" in text
+
+
+def test_the_access_log_in_json_lines(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--no-engine", "--log-format", "json") as srv:
+        token = xml_login(srv)
+        status, headers, body = request(
+            srv, "GET", "/commandcenter/api/Job/4", Authtoken=token, X_Request_Id="case-1"
+        )
+        assert status == 200 and headers["x-request-id"] == "case-1"
+        request(srv, "GET", "/commandcenter/api/Job/4?token=" + token.split()[-1])
+        lines = [
+            json.loads(line) for line in srv.log.read_text().splitlines() if line.startswith("{")
+        ]
+    access = [line for line in lines if line["logger"] == "cvjobs.access"]
+    login, job, anonymous = access[-3:]
+    assert login["path"] == "/SearchSvc/CVWebService.svc/Login" and login["status"] == 200
+    assert job == {
+        **job,
+        "method": "GET",
+        "path": "/commandcenter/api/Job/4",
+        "status": 200,
+        "bytes": len(body),
+        "account": "admin",
+        "request_id": "case-1",
+        "level": "info",
+    }
+    assert anonymous["path"] == "/commandcenter/api/Job/4?token=***" and anonymous["status"] == 401
+    assert token.split()[-1] not in srv.log.read_text()

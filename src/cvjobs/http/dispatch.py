@@ -24,6 +24,7 @@ from cvjobs.errors import (
     RequestTimeout,
     RouteNotFound,
 )
+from cvjobs.http.access_log import remember_account
 from cvjobs.http.admission import Turn
 from cvjobs.http.cache import RenderCache
 from cvjobs.http.errors import error_response, unexpected_response
@@ -203,6 +204,7 @@ class Dispatcher:
             ctx = Context(request, fmt, self._services, params)
             if route.auth:
                 ctx.account = await self._services.auth.authenticate(token_of(request))
+                remember_account(request.scope, ctx.account.name)  # for the access log
             if request.method in ("POST", "PUT", "PATCH"):
                 ctx.body = await read_body(
                     request, self._max_body[route.native], self._body_seconds
