@@ -290,3 +290,20 @@ def test_an_empty_import_file_is_a_warning(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "warning: empty.json: there are no job records in it" in done.stderr
     assert "warning: blank.ndjson: there are no job records in it" in done.stderr
+
+
+def test_long_work_reports_progress_unless_quiet(tmp_path: Path) -> None:
+    made = cvjobs("demo", "--jobs", "300", "--db", "c.db", cwd=tmp_path)
+    assert "demo: 301 jobs of 301 jobs, " in made.stderr and "done in" in made.stderr
+    quiet = cvjobs("demo", "--jobs", "300", "--db", "q.db", "--quiet", cwd=tmp_path)
+    assert "demo:" not in quiet.stderr and quiet.returncode == 0
+    copied = cvjobs("copy", "--from", "c.db", "--to", "d.db", cwd=tmp_path)
+    assert "copy: 301 jobs of 301 jobs, " in copied.stderr
+    lines = "".join(
+        f'{{"jobSummary": {{"jobId": {i}, "status": "Completed", "jobType": "Backup"}}}}\n'
+        for i in range(1, 51)
+    )
+    (tmp_path / "jobs.ndjson").write_text(lines)
+    size = f"{len(lines) / 1024:.1f} KiB"
+    imported = cvjobs("import", "jobs.ndjson", "--db", "c.db", cwd=tmp_path)
+    assert f"import: {size} of {size}, 50 jobs, " in imported.stderr, imported.stderr

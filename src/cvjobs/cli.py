@@ -27,6 +27,7 @@ from cvjobs.config import ENV_ONLY, SETTINGS, Settings, load, redacted, to_envir
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
 from cvjobs.listener import CannotListen, Claim, claim
 from cvjobs.loader import Loader
+from cvjobs.progress import Progress
 from cvjobs.service.auth import AuthService
 from cvjobs.store import POSTGRES_SCHEMES, open_store, sqlite_path
 from cvjobs.store.base import Store
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     d.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     d.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line every 5 s)",
+    )
+    d.add_argument(
         "--now",
         type=int,
         default=None,
@@ -110,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         " CPU, at most 8, past which the writing is the limit; 1 checks them here)",
     )
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
+    i.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line every 5 s)",
+    )
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
     i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
     c = sub.add_parser(
@@ -123,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
     c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
     c.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line every 5 s)",
+    )
+    c.add_argument(
         "--replace-accounts",
         action="store_true",
         help="an account the target has already (such as the admin a first start made)"
@@ -132,14 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def run_copy(source_url: str, target_url: str, replace_accounts: bool) -> int:
+async def run_copy(source_url: str, target_url: str, replace_accounts: bool, quiet: bool) -> int:
     source = await open_store(source_url, create=False)
     try:
         target = await open_store(target_url)
         _say_if_new(target, target_url)
         try:
-            with _bulk():
-                copied = await copy_catalogue(source, target, replace_accounts=replace_accounts)
+            total = await source.count_jobs()
+            with _bulk(), Progress("copy", total, quiet=quiet) as progress:
+                copied = await copy_catalogue(
+                    source, target, progress.advance, replace_accounts=replace_accounts
+                )
         finally:
             await target.close()
     finally:
@@ -174,19 +193,20 @@ def _where(url: str) -> str:
     return url if url == ":memory:" else str(Path(sqlite_path(url)).resolve())
 
 
-async def run_demo(db: str, jobs: int, seed: int, now: int) -> int:
+async def run_demo(db: str, jobs: int, seed: int, now: int, quiet: bool) -> int:
     store = await open_store(db)
     _say_if_new(store, db)
     try:
-        return await fill_demo(store, jobs, seed, now)
+        return await fill_demo(store, jobs, seed, now, quiet)
     finally:
         await store.close()
 
 
-async def fill_demo(store: Store, jobs: int, seed: int, now: int) -> int:
+async def fill_demo(store: Store, jobs: int, seed: int, now: int, quiet: bool) -> int:
     await store.put_storage_policies(demo.POLICIES)
-    with _bulk():
-        return await store.upsert_jobs(demo.records(jobs, seed, now), for_engine=True)
+    with _bulk(), Progress("demo", demo.count(jobs), quiet=quiet) as progress:
+        records = progress.wrap(demo.records(jobs, seed, now))
+        return await store.upsert_jobs(records, for_engine=True)
 
 
 async def run_import(args: argparse.Namespace) -> int:
@@ -210,7 +230,9 @@ async def run_import(args: argparse.Namespace) -> int:
         store = await open_store(_db(args))
         _say_if_new(store, _db(args))
         try:
-            await store.load(loader.batches())
+            total = sum(path.stat().st_size for path in args.files)
+            with Progress("import", total, unit="bytes", count_unit="jobs", quiet=args.quiet) as p:
+                await store.load(loader.batches(p.advance))
         finally:
             await store.close()
     for path, count in loader.counts.items():
@@ -251,7 +273,9 @@ async def prepare(settings: Settings) -> Prepared:
         generated = await auth.ensure_admin(settings.admin_password)
         await auth.purge()
         if settings.demo and await store.count_jobs() == 0:
-            await fill_demo(store, settings.demo_jobs, settings.seed, int(time.time()))
+            await fill_demo(
+                store, settings.demo_jobs, settings.seed, int(time.time()), settings.quiet
+            )
         return Prepared(await store.count_jobs(), admin_made, generated)
     finally:
         await store.close()
@@ -427,13 +451,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError("--jobs cannot be negative")
             now = args.now if args.now is not None else int(time.time())
             started = time.perf_counter()
-            count = asyncio.run(run_demo(_db(args), args.jobs, args.seed, now))
+            count = asyncio.run(run_demo(_db(args), args.jobs, args.seed, now, args.quiet))
             print(
                 f"{count} demo jobs written to {_db(args)} in {time.perf_counter() - started:.1f}s"
             )
             return 0
         if args.command == "copy":
-            return asyncio.run(run_copy(args.source, args.target, args.replace_accounts))
+            return asyncio.run(
+                run_copy(args.source, args.target, args.replace_accounts, args.quiet)
+            )
         if args.command in ("user", "token", "audit"):
             return asyncio.run(admin.run(args))
         return asyncio.run(run_import(args))

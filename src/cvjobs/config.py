@@ -68,6 +68,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("demo", bool, False, "fill an empty catalogue with the demo CommCell on start"),
     Setting("demo_jobs", int, 5000, "how many jobs --demo creates"),
+    Setting(
+        "quiet",
+        bool,
+        False,
+        "no progress while --demo fills a new catalogue (a bar on a terminal, else a line"
+        " every 5 s)",
+    ),
     Setting("seed", int, 42, "random seed of the demo data (same seed, same catalogue)"),
     Setting(
         "token_idle_minutes",
@@ -183,6 +190,7 @@ class Settings:
     db: str = "cvjobs.db"
     demo: bool = False
     demo_jobs: int = 5000
+    quiet: bool = False
     seed: int = 42
     token_idle_minutes: int = 30
     admin_password: str = ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
@@ -273,26 +273,44 @@ class Loader:
             self._pool.join()
             self._pool = None
 
-    def batches(self) -> Iterator[Prepared]:
+    def batches(
+        self, progress: Callable[[int, int], None] = lambda _b, _j: None
+    ) -> Iterator[Prepared]:
+        """The batches in order; `progress(bytes, jobs)` is told what each one read (an
+        NDJSON file piece by piece, a document when its last batch is taken)."""
         for path, source in self._sources:
             seen: set[int] = set()
-            for batch in source or self._ndjson(path, self._pool):
+            if source is None:
+                for size, batch in self._ndjson(path, self._pool):
+                    self._count(path, batch, seen)
+                    yield batch
+                    progress(size, len(batch.jobs))
+                continue
+            for batch in source:
                 self._count(path, batch, seen)
                 yield batch
+                progress(0, len(batch.jobs))
+            progress(path.stat().st_size, 0)
 
-    def _ndjson(self, path: Path, pool: multiprocessing.pool.Pool | None) -> Iterator[Prepared]:
+    def _ndjson(
+        self, path: Path, pool: multiprocessing.pool.Pool | None
+    ) -> Iterator[tuple[int, Prepared]]:
+        """Each piece's size in bytes and its batch."""
         if pool is None:
-            yield from map(prepare_piece, pieces(path))
+            for piece in pieces(path):
+                yield piece.end - piece.start, prepare_piece(piece)
             return
         # At most two pieces a worker in flight, so memory stays flat when the store is
         # the slower side.
-        pending: deque[AsyncResult[Prepared]] = deque()
+        pending: deque[tuple[int, AsyncResult[Prepared]]] = deque()
         for piece in pieces(path):
-            pending.append(pool.apply_async(prepare_piece, (piece,)))
+            pending.append((piece.end - piece.start, pool.apply_async(prepare_piece, (piece,))))
             if len(pending) >= 2 * self.processes:
-                yield pending.popleft().get()
+                size, result = pending.popleft()
+                yield size, result.get()
         while pending:
-            yield pending.popleft().get()
+            size, result = pending.popleft()
+            yield size, result.get()
 
     def _count(self, path: Path, batch: Prepared, seen: set[int]) -> None:
         for job_id in batch.job_ids:

@@ -30,12 +30,13 @@ class Copied:
 async def copy_catalogue(
     source: Store,
     target: Store,
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Callable[[int], None] = lambda _: None,
     *,
     replace_accounts: bool = False,
 ) -> Copied:
     """Copy everything; an account the target has already is kept as it is, unless
-    `replace_accounts` (then it takes the source's password, role, state and scope)."""
+    `replace_accounts` (then it takes the source's password, role, state and scope).
+    `progress` is told how many jobs each page copied."""
     if await target.count_jobs():
         raise InvalidRecord("copy", "the target catalogue already has jobs; copy into an empty one")
     policies = await source.storage_policies()
@@ -79,7 +80,7 @@ async def copy_catalogue(
     while page := await source.export_jobs(after, PAGE):
         jobs += await target.upsert_jobs(page)
         after = page[-1].job.job_id
-        progress(f"{jobs} jobs")
+        progress(len(page))
     await target.give_to_engine(await source.engine_jobs())
     events = 0
     after = 0

@@ -41,6 +41,7 @@ __all__ = [
     "SEED_1452_BKP_INFO",
     "WINTER",
     "Agent",
+    "count",
     "records",
     "seed_job_4",
     "seed_job_1452",
@@ -293,6 +294,11 @@ def _history(job: Job) -> tuple[Event, ...]:
             replace(job, status="Running"), job.status, job.end_time, "", job.pending_reason
         ),
     )
+
+
+def count(jobs: int) -> int:
+    """How many records `records(jobs, ...)` yields."""
+    return jobs + sum(pinned > jobs for pinned in PINNED)
 
 
 def records(jobs: int, seed: int, now: int) -> Iterator[JobRecord]:
