@@ -29,7 +29,7 @@ def test_user_lifecycle(catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
     assert cli(catalogue, "user", "add", "carol", "--role", "operator", stdin="carol-pass-1\n") == 0
     assert "carol (operator) created" in capsys.readouterr().out
     assert cli(catalogue, "user", "add", "Carol", stdin="another-pass\n") == 2
-    assert "exists already" in capsys.readouterr().err
+    assert "there is already an account" in capsys.readouterr().err
     assert cli(catalogue, "user", "add", "dave", stdin="short\n") == 2
     assert "at least 8 characters" in capsys.readouterr().err
     client_name = catalogue.scalar("SELECT name FROM clients ORDER BY id LIMIT 1")
