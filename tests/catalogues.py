@@ -150,6 +150,10 @@ class Templates:
                 url = str(self._workdir / "template.db")
             else:
                 asyncio.run(admin_sql(f"CREATE DATABASE {RUN}"))
+                # The run's own database: a commit need not wait for its WAL to reach the
+                # disk (what a killed cvjobs committed is kept either way; only a crash of
+                # PostgreSQL itself could lose the last commits of a test).
+                asyncio.run(admin_sql(f"ALTER DATABASE {RUN} SET synchronous_commit = off"))
                 asyncio.run(_in_run("CREATE SCHEMA tpl"))
                 url = pg_url(RUN, "tpl")
 
