@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TextIO
 
 import orjson
 from starlette.applications import Starlette
@@ -22,7 +24,7 @@ from starlette.routing import Route as StarletteRoute
 from cvjobs import logs, vocab
 from cvjobs.config import Settings, load
 from cvjobs.http import openapi
-from cvjobs.http.access_log import AccessLog
+from cvjobs.http.access_log import AccessLog, AccessWriter
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
@@ -91,11 +93,16 @@ def create_app_from_env() -> Starlette:
 
 
 def create_app(
-    settings: Settings, *, clock: Callable[[], float] = time.time, run_engine: bool = True
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    run_engine: bool = True,
+    access_log: TextIO | None = None,
 ) -> Starlette:
     """The ASGI app. `clock` is UNIX time in seconds (tests pass a fake one); tokens use
     it as is, jobs use it sped up by `engine_speed`. With `run_engine` False the engine is
-    built (app.state.engine) but only steps when asked: tests drive it."""
+    built (app.state.engine) but only steps when asked: tests drive it. The access log
+    goes to `access_log` (standard error by default) at log levels info and debug."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -177,11 +184,14 @@ def create_app(
     async def openapi_endpoint(request: Request) -> Response:
         return Response(document, media_type="application/json")
 
+    writer = None
+    if settings.log_level in ("debug", "info"):
+        writer = AccessWriter(access_log or sys.stderr, settings.log_format)
     return Starlette(
         routes=[
             StarletteRoute("/openapi.json", openapi_endpoint, methods=["GET"]),
             StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog, writer=writer)],
         lifespan=lifespan,
     )

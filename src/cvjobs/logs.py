@@ -1,7 +1,8 @@
-"""The server's own log: every `cvjobs.*` logger (the access log, the engine, the HTTP
-layer) writes to standard error at the `--log-level`, as text lines or, with
-`--log-format json`, one JSON object per line. Each server process (every worker) sets
-it up once when its app is made; granian's and uvicorn's own loggers are theirs."""
+"""The server's own log: every `cvjobs.*` logger (the engine, the HTTP layer) writes to
+standard error at the `--log-level`, as text lines or, with `--log-format json`, one JSON
+object per line; the access log writes lines of the same shapes itself
+(cvjobs.http.access_log). Each server process (every worker) sets it up once; granian's
+and uvicorn's own loggers are theirs."""
 
 from __future__ import annotations
 
@@ -12,9 +13,6 @@ import time
 from typing import Any, Final
 
 LOG_FORMATS: Final = ("text", "json")
-# Fields a record may carry (logger.info(..., extra={"fields": {...}})), written as keys
-# of the JSON object, or as key=value after the message in text.
-FIELDS = "fields"
 _HANDLER_NAME = "cvjobs"
 
 
@@ -28,18 +26,6 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        fields: dict[str, Any] = getattr(record, FIELDS, {})
-        if fields:
-            line += " " + " ".join(f"{k}={shown(str(v)) or '-'}" for k, v in fields.items())
-        return line
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -48,7 +34,6 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            **getattr(record, FIELDS, {}),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -63,7 +48,8 @@ def configure(level: str, fmt: str) -> None:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False

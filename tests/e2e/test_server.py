@@ -265,9 +265,13 @@ def test_the_access_log_in_json_lines(tmp_path: Path) -> None:
         )
         assert status == 200 and headers["x-request-id"] == "case-1"
         request(srv, "GET", "/commandcenter/api/Job/4?token=" + token.split()[-1])
-        lines = [
-            json.loads(line) for line in srv.log.read_text().splitlines() if line.startswith("{")
-        ]
+        # Access lines are written every second while the server runs...
+        deadline = time.monotonic() + 5
+        while '"case-1"' not in srv.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert '"case-1"' in srv.log.read_text()
+    # ...and the rest when it stops.
+    lines = [json.loads(line) for line in srv.log.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "cvjobs.access"]
     login, job, anonymous = access[-3:]
     assert login["path"] == "/SearchSvc/CVWebService.svc/Login" and login["status"] == 200
