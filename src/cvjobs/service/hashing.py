@@ -83,22 +83,30 @@ class HashQueue:
     async def _acquire(self, address: str, gone: Gone | None, bounded: bool) -> None:
         watcher = asyncio.ensure_future(gone()) if gone is not None else None
         try:
-            if self._free > 0 and not self._count:
-                self._free -= 1
-                if watcher is not None:
-                    await self._still_there(watcher)
-                return
-            if bounded:
-                mine = len(self._waiting.get(address, ()))
-                if self._count >= self._max_waiting or mine >= self._per_address:
+            for last in (False, True):
+                if self._free > 0 and not self._count:
+                    self._free -= 1
+                    if watcher is not None:
+                        await self._still_there(watcher)
+                    return
+                if not (bounded and self._full(address)):
+                    break
+                if last:
                     retry = math.ceil((self._count + 1) * HASH_SECONDS / max(1, self._at_once))
                     raise TryLater("too many logins are waiting; try again shortly", retry)
+                # Logins whose clients have just hung up leave the line as soon as the
+                # server tells them so: let that news in before turning this one away.
+                await asyncio.sleep(PRESENCE_SECONDS)
             await self._wait(address, watcher)
         finally:
             if watcher is not None:
                 watcher.cancel()
                 if watcher.done() and not watcher.cancelled():
                     watcher.exception()  # a watcher that failed counts as a hang-up
+
+    def _full(self, address: str) -> bool:
+        mine = len(self._waiting.get(address, ()))
+        return self._count >= self._max_waiting or mine >= self._per_address
 
     async def _still_there(self, watcher: asyncio.Future[object]) -> None:
         """With a place taken at once: the server may not have told of a hang-up yet (it
