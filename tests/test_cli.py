@@ -307,3 +307,14 @@ def test_long_work_reports_progress_unless_quiet(tmp_path: Path) -> None:
     size = f"{len(lines) / 1024:.1f} KiB"
     imported = cvjobs("import", "jobs.ndjson", "--db", "c.db", cwd=tmp_path)
     assert f"import: {size} of {size}, 50 jobs, " in imported.stderr, imported.stderr
+
+
+def test_no_engine_says_what_it_turns_off(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of("serve", capsys=capsys).split())
+    said = text[text.index("--no-engine the job engine") :][:400]
+    assert "turns it off" in said and "settles their suspend and kill" in said
+    assert "jobs written by ingest or import are never moved" in said
+
+
+def test_the_engine_lock_file_is_ignored_by_git() -> None:
+    assert "*.engine-lock" in (ROOT / ".gitignore").read_text().splitlines()
