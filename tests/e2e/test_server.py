@@ -232,24 +232,11 @@ def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Serv
 def test_an_admin_password_for_an_existing_catalogue_is_said_to_be_ignored(
     tmp_path: Path,
 ) -> None:
-    db = tmp_path / "c.db"
+    db = str(tmp_path / "c.db")
     for run, password in enumerate(("first-password-1", "second-password-2")):
-        port = free_port()
-        log = tmp_path / f"run{run}.log"
-        env = {**os.environ, "CVJOBS_ADMIN_PASSWORD": password}
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cvjobs", "serve", "--db", str(db), "--port", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}", process, log)
-        finally:
-            process.terminate()
-            assert process.wait(timeout=30) == 0
-        text = log.read_text()
+        env = {"CVJOBS_ADMIN_PASSWORD": password}
+        with running_server(tmp_path, "--no-engine", env=env, db=db) as srv:
+            text = srv.log.read_text()
         if run == 0:
             assert "created account admin with the password in CVJOBS_ADMIN_PASSWORD" in text
             assert "ignored" not in text
