@@ -124,7 +124,7 @@ def test_vm_jobs_leave_the_rest_of_the_catalogue_as_it_was(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with_vms = {r.job.job_id: r for r in demo.records(2000, 42, NOW)}
-    monkeypatch.setattr(demo._Generator, "_vm_jobs", lambda self, job: ())
+    monkeypatch.setattr(demo._Generator, "_vm_jobs", lambda self, job: None)
     without = {r.job.job_id: r for r in demo.records(2000, 42, NOW)}
     changed = {i for i in without if without[i] != with_vms[i]}
     children = {i for i, r in with_vms.items() if r.job.vsa_parent_job_id}

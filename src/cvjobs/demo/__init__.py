@@ -31,7 +31,7 @@ from cvjobs.demo.commcell import (
     seed_job_1452,
     topology,
 )
-from cvjobs.demo.sections import VIRTUAL_SERVER, details, sections, vm_count, vm_status
+from cvjobs.demo.sections import VIRTUAL_SERVER, details, sections, vm_status
 from cvjobs.model import Event, Job, JobRecord, JsonObject
 from cvjobs.service.events import status_event
 
@@ -117,8 +117,8 @@ class _Generator:
         self.active_from = jobs - max(8, min(jobs // 500, 200)) + 1
         recent = max(jobs - HISTORIC_IDS + 1, 1)
         self.recent_step = 365 * DAY / recent
-        # Ids taken by VM child jobs: id -> (the Virtual Server backup, which of its VMs).
-        self.vm_children: dict[int, tuple[Job, int]] = {}
+        # Ids taken by VM child jobs: id -> (the Virtual Server backup, its VMs, which).
+        self.vm_children: dict[int, tuple[Job, list[JsonObject], int]] = {}
 
     def start_time(self, job_id: int) -> int:
         if job_id < HISTORIC_IDS:
@@ -216,42 +216,49 @@ class _Generator:
         )
         detailed = job.job_id > self.jobs - DETAILED_NEWEST
         child_of = self.vm_children.pop(job_id, None)
-        children = () if child_of else self._vm_jobs(job)
+        vms = None if child_of else self._vm_jobs(job)
         made = JobRecord(
             job,
-            sections=sections(job, rng, _POLICIES_BY_ID, detailed=detailed, vm_jobs=children),
+            sections=sections(job, rng, _POLICIES_BY_ID, detailed=detailed, vms=vms),
             events=_history(job),
         )
         # A VM's child job replaces the one drawn for its id; everything was drawn all
         # the same, so the rest of the catalogue does not change with the VMs.
         return _vm_job(job_id, *child_of, detailed=detailed) if child_of else made
 
-    def _vm_jobs(self, job: Job) -> tuple[int, ...]:
+    def _vm_jobs(self, job: Job) -> list[JsonObject] | None:
         """The ids right after a finished Virtual Server backup become its VMs' jobs
-        (none if one of them is active or the seed's)."""
-        if job.app.id != VIRTUAL_SERVER or job.job_type != vocab.BACKUP or not job.end_time:
-            return ()
-        if job.job_id in PINNED:
-            return ()
-        ids = tuple(range(job.job_id + 1, job.job_id + 1 + vm_count(job)))
+        (none if one of them is active or the seed's). Returns the backup's VMs, each
+        naming its job, or None."""
+        if (
+            job.app.id != VIRTUAL_SERVER
+            or job.job_type != vocab.BACKUP
+            or not job.end_time
+            or job.job_id in PINNED
+        ):
+            return None
+        vms = vm_status(job)
+        ids = range(job.job_id + 1, job.job_id + 1 + len(vms))
         if ids[-1] >= self.active_from or any(i in PINNED for i in ids):
-            return ()
-        for n, child in enumerate(ids):
-            self.vm_children[child] = (job, n)
-        return ids
+            return None
+        for n, (vm, child) in enumerate(zip(vms, ids, strict=True)):
+            vm["jobID"] = child
+            self.vm_children[child] = (job, vms, n)
+        return vms
 
 
-def _vm_job(job_id: int, parent: Job, n: int, *, detailed: bool) -> JobRecord:
-    """The job of the `n`th VM of the Virtual Server backup `parent`: inside the parent's
-    run, on its client and subclient (so whoever sees the parent sees it), failed if
-    the VM failed."""
-    vm = vm_status(parent)[n]
-    vm["jobID"] = job_id
-    count = vm_count(parent)
+def _vm_job(
+    job_id: int, parent: Job, vms: list[JsonObject], n: int, *, detailed: bool
+) -> JobRecord:
+    """The job of the `n`th of the VMs `vms` of the Virtual Server backup `parent`: inside
+    the parent's run, on its client and subclient (so whoever sees the parent sees it),
+    failed if the VM failed."""
+    count = len(vms)
     span = max(parent.end_time - parent.start_time, 1)
     start = parent.start_time + span * n // (count + 1)
     end = max(start + 1, parent.end_time - span * (count - 1 - n) // (count + 1))
-    vm["BackupStartTime"], vm["BackupEndTime"] = start, end
+    # The backup's own entry keeps the backup's times.
+    vm = {**vms[n], "BackupStartTime": start, "BackupEndTime": end}
     used = int(vm["UsedSpace"])
     failed = bool(vm["Status"])
     job = replace(

@@ -54,11 +54,11 @@ def sections(
     policies: dict[int, StoragePolicy],
     *,
     detailed: bool,
-    vm_jobs: tuple[int, ...] = (),
+    vms: list[JsonObject] | None = None,
 ) -> dict[str, JsonObject]:
     """The stored sections of a demo job: JobDetails extras (if `detailed`) and the
-    AdvancedDetails its type has. `vm_jobs`: a Virtual Server backup's child jobs, one per
-    VM in order (a VM without one shows the backup's own id)."""
+    AdvancedDetails its type has. `vms`: a Virtual Server backup's VMs as its child jobs
+    name them (None: `vm_status`, each VM showing the backup's own id)."""
     out: dict[str, JsonObject] = {}
     if detailed:
         out["jobDetail"] = details(
@@ -71,10 +71,8 @@ def sections(
             job.total_num_of_files,
         )
         if job.app.id == VIRTUAL_SERVER and job.job_type in vocab.BACKUP_JOB_TYPES:
-            vms = vm_status(job)
-            for vm, child in zip(vms, vm_jobs, strict=False):
-                vm["jobID"] = child
-            out["jobDetail"]["clientStatusInfo"] = {"vmStatus": vms}
+            listed = vm_status(job) if vms is None else vms
+            out["jobDetail"]["clientStatusInfo"] = {"vmStatus": listed}
     done = job.status in vocab.FINISHED_STATUSES
     if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
         out["bkpInfo"] = database_info(job, rng)
@@ -166,20 +164,11 @@ VIRTUAL_SERVER = 106
 _VM_NAMES = ("web", "db", "app", "mail", "files", "build", "dc", "cache")
 
 
-def _vm_rng(job: Job) -> random.Random:
-    return random.Random(job.job_id * 7_919 + 106)
-
-
-def vm_count(job: Job) -> int:
-    """How many VMs the Virtual Server backup `job` protected (as vm_status lists)."""
-    return _vm_rng(job).randint(2, 5)
-
-
 def vm_status(job: Job) -> list[JsonObject]:
     """The VMs a Virtual Server backup protected (JobDetails clientStatusInfo.vmStatus),
     with the fields cvpysdk's Job.get_vm_list documents. Drawn from a generator of the job's
     own, so the rest of the demo does not change with them."""
-    rng = _vm_rng(job)
+    rng = random.Random(job.job_id * 7_919 + 106)
     count = rng.randint(2, 5)
     failed = job.status == "Failed" or "errors" in job.status
     vms = []
