@@ -55,6 +55,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             )
 
 
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line every 5 s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cvjobs",
@@ -75,11 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--jobs", type=int, default=5000, help="how many jobs (default: 5000)")
     d.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     d.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
-    d.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress (a bar on a terminal, else a line every 5 s)",
-    )
+    _quiet_option(d)
     d.add_argument(
         "--now",
         type=int,
@@ -106,11 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         " CPU, at most 8, past which the writing is the limit; 1 checks them here)",
     )
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
-    i.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress (a bar on a terminal, else a line every 5 s)",
-    )
+    _quiet_option(i)
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
     i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
     c = sub.add_parser(
@@ -123,11 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--from", dest="source", required=True, help="the catalogue to read")
     c.add_argument("--to", dest="target", required=True, help="the catalogue to write")
-    c.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress (a bar on a terminal, else a line every 5 s)",
-    )
+    _quiet_option(c)
     c.add_argument(
         "--replace-accounts",
         action="store_true",
