@@ -22,10 +22,10 @@ from typing import Any
 import asyncpg
 
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
 from cvjobs.store.postgres import dollar
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
-from cvjobs.store.sql_store import MIGRATIONS_TABLE
+from cvjobs.store.protocols import Store
+from cvjobs.store.schema import MIGRATIONS_TABLE
 
 PG_ADMIN = os.environ.get("CVJOBS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RUN = f"cvjobs_t{os.getpid()}_{secrets.token_hex(3)}"

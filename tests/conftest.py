@@ -20,7 +20,7 @@ from cvjobs.app import create_app
 from cvjobs.config import Settings
 from cvjobs.service.auth import AuthService, token_hash
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 from tests.catalogues import Catalogue, Templates, postgres_problem
 
 BACKENDS = ["sqlite", "postgres"]

@@ -18,7 +18,8 @@ from cvjobs.cli import main
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES
 from cvjobs.records import job_from_summary, summary_of
-from cvjobs.store.sql import EntityWriter, job_params
+from cvjobs.store.batches import EntityWriter
+from cvjobs.store.rows import job_params
 from tests.catalogues import Catalogue, Templates
 
 

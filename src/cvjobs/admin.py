@@ -26,7 +26,7 @@ from cvjobs.service.accounts import AccountService
 from cvjobs.service.audit import ACTIONS as AUDIT_ACTIONS
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 
 _DURATION = re.compile(r"(\d+)([mhdy])")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}

@@ -36,7 +36,7 @@ from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 from cvjobs.store import open_store
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 ENGINE_TICK_SECONDS = 1.0

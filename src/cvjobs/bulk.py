@@ -13,7 +13,7 @@ from cvjobs import demo
 from cvjobs.config import redacted
 from cvjobs.progress import Progress
 from cvjobs.store import POSTGRES_SCHEMES, sqlite_path
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 
 
 @contextmanager

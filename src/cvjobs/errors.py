@@ -108,6 +108,13 @@ class StaleUpdate(CvjobsError):
     error_code = CODE_CONFLICT
 
 
+class AccountExists(CvjobsError):
+    """An account with this name (in any casing) exists already (HTTP 409)."""
+
+    http_status = 409
+    error_code = CODE_CONFLICT
+
+
 class OperationFailed(CvjobsError):
     """A well-formed request the catalogue cannot satisfy, answered with HTTP 200 and the
     generic errorCode body (AdvancedDetails: unknown job, type not applicable)."""

@@ -22,7 +22,7 @@ from cvjobs import importer, parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES, bounds
 from cvjobs.records import JOB_NUMBERS, job_from_summary
-from cvjobs.store.sql import BATCH, Prepared, prepare_batches
+from cvjobs.store.batches import BATCH, Batch, prepare_batches
 
 PIECE_BYTES = 4 << 20  # about 3,000 vendor-sized records
 
@@ -54,12 +54,12 @@ def pieces(path: Path, size: int = PIECE_BYTES) -> Iterator[Piece]:
         yield Piece(path, start, start + len(carry), line)
 
 
-def prepare_piece(piece: Piece) -> Prepared:
+def prepare_piece(piece: Piece) -> Batch:
     """Runs in a worker process: read, check and prepare one piece."""
     with piece.path.open("rb") as f:
         f.seek(piece.start)
         raw = f.read(piece.end - piece.start)
-    batch = Prepared()
+    batch = Batch()
     for where, summary in importer.ndjson_summaries(raw, str(piece.path), piece.first_line):
         plain = plain_job(summary)
         if plain is None:
@@ -247,7 +247,7 @@ class Loader:
     def __init__(self, paths: Sequence[Path], processes: int) -> None:
         self.processes = processes
         self.counts = dict.fromkeys(paths, 0)
-        self._sources: list[tuple[Path, Iterator[Prepared] | None]] = []
+        self._sources: list[tuple[Path, Iterator[Batch] | None]] = []
         for path in paths:
             first = _first_line(path)
             if not first.strip() and _blank(path):
@@ -275,7 +275,7 @@ class Loader:
 
     def batches(
         self, progress: Callable[[int, int], None] = lambda _b, _j: None
-    ) -> Iterator[Prepared]:
+    ) -> Iterator[Batch]:
         """The batches in order; `progress(bytes, jobs)` is told what each one read (an
         NDJSON file piece by piece, a document when its last batch is taken)."""
         for path, source in self._sources:
@@ -294,7 +294,7 @@ class Loader:
 
     def _ndjson(
         self, path: Path, pool: multiprocessing.pool.Pool | None
-    ) -> Iterator[tuple[int, Prepared]]:
+    ) -> Iterator[tuple[int, Batch]]:
         """Each piece's size in bytes and its batch."""
         if pool is None:
             for piece in pieces(path):
@@ -302,7 +302,7 @@ class Loader:
             return
         # At most two pieces a worker in flight, so memory stays flat when the store is
         # the slower side.
-        pending: deque[tuple[int, AsyncResult[Prepared]]] = deque()
+        pending: deque[tuple[int, AsyncResult[Batch]]] = deque()
         for piece in pieces(path):
             pending.append((piece.end - piece.start, pool.apply_async(prepare_piece, (piece,))))
             if len(pending) >= 2 * self.processes:
@@ -312,7 +312,7 @@ class Loader:
             size, result = pending.popleft()
             yield size, result.get()
 
-    def _count(self, path: Path, batch: Prepared, seen: set[int]) -> None:
+    def _count(self, path: Path, batch: Batch, seen: set[int]) -> None:
         for job_id in batch.job_ids:
             if job_id in seen:
                 raise InvalidRecord(str(path), f"job {job_id} appears more than once")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cvjobs.errors import InvalidRecord
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 
 PAGE = 10_000
 

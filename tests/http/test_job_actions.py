@@ -20,7 +20,7 @@ from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine
 from cvjobs.service.lifecycle import ACTIONS, RESUBMIT, decide
 from cvjobs.store import open_store
-from cvjobs.store.sql import JOB_COLUMNS
+from cvjobs.store.rows import COLUMN_NAMES
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock, done, first_job_id
 
@@ -221,8 +221,8 @@ def test_resubmit_of_a_job_with_the_largest_id_works(
     if top == ranges.EXACT_MAX:
         ingest(client, auth_json, top)
     else:
-        others = JOB_COLUMNS.split(",", 1)[1]
-        copy = f"INSERT INTO jobs ({JOB_COLUMNS}) SELECT ?, {others} FROM jobs WHERE id = 4"
+        others = ", ".join(COLUMN_NAMES[1:])
+        copy = f"INSERT INTO jobs (id, {others}) SELECT ?, {others} FROM jobs WHERE id = 4"
         catalogue.sql(copy, (top,))
     assert act(client, auth_json, top, "Resubmit") == {"jobIds": [str(BASE)]}
     assert act(client, auth_json, top, "Resubmit") == {"jobIds": [str(BASE + 1)]}

@@ -23,7 +23,7 @@ from cvjobs.service.auth import (
 )
 from cvjobs.service.hashing import HashQueue
 from cvjobs.store import open_store
-from cvjobs.store.base import (
+from cvjobs.store.values import (
     FAILED,
     LOCKED,
     LOCKOUT,

@@ -16,8 +16,9 @@ from cvjobs.model import EventQuery, Job, JobRecord, Ref
 from cvjobs.service import engine as engine_module
 from cvjobs.service.engine import JobEngine, NewJobSource, Plan, plan_for
 from cvjobs.store import open_store
-from cvjobs.store.base import JobChange, Store
+from cvjobs.store.protocols import Store
 from cvjobs.store.sqlite import SqliteStore
+from cvjobs.store.values import JobChange
 from tests.catalogues import Catalogue
 from tests.conftest import FakeClock
 

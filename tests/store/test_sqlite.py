@@ -12,7 +12,7 @@ import pytest
 
 from cvjobs.errors import StoreError
 from cvjobs.model import AuditEntry, AuditQuery, Job, JobRecord
-from cvjobs.store.sql import select_job
+from cvjobs.store.rows import select_job
 from cvjobs.store.sqlite import DIALECT, SqliteStore
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from cvjobs import demo
-from cvjobs.errors import StoreError
+from cvjobs.errors import AccountExists, StoreError
 from cvjobs.model import Job, JobQuery, JobRecord, Ref
-from cvjobs.store import open_store, sql_store
-from cvjobs.store.base import JobChange, Store
+from cvjobs.store import batches, jobs, open_store
+from cvjobs.store.protocols import Store
 from cvjobs.store.sqlite import SqliteStore
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
+from cvjobs.store.values import JobChange
 from tests.catalogues import Catalogue
 
 _runner: asyncio.Runner | None = None
@@ -139,7 +140,7 @@ def test_storage_policies(store: Store) -> None:
 
 def test_sessions(store: Store) -> None:
     account = run(store.create_account("Alice", "hash", role="viewer"))
-    with pytest.raises(StoreError, match="exists already"):
+    with pytest.raises(AccountExists, match="exists already"):
         run(store.create_account("alice", "hash", role="viewer"))
     assert run(store.get_account("ALICE")).account == account  # type: ignore[union-attr]
     run(store.create_session(b"k" * 32, account.account_id, 1000, 60))
@@ -216,7 +217,7 @@ def test_ids_a_reporter_wrote_in_the_range_are_not_given_again(store: Store) -> 
 def test_with_the_top_id_taken_the_lowest_free_id_is_given(
     store: Store, empty_catalogue: Catalogue
 ) -> None:
-    top = sql_store.JOB_ID_MAX
+    top = jobs.JOB_ID_MAX
     run(store.upsert_jobs([JobRecord(job(i)) for i in (BASE, BASE + 1, BASE + 3, top)]))
     # A catalogue from before the ranges may hold an id past the top: it is ignored.
     empty_catalogue.sql("UPDATE jobs SET id = ? WHERE id = ?", (2**63 - 1, BASE + 3))
@@ -224,7 +225,7 @@ def test_with_the_top_id_taken_the_lowest_free_id_is_given(
 
 
 def test_a_full_range_is_a_store_error_and_writes_nothing(store: Store) -> None:
-    top = sql_store.JOB_ID_MAX
+    top = jobs.JOB_ID_MAX
     run(store.upsert_jobs([JobRecord(job(top - 1)), JobRecord(job(top))]))
     with pytest.raises(StoreError, match="no job id is left"):
         created_ids(store, 1, first_id=top - 1)
@@ -337,8 +338,8 @@ def _job_indexes(store: Store) -> list[str]:
 def test_a_big_load_into_an_empty_catalogue_rebuilds_the_indexes(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_store, "BATCH", 50)
-    monkeypatch.setattr(sql_store, "DEFER_FROM", 50)
+    monkeypatch.setattr(jobs, "BATCH", 50)
+    monkeypatch.setattr(batches, "DEFER_FROM", 50)
     indexes = _job_indexes(store)
     assert len(indexes) >= 10
     clients = [Ref(2, "c2"), Ref(5, "c5")]
@@ -354,8 +355,8 @@ def test_a_big_load_into_an_empty_catalogue_rebuilds_the_indexes(
 def test_a_big_load_that_fails_keeps_the_indexes(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_store, "BATCH", 50)
-    monkeypatch.setattr(sql_store, "DEFER_FROM", 50)
+    monkeypatch.setattr(jobs, "BATCH", 50)
+    monkeypatch.setattr(batches, "DEFER_FROM", 50)
     indexes = _job_indexes(store)
 
     def records() -> Iterator[JobRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from cvjobs.errors import BadRequest
 from cvjobs.model import ROLES, Account, AuditEntry, Scope
@@ -14,14 +15,19 @@ from cvjobs.service.auth import (
     access_token_hash,
     check_password,
 )
-from cvjobs.store.base import Store, StoredAccount, StoredToken
+from cvjobs.store.protocols import AccountStore, AuditStore, EntityStore
+from cvjobs.store.values import StoredAccount, StoredToken
 
 MAX_TOKEN_SECONDS = 3650 * 86400
 
 
+class AccountsCatalogue(AccountStore, AuditStore, EntityStore, Protocol):
+    """What account and token management reads and writes."""
+
+
 class AccountService:
     def __init__(
-        self, store: Store, auth: AuthService, *, clock: Callable[[], float], actor: str
+        self, store: AccountsCatalogue, auth: AuthService, *, clock: Callable[[], float], actor: str
     ) -> None:
         self._store = store
         self._auth = auth

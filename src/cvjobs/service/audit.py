@@ -16,7 +16,7 @@ from typing import Final
 from cvjobs.errors import CvjobsError, Forbidden, StoreError
 from cvjobs.model import Account, AuditEntry
 from cvjobs.service import lifecycle
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import AuditStore
 
 SHOWN_IDS = 20
 MAX_DETAIL = 500
@@ -58,7 +58,7 @@ def job_entry(
 
 @asynccontextmanager
 async def refusals_audited(
-    store: Store,
+    store: AuditStore,
     clock: Callable[[], float],
     account: Account,
     address: str,

@@ -30,7 +30,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Generic, NoReturn, TypeVar
+from typing import Generic, NoReturn, Protocol, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -45,7 +45,8 @@ from cvjobs.errors import (
 )
 from cvjobs.model import ADMIN, EVERYTHING, ROLES, Account, AuditEntry, Scope, Session
 from cvjobs.service.hashing import Gone, HashQueue
-from cvjobs.store.base import (
+from cvjobs.store.protocols import AccountStore, AuditStore
+from cvjobs.store.values import (
     DISABLED,
     LOCKED,
     LOCKOUT,
@@ -54,7 +55,6 @@ from cvjobs.store.base import (
     THROTTLED,
     LoginAttempt,
     LoginRules,
-    Store,
     StoredSession,
     StoredToken,
 )
@@ -78,6 +78,10 @@ ADDRESS_FAILURES = 20
 ADDRESS_WINDOW_SECONDS = 5 * 60
 FORGET_SECONDS = 24 * 3600
 ACCESS_TOKEN_PREFIX = "cvat_"
+
+
+class AuthCatalogue(AccountStore, AuditStore, Protocol):
+    """What logins, sessions and tokens read and write."""
 
 
 def new_login_token() -> str:
@@ -171,7 +175,7 @@ def check_password(password: str) -> str:
 class AuthService:
     def __init__(
         self,
-        store: Store,
+        store: AuthCatalogue,
         *,
         clock: Callable[[], float],
         idle_seconds: int,

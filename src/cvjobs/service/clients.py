@@ -14,13 +14,18 @@ policies are not per client: every account sees all of them [OURS].
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from cvjobs.errors import OperationFailed
 from cvjobs.model import ClientGroupInfo, ClientInfo, EntityPath, Ref, Scope, StoragePolicy
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import EntityStore, JobStore
 
 # The PowerShell SDK's Get-CVId tests `clientId -eq -32000` for "client not found".
 NOT_FOUND_ID = -32000
+
+
+class ClientsCatalogue(EntityStore, JobStore, Protocol):
+    """What the entity routes read: entities, and jobs for storage policies."""
 
 
 def sees(scope: Scope, info: ClientInfo) -> bool:
@@ -34,7 +39,7 @@ def _named(name: str | None) -> Callable[[Ref], bool]:
 
 
 class ClientService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ClientsCatalogue) -> None:
         self._store = store
 
     # -- clients ---------------------------------------------------------------------

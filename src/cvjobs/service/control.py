@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Protocol
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, Forbidden, JobActionFailed
@@ -19,12 +20,17 @@ from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
 from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.events import started_event, status_event
-from cvjobs.store.base import JobChange, Store
+from cvjobs.store.protocols import AuditStore, JobStore
+from cvjobs.store.values import JobChange
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
 MAX_JOBS_PER_OPERATION = 1000
 # A refusal names this many jobs' reasons, then counts the rest.
 SHOWN_REFUSALS = 10
+
+
+class ControlCatalogue(JobStore, AuditStore, Protocol):
+    """What job control reads and writes: jobs, and the audit log of refusals."""
 
 
 def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "") -> Job:
@@ -106,7 +112,7 @@ def require_operator(account: Account) -> None:
 class JobControl:
     def __init__(
         self,
-        store: Store,
+        store: ControlCatalogue,
         *,
         clock: Callable[[], float],
         engine_settles: bool,

@@ -7,7 +7,7 @@ JobManager's subsystem 19 with numbers of ours ([OURS], listed in the README).
 from __future__ import annotations
 
 from cvjobs.model import CRITICAL, INFO, MAJOR, MINOR, Event, EventQuery, Job
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import EventStore
 
 CODE_STATE_CHANGE = "19:100"
 CODE_SUSPENDED = "19:101"
@@ -77,7 +77,7 @@ def started_event(job: Job, now: int, user: str, why: str) -> Event:
 
 
 class EventService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: EventStore) -> None:
         self._store = store
 
     async def find(self, query: EventQuery) -> list[Event]:

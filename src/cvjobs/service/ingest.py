@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
@@ -25,12 +25,18 @@ from cvjobs.service.control import require_operator
 from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
-from cvjobs.store.base import JobState, Store
+from cvjobs.store.protocols import AuditStore, EntityStore, EventStore, JobStore
+from cvjobs.store.values import JobState
 
 MAX_BATCH = 10_000
 # What an ingest item may carry beside the jobSummary fields.
 _ITEM_KEYS = frozenset({"jobSummary", "jobDetail", "advancedDetails"})
 _SEVERITIES = frozenset({0, 3, 6, 9})
+
+
+class IngestCatalogue(JobStore, EventStore, EntityStore, AuditStore, Protocol):
+    """What ingest reads and writes: jobs, their events, the entities they name, and the
+    audit log."""
 
 
 def _items(body: dict[str, Any], key: str) -> list[Any]:
@@ -70,7 +76,7 @@ def _record(item: Any, where: str, now: int) -> JobRecord:
 
 
 class IngestService:
-    def __init__(self, store: Store, *, clock: Callable[[], float]) -> None:
+    def __init__(self, store: IngestCatalogue, *, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
 

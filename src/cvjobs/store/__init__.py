@@ -1,8 +1,8 @@
-"""Job catalogue backends behind one interface (`cvjobs.store.base.Store`)."""
+"""Job catalogue backends behind one interface (`cvjobs.store.values.Store`)."""
 
 from __future__ import annotations
 
-from cvjobs.store.base import Store
+from cvjobs.store.protocols import Store
 from cvjobs.store.sqlite import SqliteStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")

@@ -1,5 +1,6 @@
 """Reads of the entities job records name (clients, client groups, backup sets,
-subclients), for the read-only entity routes (GET Client, ClientGroup, Subclient, ...).
+subclients): for the read-only entity routes (GET Client, ClientGroup, Subclient, ...),
+and what scoped writes and scope changes look up (stored_entities, entity_ids).
 
 `EntityReads` is a mixin of `SqlStore`: it needs only the store's `Database`. The reads
 know nothing of scopes; the service filters what an account may see, after the same
@@ -8,11 +9,13 @@ queries whoever asks (so a hidden entity costs what an absent one does).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, cast
 
 from cvjobs.model import ClientGroupInfo, ClientInfo, EntityPath, Ref
-from cvjobs.store.database import Connection, Database, Row
+from cvjobs.store.driver import Connection, Database, Row
+from cvjobs.store.filters import in_list
+from cvjobs.store.values import ENTITY_KINDS, StoredEntity
 
 # A backup set with its client, agent and instance; subclients join it.
 _PATH = (
@@ -130,6 +133,63 @@ class EntityReads:
             )
         return _ref(row[0], row[1]) if row else Ref()
 
+    async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
+        ids = tuple(sorted(set(client_ids)))
+        if not ids:
+            return {}
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT client_id, group_id FROM client_group_members WHERE "
+                + in_list("client_id", ids),
+                ids,
+            )
+        groups: dict[int, set[int]] = {client_id: set() for client_id in ids}
+        for client_id, group_id in rows:
+            groups[client_id].add(group_id)
+        return {client_id: frozenset(g) for client_id, g in groups.items()}
+
+    async def stored_entities(
+        self, wanted: Mapping[str, Collection[int]]
+    ) -> dict[str, dict[int, StoredEntity]]:
+        found: dict[str, dict[int, StoredEntity]] = {kind: {} for kind in ENTITY_KINDS}
+        async with self._db.reading() as conn:
+            for kind, ids in wanted.items():
+                rows: dict[int, StoredEntity] = found[kind]
+                chosen = sorted(set(ids) - {0})
+                for start in range(0, len(chosen), 1000):
+                    chunk = tuple(chosen[start : start + 1000])
+                    for entity_id, name, owner, parent in await conn.fetchall(
+                        _ENTITY_FACTS[kind] + in_list(_ENTITY_ID[kind], chunk), chunk
+                    ):
+                        old = rows.get(entity_id)
+                        owners = frozenset([owner] if owner else ())
+                        if old is not None:  # an instance used by several backup sets
+                            owners |= old.owners
+                        rows[entity_id] = StoredEntity(name or "", owners, parent or 0)
+        return found
+
+    async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
+        """Ids of the clients or client groups with these names (any casing)."""
+        if table not in ("clients", "client_groups") or not names:
+            return {}
+        lowered = frozenset(n.lower() for n in names)
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT lower(name), min(id) FROM {table}"
+                f" WHERE {in_list('lower(name)', lowered)} GROUP BY lower(name)",
+                tuple(lowered),
+            )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
+        if table not in ("clients", "client_groups") or not ids:
+            return {}
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                f"SELECT id, name FROM {table} WHERE {in_list('id', ids)}", tuple(sorted(ids))
+            )
+        return {int(row[0]): row[1] for row in rows}
+
 
 async def _members(conn: Connection, group_id: int | None) -> dict[int, ClientInfo]:
     """The members of the group (of every group: None), each with all of its groups.
@@ -156,3 +216,20 @@ def _clients(rows: Collection[Row]) -> list[ClientInfo]:
         if gid is not None:
             groups.append(_ref(gid, gname))
     return [ClientInfo(client, tuple(groups)) for client, groups in found.values()]
+
+
+# (id, name, owning client, parent) of each kind of entity, for stored_entities. Clients
+# own themselves; backup sets belong to their client, subclients to their backup set's, and
+# instances to the clients of the backup sets in them; the rest are shared.
+_ENTITY_FACTS = {
+    "clients": "SELECT id, name, id, 0 FROM clients WHERE ",
+    "app_types": "SELECT id, name, NULL, 0 FROM app_types WHERE ",
+    "storage_policies": "SELECT id, name, NULL, 0 FROM storage_policies WHERE ",
+    "job_users": "SELECT id, name, NULL, 0 FROM job_users WHERE ",
+    "backupsets": "SELECT id, name, client_id, client_id FROM backupsets WHERE ",
+    "subclients": "SELECT s.id, s.name, b.client_id, s.backupset_id FROM subclients s"
+    " LEFT JOIN backupsets b ON b.id = s.backupset_id WHERE ",
+    "instances": "SELECT i.id, i.name, b.client_id, 0 FROM instances i"
+    " LEFT JOIN backupsets b ON b.instance_id = i.id WHERE ",
+}
+_ENTITY_ID = {**dict.fromkeys(_ENTITY_FACTS, "id"), "subclients": "s.id", "instances": "i.id"}

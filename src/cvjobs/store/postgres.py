@@ -16,9 +16,10 @@ import asyncpg
 
 from cvjobs.config import redacted
 from cvjobs.errors import NoCatalogue, StoreError
-from cvjobs.store.database import Connection, Dialect, Row, Undo
+from cvjobs.store.driver import Connection, Dialect, Row, Undo
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
-from cvjobs.store.sql_store import SqlStore, migrate
+from cvjobs.store.schema import migrate
+from cvjobs.store.sql_store import SqlStore
 
 DIALECT = Dialect(
     name="postgresql",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store.sql import SHARED_MIGRATIONS, serial_ids
+from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
 CREATE TABLE app_types (id BIGINT PRIMARY KEY, name TEXT NOT NULL);

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from cvjobs.errors import NoCatalogue, StoreError
-from cvjobs.store.database import Dialect, Row, Undo
-from cvjobs.store.sql_store import SqlStore, migrate
+from cvjobs.store.driver import Dialect, Row, Undo
+from cvjobs.store.schema import migrate
+from cvjobs.store.sql_store import SqlStore
 from cvjobs.store.sqlite_schema import MIGRATIONS
 
 DIALECT = Dialect(

@@ -1,17 +1,15 @@
-"""The store interface: everything the services ask of a job catalogue.
-
-A store keeps jobs with their related entities (clients, instances, backup sets,
-subclients, storage policies, client groups, CommCell users), the per-job sections
-(AdvancedDetails and JobDetails extras), and this server's accounts and login sessions.
-Backends implement this protocol; nothing above the store knows which one it talks to.
-Driver errors are translated into `cvjobs.errors.StoreError` inside the backend.
+"""The store interfaces: what each consumer asks of a job catalogue, one protocol per
+concern, so that a service's dependencies are visible in its signature and a test double
+implements only what it is asked. `Store` is all of them plus the catalogue's lifecycle;
+backends implement it (cvjobs.store.sql_store), nothing above the store knows which one it
+talks to, and driver errors reach nobody above it: backends translate them into
+`cvjobs.errors.StoreError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import Protocol
 
 from cvjobs.model import (
     Account,
@@ -30,136 +28,24 @@ from cvjobs.model import (
     Scope,
     StoragePolicy,
 )
-
-if TYPE_CHECKING:
-    from cvjobs.store.sql import Prepared
-
-
-class StoredEntity(NamedTuple):
-    """What a scoped write needs to know of an entity a job record names: its stored name,
-    the clients it belongs to (none: shared by every client, or not yet used by any), and
-    its parent (a backup set's client, a subclient's backup set; 0 for the rest)."""
-
-    name: str
-    owners: frozenset[int]
-    parent: int = 0
-
-
-# The entity kinds a job record names, as `Store.stored_entities` takes them.
-ENTITY_KINDS = (
-    "clients",
-    "app_types",
-    "instances",
-    "backupsets",
-    "subclients",
-    "storage_policies",
-    "job_users",
+from cvjobs.store.batches import Batch
+from cvjobs.store.values import (
+    JobChange,
+    JobState,
+    LoginAttempt,
+    LoginRules,
+    LoginVerdict,
+    StoredAccount,
+    StoredEntity,
+    StoredSession,
+    StoredToken,
 )
 
 
-class JobState(NamedTuple):
-    """What ingest needs to know of a stored job before replacing it."""
+class JobStore(Protocol):
+    """Jobs, their sections and storage policies: what job reads, ingest, control, the
+    engine, `cvjobs import` and `cvjobs copy` ask."""
 
-    status: str
-    last_update_time: int
-    client_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSession:
-    account: Account
-    created_at: int
-    last_used: int
-    idle_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class JobChange:
-    """A job's new state, written only if its stored status is still `expect_status`
-    (compare and set), with the events the change makes."""
-
-    job: Job
-    expect_status: str
-    events: tuple[Event, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAccount:
-    account: Account
-    password_hash: str
-    failed_logins: int = 0
-    locked_until: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LoginRules:
-    """When failed logins lock a name or throttle an address."""
-
-    lock_after: int  # failures of a name in a row that lock it...
-    lock_seconds: int  # ...for this long
-    address_failures: int  # failures from one address within...
-    address_window: int  # ...this many seconds refuse it, until the oldest is that old
-    forget_seconds: int  # a name's failures this far apart do not add up
-
-
-@dataclass(frozen=True, slots=True)
-class LoginAttempt:
-    """A login whose password has been checked, to be judged."""
-
-    name: str  # as sent (stripped); its failures are kept under the lower-cased name
-    address: str
-    now: int
-    account_id: int | None  # the account whose hash was checked; None: no such name
-    password_ok: bool
-    # The session an admitted login opens, with its audit entries:
-    token_hash: bytes = b""
-    idle_seconds: int = 0
-    audit: tuple[AuditEntry, ...] = ()
-
-
-# LoginVerdict.outcome: OPEN only from peek_login (nothing refuses it yet); OK: the session
-# is open; the rest refuse. LOCKOUT is a failure that has just locked the name.
-OPEN, OK, FAILED, LOCKOUT, LOCKED, THROTTLED, DISABLED = (
-    "open", "ok", "failed", "lockout", "locked", "throttled", "disabled"
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class LoginVerdict:
-    outcome: str
-    wait: int = 0  # LOCKED, LOCKOUT, THROTTLED: seconds until a login may succeed
-
-
-@dataclass(frozen=True, slots=True)
-class StoredToken:
-    """A long-lived access token (its secret is never stored)."""
-
-    account: Account
-    token_id: int
-    name: str
-    created_at: int
-    expires_at: int
-    revoked_at: int = 0
-    last_used: int = 0
-    token_hash: str = ""  # hex SHA-256 of the secret; for copying a catalogue, never shown
-
-
-class Store(Protocol):
-    created: bool
-    """True if opening it made a new, empty catalogue."""
-
-    async def close(self) -> None: ...
-
-    async def maintain(self) -> None:
-        """Housekeeping a server runs every few seconds."""
-        ...
-
-    async def try_lead(self) -> bool:
-        """True if this process runs the job engine on this catalogue (one process does,
-        among all workers; another takes over when it dies)."""
-        ...
-
-    # Jobs
     async def get_job(self, job_id: int) -> Job | None: ...
 
     async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
@@ -192,9 +78,10 @@ class Store(Protocol):
         """Let the engine move these jobs (a copy of a catalogue keeps who moves what)."""
         ...
 
-    async def load(self, batches: Iterable[Prepared]) -> int:
-        """upsert_jobs for records already turned into rows by `cvjobs.store.sql.prepare`
-        (possibly in other processes), in one transaction. Returns how many jobs."""
+    async def load(self, batches: Iterable[Batch]) -> int:
+        """upsert_jobs for records already turned into a `Batch` (cvjobs.store.batches:
+        rows by the named columns of cvjobs.store.rows, possibly prepared in other
+        processes), in one transaction. Returns how many jobs."""
         ...
 
     async def job_states(self, job_ids: Sequence[int]) -> dict[int, JobState]:
@@ -236,14 +123,6 @@ class Store(Protocol):
         is taken, the lowest unused one): unique however many workers allocate at once."""
         ...
 
-    async def add_events(
-        self, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
-    ) -> None: ...
-
-    async def list_events(self, query: EventQuery) -> list[Event]:
-        """Matching events, newest first."""
-        ...
-
     async def put_sections(self, job_id: int, sections: dict[str, JsonObject]) -> bool:
         """Replace the named sections of an existing job; False if there is no such job."""
         ...
@@ -256,7 +135,33 @@ class Store(Protocol):
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
 
-    # Entities, for the read-only entity routes (cvjobs.store.entity_reads)
+    async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:
+        """Up to `limit` jobs with ids above `after_id`, in id order, with all their
+        sections and their client groups."""
+        ...
+
+    async def storage_policies(self) -> list[StoragePolicy]: ...
+
+
+class EventStore(Protocol):
+    """The events job changes write (GET Events, ingest's events)."""
+
+    async def add_events(
+        self, events: Iterable[Event], audit: Sequence[AuditEntry] = ()
+    ) -> None: ...
+
+    async def list_events(self, query: EventQuery) -> list[Event]:
+        """Matching events, newest first."""
+        ...
+
+    async def export_events(self, after_id: int, limit: int) -> list[Event]:
+        """Up to `limit` events with ids above `after_id`, oldest first."""
+        ...
+
+
+class EntityStore(Protocol):
+    """The entities job records name: the entity routes' reads and what scoped writes look up."""
+
     async def clients(
         self, *, client_id: int | None = None, name: str | None = None
     ) -> list[ClientInfo]:
@@ -290,21 +195,31 @@ class Store(Protocol):
         none does)."""
         ...
 
-    # Whole-catalogue export (cvjobs copy)
-    async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:
-        """Up to `limit` jobs with ids above `after_id`, in id order, with all their
-        sections and their client groups."""
+    async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
+        """The stored client groups of each of these clients (empty for unknown ones)."""
         ...
 
-    async def export_events(self, after_id: int, limit: int) -> list[Event]:
-        """Up to `limit` events with ids above `after_id`, oldest first."""
+    async def stored_entities(
+        self, wanted: Mapping[str, Collection[int]]
+    ) -> dict[str, dict[int, StoredEntity]]:
+        """For each kind of ENTITY_KINDS, the stored entities among the ids wanted (absent
+        ones are left out)."""
         ...
 
-    async def storage_policies(self) -> list[StoragePolicy]: ...
+    async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
+        """{lowercased name: id} of the clients or client_groups with these names."""
+        ...
+
+    async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
+        """{id: name} of these clients or client_groups."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Accounts, their login sessions and access tokens, and the verdicts on logins."""
 
     async def accounts(self) -> list[StoredAccount]: ...
 
-    # Accounts and sessions
     async def count_accounts(self) -> int: ...
 
     async def create_account(
@@ -328,26 +243,7 @@ class Store(Protocol):
         a new password also clears its failed logins and lock, as `unlock` does."""
         ...
 
-    async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
-        """The stored client groups of each of these clients (empty for unknown ones)."""
-        ...
-
-    async def stored_entities(
-        self, wanted: Mapping[str, Collection[int]]
-    ) -> dict[str, dict[int, StoredEntity]]:
-        """For each kind of ENTITY_KINDS, the stored entities among the ids wanted (absent
-        ones are left out)."""
-        ...
-
     async def set_scope(self, account_id: int, scope: Scope) -> None: ...
-
-    async def entity_ids(self, table: str, names: Collection[str]) -> dict[str, int]:
-        """{lowercased name: id} of the clients or client_groups with these names."""
-        ...
-
-    async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
-        """{id: name} of these clients or client_groups."""
-        ...
 
     async def peek_login(
         self, name: str, address: str, now: int, rules: LoginRules
@@ -371,7 +267,6 @@ class Store(Protocol):
         say (unlocked, last failure more than `forget_seconds` ago). Returns rows gone."""
         ...
 
-    # Long-lived access tokens, by the hex SHA-256 of their secret
     async def create_access_token(
         self,
         token_hash: str,
@@ -392,17 +287,6 @@ class Store(Protocol):
 
     async def revoke_access_token(self, token_id: int, now: int) -> bool: ...
 
-    # The audit log
-    async def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
-
-    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        """Newest first."""
-        ...
-
-    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
-        """Up to `limit` entries with ids above `after_id`, oldest first (cvjobs copy)."""
-        ...
-
     async def create_session(
         self,
         token_hash: bytes,
@@ -420,4 +304,36 @@ class Store(Protocol):
 
     async def delete_sessions_idle_since(self, now: int) -> int:
         """Remove every session whose inactivity timeout has passed at `now`."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit log."""
+
+    async def add_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
+        """Up to `limit` entries with ids above `after_id`, oldest first (cvjobs copy)."""
+        ...
+
+
+class Store(JobStore, EventStore, EntityStore, AccountStore, AuditStore, Protocol):
+    """A whole job catalogue, as a server or a command opens it."""
+
+    created: bool
+    """True if opening it made a new, empty catalogue."""
+
+    async def close(self) -> None: ...
+
+    async def maintain(self) -> None:
+        """Housekeeping a server runs every few seconds."""
+        ...
+
+    async def try_lead(self) -> bool:
+        """True if this process runs the job engine on this catalogue (one process does,
+        among all workers; another takes over when it dies)."""
         ...
