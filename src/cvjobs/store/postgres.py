@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -47,8 +47,14 @@ def dollar(sql: str) -> str:
     return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
 
 
-def _failed(exc: BaseException) -> NoReturn:
-    raise StoreError(f"the catalogue failed: {exc}") from exc
+@contextmanager
+def driver_errors(failed: str = "the catalogue failed") -> Iterator[None]:
+    """The one place asyncpg's errors (and the socket's) become StoreError: every
+    statement, transaction and pool call runs inside it."""
+    try:
+        yield
+    except _DRIVER_ERRORS as exc:
+        raise StoreError(f"{failed}: {exc}") from exc
 
 
 class PostgresConnection:
@@ -56,10 +62,8 @@ class PostgresConnection:
         self._conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
+        with driver_errors():
             status: str = await self._conn.execute(dollar(sql), *params)
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
@@ -67,10 +71,8 @@ class PostgresConnection:
         batch = [tuple(row) for row in rows]
         if not batch:
             return
-        try:
+        with driver_errors():
             await self._conn.executemany(dollar(sql), batch)
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
 
     async def upsert_many(
         self, sql: str, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -82,7 +84,7 @@ class PostgresConnection:
         # statement's own ON CONFLICT clause: several times faster than row by row.
         staging = f"staging_{table}"
         from_staging = _VALUES.sub(f"SELECT {', '.join(columns)} FROM {staging}", sql, count=1)
-        try:
+        with driver_errors():
             await self._conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {staging}"
                 f" (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -90,26 +92,16 @@ class PostgresConnection:
             await self._conn.execute(f"TRUNCATE {staging}")
             await self._conn.copy_records_to_table(staging, records=rows, columns=list(columns))
             await self._conn.execute(from_staging)
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        try:
+        with driver_errors():
             rows: list[Row] = await self._conn.fetch(dollar(sql), *params)
             return rows
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        try:
+        with driver_errors():
             row: Row | None = await self._conn.fetchrow(dollar(sql), *params)
             return row
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
-
-    @property
-    def driver(self) -> asyncpg.Connection:
-        return self._conn
 
 
 class PostgresDatabase:
@@ -121,7 +113,7 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        try:
+        with driver_errors():
             async with self._pool.acquire() as conn:
                 tx = conn.transaction()
                 await tx.start()
@@ -134,30 +126,24 @@ class PostgresDatabase:
                     raise
                 else:
                     await tx.commit()
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[PostgresConnection]:
-        try:
+        with driver_errors():
             async with self._pool.acquire() as conn:
                 yield PostgresConnection(conn)
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
 
     async def try_lead(self) -> bool:
         # A session-level advisory lock on a connection kept for the purpose; PostgreSQL
         # drops it when that connection ends, however the process ends.
         if self._lead is not None:
             return True
-        try:
+        with driver_errors():
             conn = await self._pool.acquire()
             if await conn.fetchval(f"SELECT pg_try_advisory_lock({_ENGINE_LOCK})"):
                 self._lead = conn
                 return True
             await self._pool.release(conn)
-        except _DRIVER_ERRORS as exc:
-            _failed(exc)
         return False
 
     async def maintain(self) -> None:

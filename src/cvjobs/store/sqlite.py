@@ -20,9 +20,9 @@ import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from cvjobs.errors import NoCatalogue, StoreError
 from cvjobs.store.driver import Dialect, Row, Undo
@@ -49,12 +49,19 @@ def _busy(exc: sqlite3.Error) -> bool:
     )
 
 
-def _failed(exc: sqlite3.Error) -> NoReturn:
-    if _busy(exc):
-        raise StoreError(
-            "the catalogue is busy (another process is writing to it); try again"
-        ) from exc
-    raise StoreError(f"the catalogue failed: {exc}") from exc
+@contextmanager
+def driver_errors(failed: str = "the catalogue failed") -> Iterator[None]:
+    """The one place sqlite3's errors become StoreError: every statement, the raw
+    BEGIN/COMMIT/ROLLBACK and PRAGMA calls included, runs inside it. A busy catalogue
+    says so; any other error is `failed: what sqlite3 said`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if _busy(exc):
+            raise StoreError(
+                "the catalogue is busy (another process is writing to it); try again"
+            ) from exc
+        raise StoreError(f"{failed}: {exc}") from exc
 
 
 def statements(script: str) -> Iterator[str]:
@@ -75,16 +82,12 @@ class SqliteConnection:
         self._db = db
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        try:
+        with driver_errors():
             return self._db.execute(sql, params).rowcount
-        except sqlite3.Error as exc:
-            _failed(exc)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        try:
+        with driver_errors():
             self._db.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            _failed(exc)
 
     async def upsert_many(
         self, sql: str, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -92,17 +95,13 @@ class SqliteConnection:
         await self.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        try:
+        with driver_errors():
             return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            _failed(exc)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        try:
+        with driver_errors():
             row: Row | None = self._db.execute(sql, params).fetchone()
             return row
-        except sqlite3.Error as exc:
-            _failed(exc)
 
 
 class SqliteDatabase:
@@ -114,7 +113,7 @@ class SqliteDatabase:
         self.path = path
         self._busy_seconds = busy_seconds
         self._background_checkpoints = background_checkpoints and path != ":memory:"
-        try:
+        with driver_errors(f"cannot open the SQLite catalogue {path}"):
             self._db = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=busy_seconds
             )
@@ -133,8 +132,6 @@ class SqliteDatabase:
             # Set up under the busy timeout above; from now on no statement waits in this
             # thread (see _begin).
             self._db.execute("PRAGMA busy_timeout = 0")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the SQLite catalogue {path}: {exc}") from exc
         self._conn = SqliteConnection(self._db)
         self._lead: int | None = None
 
@@ -142,24 +139,31 @@ class SqliteDatabase:
     async def transaction(self) -> AsyncIterator[SqliteConnection]:
         # Foreign keys are not checked inside write transactions: bulk loads cost twice as
         # much with them, and the store writes every entity before what refers to it.
-        self._db.execute("PRAGMA foreign_keys = OFF")
+        with driver_errors():
+            self._db.execute("PRAGMA foreign_keys = OFF")
         try:
             await self._begin()
             try:
                 yield self._conn
             except Undo:
-                self._db.execute("ROLLBACK")
+                self._rollback()
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
             else:
                 try:
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    self._db.execute("ROLLBACK")
-                    _failed(exc)
+                    with driver_errors():
+                        self._db.execute("COMMIT")
+                except StoreError:
+                    self._rollback()
+                    raise
         finally:
-            self._db.execute("PRAGMA foreign_keys = ON")
+            with driver_errors():
+                self._db.execute("PRAGMA foreign_keys = ON")
+
+    def _rollback(self) -> None:
+        with driver_errors():
+            self._db.execute("ROLLBACK")
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE, waiting for another process's write lock on the event loop
@@ -168,14 +172,13 @@ class SqliteDatabase:
         deadline = time.monotonic() + self._busy_seconds
         pause = 0.001
         while True:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc) or time.monotonic() >= deadline:
-                    _failed(exc)
-            except sqlite3.Error as exc:
-                _failed(exc)
+            with driver_errors():
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc) or time.monotonic() >= deadline:
+                        raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, BUSY_POLL_SECONDS)
 
