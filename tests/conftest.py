@@ -23,7 +23,11 @@ from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
 from tests.catalogues import Catalogue, Templates, postgres_problem
 
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ("sqlite", "postgres")
+# scripts/test fast: SQLite only, and no test that starts server processes.
+FAST = os.environ.get("CVJOBS_TEST_FAST") == "1"
+# Tests that start real processes (servers, the cvjobs command, the bench scripts).
+SLOW = ("e2e", "test_cli.py", "test_bench.py")
 PG_PROBLEM = pytest.StashKey[str | None]()
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -66,6 +70,14 @@ async def _fill(store: Store) -> None:
     await store.create_session(token_hash(ADMIN_TOKEN), 1, CLOCK_START, 1800)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that start real processes `slow`; the fast loop leaves them out."""
+    slow = pytest.mark.slow
+    for item in items:
+        if any(part in SLOW for part in item.path.relative_to(config.rootpath).parts):
+            item.add_marker(slow)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     problem = postgres_problem()
     session.config.stash[PG_PROBLEM] = problem
@@ -87,14 +99,14 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Every test that needs a catalogue runs on each backend, unless it (or its module)
-    is marked `backends("sqlite")`: the HTTP layer's parsing, negotiation and escaping
-    come before the store and are the same on both, so there the PostgreSQL half only
-    costs time (a fresh schema is a fifth of a second)."""
+    """A test that needs a catalogue runs on SQLite, and on each backend where the backend
+    matters: where it (or its module) is marked `postgres_too` (the store suite, the SQL
+    of lists, filters, scopes and writes, bulk loads, crashes). The HTTP layer's parsing,
+    negotiation, routing and escaping come before the store and are the same on both;
+    there the PostgreSQL half would only cost time."""
     if "backend" in metafunc.fixturenames:
-        marker = metafunc.definition.get_closest_marker("backends")
-        names = list(marker.args) if marker else BACKENDS
-        metafunc.parametrize("backend", names, indirect=True)
+        both = metafunc.definition.get_closest_marker("postgres_too") is not None and not FAST
+        metafunc.parametrize("backend", BACKENDS if both else BACKENDS[:1], indirect=True)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from cvjobs.config import Settings
 from tests.catalogues import Catalogue
 from tests.conftest import API, JSON_HEADERS, b64
 
+pytestmark = pytest.mark.postgres_too
+
 
 def cli(db: Catalogue, *args: str, stdin: str = "") -> int:
     old = sys.stdin

@@ -11,9 +11,12 @@ import json
 from typing import Any
 from xml.etree.ElementTree import Element, fromstring
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import API, FIXTURES
+
+pytestmark = pytest.mark.postgres_too
 
 
 def tree(element: Element) -> dict[str, Any]:

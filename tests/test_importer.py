@@ -14,6 +14,8 @@ from cvjobs.config import Settings
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FIXTURES, FakeClock, open_session
 
+pytestmark = pytest.mark.postgres_too
+
 
 def count_jobs(db: Catalogue) -> int:
     return int(db.scalar("SELECT count(*) FROM jobs"))

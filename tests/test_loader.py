@@ -22,6 +22,8 @@ from cvjobs.store.batches import EntityWriter
 from cvjobs.store.rows import job_params
 from tests.catalogues import Catalogue, Templates
 
+pytestmark = pytest.mark.postgres_too
+
 
 def write_demo(path: Path, jobs: int) -> list[str]:
     lines = [json.dumps(summary_of(r.job)) for r in demo.records(jobs, 3, int(time.time()))]

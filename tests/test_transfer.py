@@ -14,6 +14,8 @@ from cvjobs.config import Settings
 from tests.catalogues import Catalogue, Templates
 from tests.conftest import ADMIN_PASSWORD, API, CLOCK_START, PG_PROBLEM, FakeClock, b64
 
+pytestmark = pytest.mark.postgres_too
+
 
 def outputs(db: Catalogue, ids: list[int], token: str | None = None) -> list[bytes]:
     app = create_app(Settings(db=db.url), clock=FakeClock(CLOCK_START), run_engine=False)

@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cvjobs import demo
-from cvjobs.config import redacted
 from cvjobs.progress import Progress
-from cvjobs.store import POSTGRES_SCHEMES, sqlite_path
+from cvjobs.store import POSTGRES_SCHEMES, redacted, sqlite_path
 from cvjobs.store.protocols import Store
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from cvjobs import __version__, admin, importer
 from cvjobs.bulk import fill_demo, no_gc, say_if_new
-from cvjobs.config import ENV_ONLY, SETTINGS, load, redacted
+from cvjobs.config import ENV_ONLY, SETTINGS, load
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
 from cvjobs.loader import Loader
 from cvjobs.progress import Progress
 from cvjobs.server import serve
-from cvjobs.store import open_store
+from cvjobs.store import open_store, redacted
 from cvjobs.transfer import copy_catalogue
 
 

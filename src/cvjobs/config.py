@@ -8,7 +8,6 @@ Precedence: command-line option, then environment variable, then default.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -286,8 +285,3 @@ def to_environ(settings: Settings) -> dict[str, str]:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         out[SETTINGS_BY_NAME[f.name].env] = text
     return out
-
-
-def redacted(db: str) -> str:
-    """A catalogue URL fit to print: any password replaced by ***."""
-    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", db)

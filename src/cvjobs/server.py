@@ -17,10 +17,10 @@ from typing import Any
 
 from cvjobs import __version__, logs
 from cvjobs.bulk import fill_demo, say_if_new
-from cvjobs.config import Settings, redacted, to_environ
+from cvjobs.config import Settings, to_environ
 from cvjobs.listener import CannotListen, Claim, claim
 from cvjobs.service.auth import AuthService
-from cvjobs.store import open_store
+from cvjobs.store import open_store, redacted
 
 _ROOT_SPELLING = ("commandcenter/api", "webconsole/api", "SearchSvc/CVWebService.svc")
 

@@ -18,8 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.catalogues import Catalogue
 from tests.e2e.conftest import PASSWORD, Server, free_port, wait_until_up
+
+pytestmark = pytest.mark.postgres_too
 
 V1 = "/cvjobs/v1/"
 API = "/commandcenter/api/"

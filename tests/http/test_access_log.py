@@ -18,8 +18,6 @@ from cvjobs.http.access_log import AccessWriter, logged_query
 from tests.catalogues import Catalogue
 from tests.conftest import ADMIN_PASSWORD, ADMIN_TOKEN, API, FakeClock, b64
 
-pytestmark = pytest.mark.backends("sqlite")
-
 
 class Logged:
     def __init__(self) -> None:

@@ -12,7 +12,6 @@ from tests.conftest import API, first_job_id
 
 # infoType parsing and rendering come after the store read:
 # the same on both backends (tests/conftest.py).
-pytestmark = pytest.mark.backends("sqlite")
 
 AUX_COPY = "job_type = 'Aux Copy'"
 REF_COPY = "job_type = 'Reference Copy'"

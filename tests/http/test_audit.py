@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from cvjobs.model import OPERATOR, VIEWER
@@ -13,6 +14,8 @@ from cvjobs.service.control import MAX_JOBS_PER_OPERATION
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock, done
 from tests.http.test_scopes import Tenant
+
+pytestmark = pytest.mark.postgres_too
 
 V1 = "/cvjobs/v1/"
 

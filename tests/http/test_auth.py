@@ -21,7 +21,6 @@ from tests.conftest import (
 
 # token headers and login bodies are parsed before the store:
 # the same on both backends (tests/conftest.py).
-pytestmark = pytest.mark.backends("sqlite")
 
 EMPTY_XML_POST = {"Content-type": "application/xml", "Content-Length": "0"}
 

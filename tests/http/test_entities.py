@@ -44,6 +44,7 @@ def first_client(catalogue: Catalogue) -> tuple[int, str]:
 # -- clients --------------------------------------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_client_list_has_what_cvpysdk_and_powershell_read(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -174,6 +175,7 @@ def test_get_id_of_an_unknown_name_is_minus_32000(
 # -- client groups --------------------------------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_client_groups(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], auth_xml: dict[str, str]
 ) -> None:
@@ -226,6 +228,7 @@ def test_an_absent_group_is_the_generic_error(
 # -- subclients, backup sets, instances -----------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_subclients_backupsets_instances(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -349,6 +352,7 @@ def test_an_unknown_client_has_no_subclients(client: TestClient, auth_json: dict
 # -- storage policies -----------------------------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_storage_policies(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], auth_xml: dict[str, str]
 ) -> None:
@@ -474,6 +478,7 @@ def test_an_out_of_scope_group_looks_absent(
     same(client, getattr(tenant, fmt), "ClientGroup/{}", int(hidden))
 
 
+@pytest.mark.postgres_too
 def test_lists_leave_out_of_scope_clients_out(
     client: TestClient, catalogue: Catalogue, tenant: Tenant
 ) -> None:
@@ -493,6 +498,7 @@ def test_lists_leave_out_of_scope_clients_out(
     assert {g["Id"] for g in groups} == mine
 
 
+@pytest.mark.postgres_too
 def test_a_group_in_the_scope_shows_all_its_members(
     client: TestClient, catalogue: Catalogue
 ) -> None:
@@ -554,7 +560,6 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
 # -- hostile input --------------------------------------------------------------------
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     "path",
     [
@@ -624,6 +629,7 @@ def test_entity_routes_need_a_token(client: TestClient) -> None:
 # -- ingest -----------------------------------------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_an_ingested_job_with_new_entities_makes_them_appear(
     client: TestClient, auth_json: dict[str, str]
 ) -> None:

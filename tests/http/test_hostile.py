@@ -106,7 +106,6 @@ def test_a_body_over_the_limit_is_413_and_writes_nothing(
     assert small.status_code == 413  # the vendor routes keep their own, smaller limit
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     "path",
     [

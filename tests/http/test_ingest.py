@@ -12,6 +12,8 @@ from cvjobs import ranges
 from tests.catalogues import Catalogue
 from tests.conftest import API, VIEWER_PASSWORD, login
 
+pytestmark = pytest.mark.postgres_too
+
 V1 = "/cvjobs/v1/"
 
 
@@ -326,7 +328,6 @@ OUT_OF_RANGE = [
 ]
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(("key", "value"), OUT_OF_RANGE)
 def test_a_number_out_of_range_is_400_naming_it_and_writes_nothing(
     client: TestClient, catalogue: Catalogue, token: str, key: str, value: Any
@@ -342,7 +343,6 @@ def test_a_number_out_of_range_is_400_naming_it_and_writes_nothing(
     assert (count(catalogue), count(catalogue, "events")) == before
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(("key", "value"), [k for k in OUT_OF_RANGE if k[0] != "jobId"])
 def test_a_patch_out_of_range_is_400_and_changes_nothing(
     client: TestClient, token: str, key: str, value: Any

@@ -12,7 +12,6 @@ from tests.conftest import API, FakeClock, first_job_id
 
 # id parsing, rendering and the cache around one store read:
 # the same on both backends (tests/conftest.py).
-pytestmark = pytest.mark.backends("sqlite")
 
 SUMMARY_FIELDS = {
     "jobId",

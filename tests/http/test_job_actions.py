@@ -73,6 +73,7 @@ def test_suspend_passes_through_suspend_pending(
     assert after["pendingReason"] == "Backup job has been suspended by user admin."
 
 
+@pytest.mark.postgres_too
 def test_resume_and_kill(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
@@ -166,6 +167,7 @@ def test_auto_resume(
     assert summary(client, auth_json, job_id)["status"] == "Running"
 
 
+@pytest.mark.postgres_too
 @pytest.mark.parametrize(
     ("query", "status"), [("", "Running"), ("?startInSuspendedState=true", "Suspended")]
 )
@@ -197,6 +199,7 @@ def ingest(client: TestClient, headers: dict[str, str], job_id: int) -> None:
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.postgres_too
 def test_resubmitted_ids_never_take_a_reporters_next_id(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -211,6 +214,7 @@ def test_resubmitted_ids_never_take_a_reporters_next_id(
     assert act(client, auth_json, 4, "Resubmit") == {"jobIds": [str(BASE + 1)]}
 
 
+@pytest.mark.postgres_too
 @pytest.mark.parametrize("top", [ranges.EXACT_MAX, 2**63 - 1])
 def test_resubmit_of_a_job_with_the_largest_id_works(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], top: int
@@ -229,6 +233,7 @@ def test_resubmit_of_a_job_with_the_largest_id_works(
     assert summary(client, auth_json, BASE + 1)["status"] == "Running"
 
 
+@pytest.mark.postgres_too
 def test_an_id_ingested_in_the_servers_range_is_not_given_again(
     client: TestClient, auth_json: dict[str, str]
 ) -> None:
@@ -237,6 +242,7 @@ def test_an_id_ingested_in_the_servers_range_is_not_given_again(
     assert summary(client, auth_json, BASE)["subclient"]["clientName"] == "reported"
 
 
+@pytest.mark.postgres_too
 def test_concurrent_resubmits_get_distinct_ids(catalogue: Catalogue) -> None:
     async def resubmit_together() -> list[list[int]]:
         store = await open_store(catalogue.url)
@@ -271,6 +277,7 @@ def multi(client: TestClient, headers: dict[str, str], operation: str, ids: list
     return response.json()
 
 
+@pytest.mark.postgres_too
 def test_multi_job_operation(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -284,7 +291,6 @@ def test_multi_job_operation(
     assert {summary(client, auth_json, i)["status"] for i in running} == {"Kill Pending"}
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     "body",
     [
@@ -302,6 +308,7 @@ def test_multi_job_operation_bad_bodies(
     )
 
 
+@pytest.mark.postgres_too
 def test_every_change_is_an_event(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -335,6 +342,7 @@ def test_without_an_engine_actions_settle_at_once(
     assert summary(no_engine_client, auth_json, job_id)["status"] == "Killed"
 
 
+@pytest.mark.postgres_too
 def test_a_locked_catalogue_is_503_and_changes_nothing(
     catalogue: Catalogue,
     clock: FakeClock,
@@ -448,7 +456,6 @@ def test_force_release_is_refused_in_the_vendors_shape_and_changes_nothing(
     assert snapshot(catalogue, job_id) == before
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize("operation", ["JOB_EXPLODE", 9, -1, True, 0.5, None, {"a": 1}])
 def test_an_unknown_operation_type_is_400(
     client: TestClient, auth_json: dict[str, str], operation: Any

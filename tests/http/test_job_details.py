@@ -12,7 +12,6 @@ from tests.conftest import API, first_job_id
 
 # body parsing and rendering around one store read:
 # the same on both backends (tests/conftest.py).
-pytestmark = pytest.mark.backends("sqlite")
 
 
 def test_json_body(client: TestClient, auth_json: dict[str, str]) -> None:

@@ -17,6 +17,8 @@ from cvjobs.http.queries import paging
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START
 
+pytestmark = pytest.mark.postgres_too
+
 YEAR = 365 * 86400
 
 
@@ -244,7 +246,6 @@ def test_xml_list(client: TestClient, auth_xml: dict[str, str]) -> None:
     assert len(root.findall("jobs/jobSummary")) == 3
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     ("query", "words"),
     [
@@ -384,7 +385,6 @@ def test_post_jobs_no_match(
     assert root.attrib == {"totalRecordsWithoutPaging": "0"}
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
@@ -546,7 +546,6 @@ def test_anomalous_jobs_are_none(client: TestClient, auth_json: dict[str, str]) 
     assert response.json() == {"totalRecordsWithoutPaging": 0, "jobs": []}
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize(
     ("filters", "named"),
     [

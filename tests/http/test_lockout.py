@@ -17,6 +17,8 @@ from cvjobs.service import auth
 from tests.catalogues import Catalogue
 from tests.conftest import API, JSON_HEADERS, VIEWER_PASSWORD, FakeClock, b64
 
+pytestmark = pytest.mark.postgres_too
+
 
 def attempt(client: TestClient, password: str, user: str = "viewer") -> Any:
     response = client.post(

@@ -85,7 +85,6 @@ def test_event_shape_and_by_id(
     assert by_id == [first]
 
 
-@pytest.mark.backends("sqlite")  # refused before the store
 @pytest.mark.parametrize("query", ["?jobId=x", "?fromTime=-1", "?showInfo=perhaps", "?limit=0"])
 def test_bad_event_queries(client: TestClient, auth_json: dict[str, str], query: str) -> None:
     assert client.get(API + "Events" + query, headers=auth_json).status_code == 400

@@ -9,7 +9,6 @@ from starlette.testclient import TestClient
 
 # Routing, roots and negotiation come before the store:
 # the same on both backends (tests/conftest.py).
-pytestmark = pytest.mark.backends("sqlite")
 
 ROOTS = ["/commandcenter/api/", "/webconsole/api/", "/SearchSvc/CVWebService.svc/"]
 

@@ -120,6 +120,7 @@ def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
     assert reads == [tenant.other, ABSENT]
 
 
+@pytest.mark.postgres_too
 def test_lists_and_totals_leave_other_tenants_out(
     client: TestClient, catalogue: Catalogue, tenant: Tenant
 ) -> None:
@@ -186,6 +187,7 @@ def test_every_route_answers_an_out_of_scope_job_like_an_absent_one(
     assert catalogue.scalar("SELECT count(*) FROM events") == events_before
 
 
+@pytest.mark.postgres_too
 def test_events_of_other_tenants_are_left_out(
     client: TestClient, catalogue: Catalogue, tenant: Tenant
 ) -> None:
@@ -200,6 +202,7 @@ def test_events_of_other_tenants_are_left_out(
     assert hidden == absent
 
 
+@pytest.mark.postgres_too
 def test_a_batch_action_touching_another_tenant_changes_nothing(
     client: TestClient, catalogue: Catalogue
 ) -> None:
@@ -246,6 +249,7 @@ def test_every_operation_type_answers_an_out_of_scope_job_like_an_absent_one(
     assert catalogue.sql("SELECT id, status, auto_resume_at FROM jobs ORDER BY id") == before
 
 
+@pytest.mark.postgres_too
 def test_ingest_of_another_tenants_job_writes_nothing(
     client: TestClient, catalogue: Catalogue
 ) -> None:
@@ -282,6 +286,7 @@ def test_an_operator_cannot_move_clients_between_groups(
     assert catalogue.sql("SELECT * FROM client_group_members ORDER BY 1, 2") == members
 
 
+@pytest.mark.postgres_too
 def test_a_group_scope_sees_the_groups_clients(client: TestClient, catalogue: Catalogue) -> None:
     group, member = catalogue.sql(
         "SELECT group_id, client_id FROM client_group_members ORDER BY 1, 2 LIMIT 1"
@@ -332,6 +337,7 @@ def test_the_admin_token_still_sees_all(client: TestClient) -> None:
     assert "totalRecordsWithoutPaging" in body
 
 
+@pytest.mark.postgres_too
 def test_events_follow_their_job_to_another_client(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:

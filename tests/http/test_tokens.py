@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pytest
 from starlette.testclient import TestClient
 
 from cvjobs.model import Scope
@@ -18,6 +19,8 @@ from cvjobs.service.auth import SESSION_CACHE_SECONDS, AuthService
 from cvjobs.store import open_store
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock
+
+pytestmark = pytest.mark.postgres_too
 
 T = TypeVar("T")
 

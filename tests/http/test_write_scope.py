@@ -13,6 +13,8 @@ from cvjobs.model import OPERATOR, Scope
 from tests.catalogues import Catalogue
 from tests.http.test_scopes import V1, Tenant, account_token
 
+pytestmark = pytest.mark.postgres_too
+
 ENTITY_TABLES = (
     "clients",
     "app_types",

@@ -23,6 +23,7 @@ from cvjobs.service.auth import (
 )
 from cvjobs.service.hashing import HashQueue
 from cvjobs.store import open_store
+from cvjobs.store.protocols import Store
 from cvjobs.store.values import (
     FAILED,
     LOCKED,
@@ -31,10 +32,11 @@ from cvjobs.store.values import (
     OPEN,
     THROTTLED,
     LoginAttempt,
-    Store,
 )
 from tests.catalogues import Catalogue
 from tests.conftest import CLOCK_START, VIEWER_PASSWORD, FakeClock, b64
+
+pytestmark = pytest.mark.postgres_too
 
 T = TypeVar("T")
 

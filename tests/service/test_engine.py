@@ -22,6 +22,8 @@ from cvjobs.store.values import JobChange
 from tests.catalogues import Catalogue
 from tests.conftest import FakeClock
 
+pytestmark = pytest.mark.postgres_too
+
 T0 = 1_800_000_000
 BASE = 1_000_000  # where new jobs' ids are allocated from (--job-id-base)
 

@@ -19,6 +19,8 @@ from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
 from cvjobs.store.values import JobChange
 from tests.catalogues import Catalogue
 
+pytestmark = pytest.mark.postgres_too
+
 _runner: asyncio.Runner | None = None
 
 

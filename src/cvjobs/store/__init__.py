@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from cvjobs.store.protocols import Store
 from cvjobs.store.sqlite import SqliteStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redacted(url: str) -> str:
+    """A catalogue URL fit to print: any password replaced by ***."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
 
 
 def sqlite_path(url: str) -> str:

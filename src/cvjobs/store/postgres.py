@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from cvjobs.config import redacted
 from cvjobs.errors import NoCatalogue, StoreError
+from cvjobs.store import redacted
 from cvjobs.store.driver import Connection, Dialect, Row, Undo
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
 from cvjobs.store.schema import migrate

@@ -1,0 +1,128 @@
+"""Job list requests read into a JobQuery, without a server: GET Job's parameters and
+paging headers, POST Jobs' body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest
+from cvjobs.http.queries import DEFAULT_LOOKUP_SECONDS, from_get, from_post, paging
+from cvjobs.model import JobQuery
+
+NOW = 1_764_000_000
+
+
+def get(params: dict[str, list[str]], headers: dict[str, str] | None = None) -> JobQuery:
+    return from_get({k.lower(): v for k, v in params.items()}, headers or {}, NOW)
+
+
+def test_get_defaults() -> None:
+    q = get({})
+    assert (q.limit, q.offset, q.category) == (100, 0, "all")
+    assert q.job_types == vocab.DEFAULT_LIST_TYPES
+    assert q.lookup_seconds == DEFAULT_LOOKUP_SECONDS == 365 * 86400
+    assert q.client_ids is None and q.statuses is None
+
+
+@pytest.mark.parametrize(
+    ("header_limit", "query_limit", "header_offset", "query_offset", "expected"),
+    [
+        (None, None, None, None, (100, 0)),
+        (None, 20, None, 5, (20, 5)),
+        (30, None, 10, None, (30, 10)),
+        (30, 100, 10, 99, (30, 10)),  # the PowerShell SDK: headers page, the query caps
+        (300, 100, None, None, (100, 0)),
+        (0, 100, None, None, (100, 0)),  # header 0 beside a query limit: no paging of its own
+        (0, None, None, None, (0, 0)),  # alone, 0 asks for the total only
+    ],
+)
+def test_paging_headers_and_parameters(
+    header_limit: int | None,
+    query_limit: int | None,
+    header_offset: int | None,
+    query_offset: int | None,
+    expected: tuple[int, int],
+) -> None:
+    assert paging(header_limit, query_limit, header_offset, query_offset) == expected
+
+
+def test_get_reads_the_filters_clients_send() -> None:
+    q = get(
+        {
+            "clientId": ["7"],
+            "jobCategory": ["Finished"],
+            "jobFilter": ["Backup,Restore"],
+            "completedJobLookupTime": ["3600"],
+        },
+        {"limit": "10", "offset": "20"},
+    )
+    assert q.client_ids == (7,)
+    assert q.category == "finished"
+    assert q.job_types == frozenset({"Backup", "Restore"})
+    assert (q.lookup_seconds, q.limit, q.offset) == (3600, 10, 20)
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "named"),
+    [
+        ({"limit": ["1", "2"]}, {}, "limit is given 2 times"),
+        ({"limit": ["10001"]}, {}, "limit"),
+        ({}, {"offset": "-1"}, "offset"),
+        ({"jobCategory": ["Sometimes"]}, {}, "jobCategory must be"),
+        ({"jobFilter": ["Teleport"]}, {}, "unknown job type 'Teleport'"),
+        ({"clientId": ["0"]}, {}, "clientId"),
+        ({"hideAdminJobs": ["maybe"]}, {}, "hideAdminJobs"),
+    ],
+)
+def test_get_refuses_what_it_cannot_read_naming_it(
+    params: dict[str, list[str]], headers: dict[str, str], named: str
+) -> None:
+    with pytest.raises(BadRequest, match=named):
+        get(params, headers)
+
+
+def test_post_reads_cvpysdks_finished_jobs_body() -> None:
+    body: dict[str, Any] = {
+        "category": 2,
+        "pagingConfig": {"sortDirection": 1, "offset": 0, "sortField": "jobStartTime", "limit": 5},
+        "jobFilter": {
+            "completedJobLookupTime": 86400,
+            "showAgedJobs": False,
+            "clientList": [{"clientId": 3}],
+            "jobTypeList": [4],
+            "statusList": ["Completed"],
+        },
+    }
+    q = from_post(body, NOW)
+    assert (q.category, q.sort_field, q.descending) == ("finished", "jobStartTime", True)
+    assert q.limit == 5
+    assert q.client_ids == (3,)
+    assert q.job_types == frozenset({vocab.job_type_named("4")})
+    assert q.statuses == frozenset({"Completed"})
+    assert (q.lookup_seconds, q.show_aged) == (86400, False)
+
+
+def test_an_entity_client_outside_the_client_list_matches_nothing() -> None:
+    body = {"jobFilter": {"clientList": [{"clientId": 3}], "entity": {"clientId": 4}}}
+    assert from_post(body, NOW).client_ids == ()
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"category": 7}, "category must be 0"),
+        ({"pagingConfig": {"sortField": "colour"}}, "unknown sortField"),
+        ({"pagingConfig": {"sortDirection": 2}}, "sortDirection"),
+        ({"jobFilter": {"clientList": [3]}}, "clientList entries"),
+        ({"jobFilter": {"wobble": 1}}, "unknown jobFilter key 'wobble'"),
+        ({"jobFilter": {"statusList": ["Exploded"]}}, "unknown status 'Exploded'"),
+        ({"jobFilter": {"backupLevel": ["Sideways"]}}, "unknown backup level"),
+        ({"pagingConfig": {"limit": 10_001}}, "pagingConfig.limit"),
+    ],
+)
+def test_post_refuses_what_it_cannot_read_naming_it(body: dict[str, Any], named: str) -> None:
+    with pytest.raises(BadRequest, match=named):
+        from_post(body, NOW)
