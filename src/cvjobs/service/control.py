@@ -20,7 +20,7 @@ from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
 from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.events import started_event, status_event
-from cvjobs.store.protocols import AuditStore, JobStore
+from cvjobs.store.protocols import AuditStore, JobChanges, JobReads
 from cvjobs.store.values import JobChange
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
@@ -29,7 +29,7 @@ MAX_JOBS_PER_OPERATION = 1000
 SHOWN_REFUSALS = 10
 
 
-class ControlCatalogue(JobStore, AuditStore, Protocol):
+class ControlCatalogue(JobReads, JobChanges, AuditStore, Protocol):
     """What job control reads and writes: jobs, and the audit log of refusals."""
 
 

@@ -31,7 +31,7 @@ from cvjobs.records import out_of_range
 from cvjobs.service import lifecycle
 from cvjobs.service.control import fresh_job, settled
 from cvjobs.service.events import started_event, status_event
-from cvjobs.store.protocols import JobStore
+from cvjobs.store.protocols import JobChanges
 from cvjobs.store.values import JobChange
 
 # Outcomes of a job that runs to its end, with weights.
@@ -174,7 +174,7 @@ Broken = tuple[Job, str, BaseException | None]
 class JobEngine:
     def __init__(
         self,
-        store: JobStore,
+        store: JobChanges,
         *,
         clock: Callable[[], float],
         seed: int,

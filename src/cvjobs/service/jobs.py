@@ -6,7 +6,7 @@ from __future__ import annotations
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
 from cvjobs.model import Job, JobQuery, JsonObject, Scope, StoragePolicy
-from cvjobs.store.protocols import JobStore
+from cvjobs.store.protocols import JobReads
 
 JOB_DETAIL_SECTION = "jobDetail"
 
@@ -74,7 +74,7 @@ def derive_retention(job: Job, policy: StoragePolicy) -> JsonObject:
 
 
 class JobService:
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobReads) -> None:
         self._store = store
 
     async def get(self, job_id: int, scope: Scope) -> Job | None:

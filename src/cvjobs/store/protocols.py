@@ -42,9 +42,8 @@ from cvjobs.store.values import (
 )
 
 
-class JobStore(Protocol):
-    """Jobs, their sections and storage policies: what job reads, ingest, control, the
-    engine, `cvjobs import` and `cvjobs copy` ask."""
+class JobReads(Protocol):
+    """What a job read asks: GET Job, JobDetails, AdvancedDetails, job lists."""
 
     async def get_job(self, job_id: int) -> Job | None: ...
 
@@ -52,44 +51,19 @@ class JobStore(Protocol):
         """The stored sections of a job among `names` (absent ones are left out)."""
         ...
 
-    async def upsert_jobs(
-        self,
-        records: Iterable[JobRecord],
-        *,
-        require_newer: bool = False,
-        audit: Sequence[AuditEntry] = (),
-        for_engine: bool = False,
-    ) -> int:
-        """Insert or replace jobs by id, with their entities, sections and events, all or
-        nothing; `audit` entries go in the same transaction (as in every write below).
-        Sections a record does not carry are kept. With `require_newer`, a record older
-        than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
-        The jobs are then their reporter's, which the engine leaves as they are; with
-        `for_engine` (the demo's), the active ones are the engine's to move. Returns how
-        many jobs were written."""
+    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        """(the count of all matches, the requested page of them)."""
         ...
+
+    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
+
+
+class JobChanges(Protocol):
+    """What moves jobs that exist: job control and the job engine."""
 
     async def engine_jobs(self, job_ids: Collection[int] | None = None) -> set[int]:
         """Which of these jobs (None: all) the job engine moves: the ones it started or
         a resubmit made (`create_job`) and the demo's (`for_engine`)."""
-        ...
-
-    async def give_to_engine(self, job_ids: Collection[int]) -> None:
-        """Let the engine move these jobs (a copy of a catalogue keeps who moves what)."""
-        ...
-
-    async def load(self, batches: Iterable[Batch]) -> int:
-        """upsert_jobs for records already turned into a `Batch` (cvjobs.store.batches:
-        rows by the named columns of cvjobs.store.rows, possibly prepared in other
-        processes), in one transaction. Returns how many jobs."""
-        ...
-
-    async def job_states(self, job_ids: Sequence[int]) -> dict[int, JobState]:
-        """The states of those of the jobs that exist, in a few queries."""
-        ...
-
-    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
-        """(the count of all matches, the requested page of them)."""
         ...
 
     async def active_jobs(self) -> list[Job]:
@@ -123,17 +97,52 @@ class JobStore(Protocol):
         is taken, the lowest unused one): unique however many workers allocate at once."""
         ...
 
+
+class JobWrites(Protocol):
+    """What reports jobs: ingest, `cvjobs import`, the demo, `cvjobs copy`'s target."""
+
+    async def upsert_jobs(
+        self,
+        records: Iterable[JobRecord],
+        *,
+        require_newer: bool = False,
+        audit: Sequence[AuditEntry] = (),
+        for_engine: bool = False,
+    ) -> int:
+        """Insert or replace jobs by id, with their entities, sections and events, all or
+        nothing; `audit` entries go in the same transaction (as in every write below).
+        Sections a record does not carry are kept. With `require_newer`, a record older
+        than the stored job (by lastUpdateTime) raises StaleUpdate and nothing is written.
+        The jobs are then their reporter's, which the engine leaves as they are; with
+        `for_engine` (the demo's), the active ones are the engine's to move. Returns how
+        many jobs were written."""
+        ...
+
+    async def load(self, batches: Iterable[Batch]) -> int:
+        """upsert_jobs for records already turned into a `Batch` (cvjobs.store.batches:
+        rows by the named columns of cvjobs.store.rows, possibly prepared in other
+        processes), in one transaction. Returns how many jobs."""
+        ...
+
+    async def job_states(self, job_ids: Sequence[int]) -> dict[int, JobState]:
+        """The states of those of the jobs that exist, in a few queries."""
+        ...
+
     async def put_sections(self, job_id: int, sections: dict[str, JsonObject]) -> bool:
         """Replace the named sections of an existing job; False if there is no such job."""
         ...
-
-    async def count_jobs(self) -> int: ...
 
     async def put_storage_policies(self, policies: Iterable[StoragePolicy]) -> None:
         """Insert or replace storage policies with exactly the copies given."""
         ...
 
-    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...
+    async def give_to_engine(self, job_ids: Collection[int]) -> None:
+        """Let the engine move these jobs (a copy of a catalogue keeps who moves what)."""
+        ...
+
+
+class JobExport(Protocol):
+    """The whole catalogue's jobs and policies, read in order (`cvjobs copy`, start-up)."""
 
     async def export_jobs(self, after_id: int, limit: int) -> list[JobRecord]:
         """Up to `limit` jobs with ids above `after_id`, in id order, with all their
@@ -141,6 +150,12 @@ class JobStore(Protocol):
         ...
 
     async def storage_policies(self) -> list[StoragePolicy]: ...
+
+    async def count_jobs(self) -> int: ...
+
+
+class JobStore(JobReads, JobChanges, JobWrites, JobExport, Protocol):
+    """Jobs, their sections and storage policies."""
 
 
 class EventStore(Protocol):

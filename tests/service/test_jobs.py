@@ -1,0 +1,128 @@
+"""Job reads against a store double: scopes, JobDetails extras and the rules of
+AdvancedDetails (which info types apply, what is derived, what is refused)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import pytest
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
+from cvjobs.model import (
+    EVERYTHING,
+    Job,
+    JobQuery,
+    JsonObject,
+    PolicyCopy,
+    Ref,
+    Scope,
+    StoragePolicy,
+)
+from cvjobs.service.jobs import JobService
+
+BACKUP = Job(
+    job_id=4,
+    status="Completed",
+    job_type="Backup",
+    client=Ref(3, "WINTER"),
+    app=Ref(vocab.SQL_SERVER_APP_ID, "SQL Server"),
+    storage_policy=Ref(7, "SP-Gold"),
+    end_time=1_000,
+)
+AUX_COPY = Job(job_id=5, status="Completed", job_type=vocab.AUX_COPY, client=Ref(2, "CS"))
+POLICY = StoragePolicy(Ref(7, "SP-Gold"), (PolicyCopy(71, "Primary", 30, True),))
+
+
+@dataclass
+class Jobs:
+    """The four reads JobService makes (JobReads), over a dict."""
+
+    jobs: dict[int, Job]
+    sections: dict[int, dict[str, JsonObject]] = field(default_factory=dict)
+    policies: dict[int, StoragePolicy] = field(default_factory=dict)
+
+    async def get_job(self, job_id: int) -> Job | None:
+        return self.jobs.get(job_id)
+
+    async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
+        stored = self.sections.get(job_id, {})
+        return {name: stored[name] for name in names if name in stored}
+
+    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        return len(self.jobs), list(self.jobs.values())[: query.limit]
+
+    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
+        return self.policies.get(policy_id)
+
+
+def service(
+    sections: dict[int, dict[str, JsonObject]] | None = None,
+    policies: dict[int, StoragePolicy] | None = None,
+) -> JobService:
+    return JobService(Jobs({4: BACKUP, 5: AUX_COPY}, sections or {}, policies or {}))
+
+
+ONLY_CLIENT_2 = Scope(everything=False, clients=frozenset({2}))
+
+
+def test_a_job_out_of_scope_reads_as_no_job() -> None:
+    jobs = service()
+    assert asyncio.run(jobs.get(4, EVERYTHING)) == BACKUP
+    assert asyncio.run(jobs.get(4, ONLY_CLIENT_2)) is None
+    assert asyncio.run(jobs.get(99, EVERYTHING)) is None
+    with pytest.raises(JobDetailsFailed, match="No job exists with the job ID 4"):
+        asyncio.run(jobs.job_detail(4, ONLY_CLIENT_2))
+
+
+def test_job_detail_carries_the_recorded_extras() -> None:
+    jobs = service(sections={4: {"jobDetail": {"generalInfo": {"x": 1}}}})
+    assert asyncio.run(jobs.job_detail(4, EVERYTHING)) == (BACKUP, {"generalInfo": {"x": 1}})
+    assert asyncio.run(jobs.job_detail(5, EVERYTHING)) == (AUX_COPY, {})
+
+
+def test_retention_is_derived_from_the_policy_when_not_recorded() -> None:
+    body = asyncio.run(service(policies={7: POLICY}).advanced_details(4, 1, EVERYTHING))
+    copies = body["jobRetention"]["storagePolicyRetentionInfoList"][0]
+    assert copies["storagePolicyName"] == "SP-Gold"
+    assert copies["copyRetentionInfoList"] == [
+        {
+            "storagePolicyCopyId": 71,
+            "copyName": "Primary",
+            "isDefaultCopy": True,
+            "retentionDays": 30,
+            "retainUntil": 1_000 + 30 * 86400,
+        }
+    ]
+
+
+def test_an_info_type_that_does_not_apply_is_refused_naming_why() -> None:
+    with pytest.raises(OperationFailed, match="only for auxiliary copy jobs; job 4 is a SQL"):
+        asyncio.run(service().advanced_details(4, 4, EVERYTHING))
+    with pytest.raises(OperationFailed, match="exists only for backup jobs"):
+        asyncio.run(service().advanced_details(5, 1, EVERYTHING))
+
+
+def test_an_applicable_info_type_not_recorded_is_refused() -> None:
+    with pytest.raises(OperationFailed, match="no backup information has been recorded"):
+        asyncio.run(service().advanced_details(4, 16, EVERYTHING))
+
+
+def test_no_info_type_answers_every_recorded_section_that_applies() -> None:
+    recorded = {"bkpInfo": {"a": 1}, "dashCopyInfo": {"b": 2}}  # DASH copy: not a backup's
+    jobs = service(sections={4: recorded}, policies={7: POLICY})
+    body = asyncio.run(jobs.advanced_details(4, None, EVERYTHING))
+    assert sorted(body) == ["bkpInfo", "jobRetention"]
+
+
+@pytest.mark.parametrize("info_type", [0, -1, 32, 33])
+def test_an_info_type_out_of_the_table_is_a_bad_request(info_type: int) -> None:
+    with pytest.raises(BadRequest):
+        asyncio.run(service().advanced_details(4, info_type, EVERYTHING))
+
+
+def test_out_of_scope_advanced_details_read_as_no_job() -> None:
+    with pytest.raises(OperationFailed, match="No job exists with the job ID 4"):
+        asyncio.run(service(policies={7: POLICY}).advanced_details(4, 1, ONLY_CLIENT_2))
