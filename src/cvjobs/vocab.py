@@ -7,34 +7,53 @@ marked [OURS] in the contract are our documented choices.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
-# §10: status -> (is_active, statusColor). Colours other than Completed's black are [OURS].
-_STATUS_TABLE: Final[dict[str, tuple[bool, str]]] = {
-    "Running": (True, "green"),
-    "Waiting": (True, "blue"),
-    "Pending": (True, "blue"),
-    "Queued": (True, "blue"),
-    "Suspended": (True, "orange"),
-    "Suspend Pending": (True, "orange"),
-    "Kill Pending": (True, "orange"),
-    "Interrupt Pending": (True, "orange"),
-    "Running (cannot be verified)": (True, "green"),
-    "Completed": (False, "black"),
-    "Committed": (False, "black"),
-    "Completed w/ one or more errors": (False, "darkorange"),
-    "Completed w/ one or more warnings": (False, "olive"),
-    "Failed": (False, "red"),
-    "Failed to Start": (False, "red"),
-    "Killed": (False, "red"),
-    "Interrupted": (False, "red"),
-    "Abnormal Terminated Cleanup": (False, "red"),
-}
 
-STATUSES: Final[tuple[str, ...]] = tuple(_STATUS_TABLE)
-ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s for s, (a, _) in _STATUS_TABLE.items() if a)
+class JobStatus(StrEnum):
+    """A job status (§10) as the vendor spells it, whether it is active, and its
+    statusColor. Colours other than Completed's black are [OURS]. A member is its spelling:
+    it compares, hashes, formats and serialises as that string."""
+
+    active: bool
+    color: str
+
+    def __new__(cls, spelling: str, active: bool, color: str) -> JobStatus:
+        member = str.__new__(cls, spelling)
+        member._value_ = spelling
+        member.active = active
+        member.color = color
+        return member
+
+    RUNNING = "Running", True, "green"
+    WAITING = "Waiting", True, "blue"
+    PENDING = "Pending", True, "blue"
+    QUEUED = "Queued", True, "blue"
+    SUSPENDED = "Suspended", True, "orange"
+    SUSPEND_PENDING = "Suspend Pending", True, "orange"
+    KILL_PENDING = "Kill Pending", True, "orange"
+    INTERRUPT_PENDING = "Interrupt Pending", True, "orange"
+    RUNNING_UNVERIFIED = "Running (cannot be verified)", True, "green"
+    COMPLETED = "Completed", False, "black"
+    COMMITTED = "Committed", False, "black"
+    COMPLETED_WITH_ERRORS = "Completed w/ one or more errors", False, "darkorange"
+    COMPLETED_WITH_WARNINGS = "Completed w/ one or more warnings", False, "olive"
+    FAILED = "Failed", False, "red"
+    FAILED_TO_START = "Failed to Start", False, "red"
+    KILLED = "Killed", False, "red"
+    INTERRUPTED = "Interrupted", False, "red"
+    ABNORMAL_TERMINATED_CLEANUP = "Abnormal Terminated Cleanup", False, "red"
+
+
+# The derived collections hold the plain spellings (exact str, as statuses read from rows
+# and records are): lookups take str's fast path, the loader pickles a status to its
+# writer as a str, and the stores bind it as one.
+STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
+ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
-_STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s for s in STATUSES}
+_STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s.value for s in JobStatus}
+_COLOR: Final[dict[str, str]] = {s.value: s.color for s in JobStatus}
 
 
 def canonical_status(text: str) -> str | None:
@@ -43,7 +62,7 @@ def canonical_status(text: str) -> str | None:
 
 
 def status_color(status: str) -> str:
-    return _STATUS_TABLE.get(status, (False, "black"))[1]
+    return _COLOR.get(status, "black")
 
 
 def is_active(status: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, Final
 from cvjobs import __version__
 from cvjobs.http.queries import MAX_LIMIT, MAX_OFFSET
 from cvjobs.ranges import RANGES
+from cvjobs.vocab import JobStatus
 
 VENDOR: Final = "/commandcenter/api/"
 NATIVE: Final = "/cvjobs/v1/"
@@ -197,7 +198,10 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
                     showAnomalous={"type": "boolean"},
                     clientList={"type": "array", "items": _obj(("clientId",), clientId=_int(1))},
                     jobTypeList={"type": "array", "items": {"enum": ["Backup", "Restore", 4]}},
-                    statusList={"type": "array", "items": {"enum": ["Completed", "Failed"]}},
+                    statusList={
+                        "type": "array",
+                        "items": {"enum": [JobStatus.COMPLETED, JobStatus.FAILED]},
+                    },
                     backupLevel={"type": "array", "items": {"enum": ["FULL", "INCREMENTAL"]}},
                     entity=_closed(
                         clientId=_int(1),
