@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cvjobs import __version__, admin, importer
+from cvjobs import __version__, admin, importer, vocab
 from cvjobs.bulk import fill_demo, no_gc, say_if_new
 from cvjobs.config import ENV_ONLY, SETTINGS, load, redacted
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
     _quiet_option(i)
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
-    i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
+    i.add_argument(
+        "--info-type",
+        type=int,
+        help=f"the infoType it was fetched with (1-{vocab.ALL_INFO_TYPES})",
+    )
     c = sub.add_parser(
         "copy",
         help="copy a whole catalogue to another (SQLite or PostgreSQL)",

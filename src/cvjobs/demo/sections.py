@@ -78,7 +78,7 @@ def sections(
             listed = vm_status(job) if vms is None else vms
             out["jobDetail"]["clientStatusInfo"] = {"vmStatus": listed}
     done = job.status in vocab.FINISHED_STATUSES
-    if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
+    if vocab.INFO_TYPE_BY_BIT[vocab.INFO_BACKUP].applies_to(job.job_type, job.app.id):
         out["bkpInfo"] = database_info(job, rng)
     elif job.job_type == vocab.AUX_COPY:
         copied = rng.randint(5, 400)

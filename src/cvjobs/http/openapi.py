@@ -14,7 +14,7 @@ from typing import Any, Final
 from cvjobs import __version__
 from cvjobs.http.queries import MAX_LIMIT, MAX_OFFSET
 from cvjobs.ranges import RANGES
-from cvjobs.vocab import JobStatus
+from cvjobs.vocab import ALL_INFO_TYPES, INFO_TYPE_SUMMARY, JobStatus
 
 VENDOR: Final = "/commandcenter/api/"
 NATIVE: Final = "/cvjobs/v1/"
@@ -221,8 +221,8 @@ OPERATIONS: Final[dict[tuple[str, str], JsonSchema]] = {
         "responses": _responses(_ref("JobList")),
     },
     ("GET", "Job/{job_id}/AdvancedDetails"): {
-        "summary": "retention (1), reference copy (2), DASH copy (4), admin (8), backup (16)",
-        "parameters": [_path("job_id"), _query("infoType", _int(1, 31))],
+        "summary": INFO_TYPE_SUMMARY,
+        "parameters": [_path("job_id"), _query("infoType", _int(1, ALL_INFO_TYPES))],
         "responses": _responses(_obj()),
     },
     ("POST", "JobDetails"): {
