@@ -13,7 +13,7 @@ import pytest
 
 from cvjobs import vocab
 from cvjobs.cli import build_parser
-from cvjobs.http import openapi
+from cvjobs.http import operations
 from cvjobs.model import Job, Ref
 from cvjobs.render import xml
 from cvjobs.service.jobs import why_not_applicable
@@ -99,7 +99,7 @@ def test_info_type_texts_derive_as_written_before() -> None:
 
 
 def test_info_type_help_and_openapi_derive_as_written_before() -> None:
-    operation = openapi.OPERATIONS[("GET", "Job/{job_id}/AdvancedDetails")]
+    operation = operations.ADVANCED_DETAILS
     assert operation["summary"] == INFO_TYPE_SUMMARY
     info_type = operation["parameters"][1]
     assert info_type["name"] == "infoType"
