@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cvjobs.config import load
+from cvjobs.config import DEFAULTS, load
 from cvjobs.errors import BadRequest
 from cvjobs.logs import shown
 from cvjobs.model import ROLES, VIEWER, AuditQuery, Scope
@@ -53,7 +53,7 @@ def scope_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 def add_parsers(sub: Any) -> None:
     def with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db)")
+        parser.add_argument("--db", default=None, help=f"the catalogue (default: {DEFAULTS.db})")
         return parser
 
     def password_options(parser: argparse.ArgumentParser) -> None:

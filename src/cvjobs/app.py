@@ -177,9 +177,7 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
 
-    document = orjson.dumps(
-        openapi.document(frozenset((r.method, r.pattern) for r in ROUTES if r.native))
-    )
+    document = orjson.dumps(openapi.document(ROUTES))
 
     async def openapi_endpoint(request: Request) -> Response:
         return Response(document, media_type="application/json")

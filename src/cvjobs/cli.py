@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cvjobs import __version__, admin, importer
+from cvjobs import __version__, admin, importer, vocab
 from cvjobs.bulk import fill_demo, no_gc, say_if_new
-from cvjobs.config import ENV_ONLY, SETTINGS, load
+from cvjobs.config import DEFAULTS, ENV_ONLY, SETTINGS, SETTINGS_BY_NAME, load
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
 from cvjobs.loader import Loader
 from cvjobs.progress import Progress
@@ -55,6 +55,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             )
 
 
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=None,
+        help=f"the catalogue (default: {DEFAULTS.db}) [{SETTINGS_BY_NAME['db'].env}]",
+    )
+
+
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quiet",
@@ -80,9 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the deterministic demo CommCell into a catalogue (jobs 1..N plus"
         " the seed's jobs 4 and 1452). Existing jobs with the same ids are replaced.",
     )
-    d.add_argument("--jobs", type=int, default=5000, help="how many jobs (default: 5000)")
-    d.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    d.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
+    d.add_argument(
+        "--jobs",
+        type=int,
+        default=DEFAULTS.demo_jobs,
+        help=f"how many jobs (default: {DEFAULTS.demo_jobs})",
+    )
+    d.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})"
+    )
+    _db_option(d)
     _quiet_option(d)
     d.add_argument(
         "--now",
@@ -109,10 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that check NDJSON records while this one writes (default: one per"
         " CPU, at most 8, past which the writing is the limit; 1 checks them here)",
     )
-    i.add_argument("--db", default=None, help="the catalogue (default: cvjobs.db) [CVJOBS_DB]")
+    _db_option(i)
     _quiet_option(i)
     i.add_argument("--job-id", type=int, help="the job an AdvancedDetails document belongs to")
-    i.add_argument("--info-type", type=int, help="the infoType it was fetched with (1-31)")
+    i.add_argument(
+        "--info-type",
+        type=int,
+        help=f"the infoType it was fetched with (1-{vocab.ALL_INFO_TYPES})",
+    )
     c = sub.add_parser(
         "copy",
         help="copy a whole catalogue to another (SQLite or PostgreSQL)",

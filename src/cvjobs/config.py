@@ -1,4 +1,5 @@
-"""Settings, declared once: name, type, default and help. This one table drives the
+"""Settings, declared once as fields of `Settings`: name, type, default and help. From
+them derive `SETTINGS` (with each one's environment variable and option), which drives the
 `cvjobs serve` options, the CVJOBS_* environment variables and the README's settings table
 (a test checks that every setting is documented there).
 
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Final
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, TypeVar, get_type_hints
 
 from cvjobs.logs import LOG_FORMATS
 from cvjobs.ranges import EXACT_MAX
@@ -18,6 +19,8 @@ from cvjobs.ranges import EXACT_MAX
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    """A setting as the command line, the environment and the README see it."""
+
     name: str
     type: type
     default: Any
@@ -34,178 +37,125 @@ class Setting:
         return prefix + self.name.replace("_", "-")
 
 
-SETTINGS: Final[tuple[Setting, ...]] = (
-    Setting("host", str, "127.0.0.1", "address to listen on"),
-    Setting("port", int, 8400, "TCP port to listen on"),
-    Setting(
-        "reuse_port",
-        bool,
+T = TypeVar("T")
+
+
+def _setting(default: T, help: str, *, env_only: bool = False) -> T:
+    """A field of Settings: its default and help (its name and type are the field's).
+    `env_only`: a secret, read from the environment only, never from an option."""
+    return field(default=default, metadata={"help": help, "env_only": env_only})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, declared once, in the order `cvjobs serve --help` lists them."""
+
+    host: str = _setting("127.0.0.1", "address to listen on")
+    port: int = _setting(8400, "TCP port to listen on")
+    reuse_port: bool = _setting(
         False,
         "share the port with other servers on purpose (SO_REUSEPORT: the kernel splits"
         " connections between them); without it a port in use is an error",
-    ),
-    Setting(
-        "server",
-        str,
+    )
+    server: str = _setting(
         "granian",
         "the HTTP server: granian (about twice uvicorn's speed here, see"
         " docs/performance.md) or uvicorn",
-    ),
-    Setting(
-        "workers",
-        int,
+    )
+    workers: int = _setting(
         1,
         "worker processes serving the catalogue; any worker accepts any token, and the"
         " job engine runs in exactly one of them",
-    ),
-    Setting(
-        "db",
-        str,
+    )
+    db: str = _setting(
         "cvjobs.db",
         "the job catalogue: a SQLite file path (or sqlite:///absolute/path), or a"
         " PostgreSQL URL postgresql://user@host:port/dbname",
-    ),
-    Setting("demo", bool, False, "fill an empty catalogue with the demo CommCell on start"),
-    Setting("demo_jobs", int, 5000, "how many jobs --demo creates"),
-    Setting(
-        "quiet",
-        bool,
+    )
+    demo: bool = _setting(False, "fill an empty catalogue with the demo CommCell on start")
+    demo_jobs: int = _setting(5000, "how many jobs --demo creates")
+    quiet: bool = _setting(
         False,
         "no progress while --demo fills a new catalogue (a bar on a terminal, else a line"
         " every 5 s)",
-    ),
-    Setting("seed", int, 42, "random seed of the demo data (same seed, same catalogue)"),
-    Setting(
-        "token_idle_minutes",
-        int,
+    )
+    seed: int = _setting(42, "random seed of the demo data (same seed, same catalogue)")
+    token_idle_minutes: int = _setting(
         30,
         "minutes of inactivity after which a login token expires (a Login may ask for"
         " another timeout)",
-    ),
-    Setting(
-        "admin_password",
-        str,
+    )
+    admin_password: str = _setting(
         "",
         "password of the admin account created on first start; empty: a random one is"
         " printed once (environment only, so it never shows in ps)",
-    ),
-    Setting(
-        "engine",
-        bool,
+        env_only=True,
+    )
+    engine: bool = _setting(
         True,
         "the job engine: --no-engine turns it off. It moves the demo's and its own active"
         " jobs along, settles their suspend and kill, and starts --demo's new jobs; without"
         " it nothing moves a job by itself and actions settle at once (jobs written by"
         " ingest or import are never moved)",
-    ),
-    Setting(
-        "engine_speed",
-        int,
-        1,
-        "run the engine's clock this many times faster than real time (demos, tests)",
-    ),
-    Setting(
-        "demo_job_interval",
-        int,
-        300,
-        "with --demo: engine seconds between the new jobs the engine starts (0: none)",
-    ),
-    Setting("commcell_name", str, "cvjobs", "the CommCell name GET CommServ reports"),
-    Setting(
-        "job_id_base",
-        int,
+    )
+    engine_speed: int = _setting(
+        1, "run the engine's clock this many times faster than real time (demos, tests)"
+    )
+    demo_job_interval: int = _setting(
+        300, "with --demo: engine seconds between the new jobs the engine starts (0: none)"
+    )
+    commcell_name: str = _setting("cvjobs", "the CommCell name GET CommServ reports")
+    job_id_base: int = _setting(
         2**32,
         "the first id of the jobs this server creates (Resubmit, --demo's new jobs); ids"
         " from it up are allocated in turn, so reporters' ids stay below it (a 32-bit"
         " CommServe's always do)",
-    ),
-    Setting(
-        "max_body_kib",
-        int,
+    )
+    max_body_kib: int = _setting(
         64,
         "largest request body of the vendor API's routes, in KiB; a larger one gets 413"
         " before it is read",
-    ),
-    Setting(
-        "max_ingest_body_mib",
-        int,
-        10,
-        "largest request body of the ingest API (/cvjobs/v1/), in MiB",
-    ),
-    Setting(
-        "header_timeout_seconds",
-        int,
+    )
+    max_ingest_body_mib: int = _setting(
+        10, "largest request body of the ingest API (/cvjobs/v1/), in MiB"
+    )
+    header_timeout_seconds: int = _setting(
         30,
         "seconds a client has to send a request's headers (and that a kept-alive"
         " connection may stay idle) before the connection is closed",
-    ),
-    Setting(
-        "body_timeout_seconds",
-        int,
+    )
+    body_timeout_seconds: int = _setting(
         30,
         "seconds a client has to send a whole request body; a slower one gets 408 and"
         " the connection is closed",
-    ),
-    Setting(
-        "queue_seconds",
-        int,
+    )
+    queue_seconds: int = _setting(
         30,
         "seconds a list request may wait for its turn before it gets 503; a list request"
         " whose client has gone is dropped",
-    ),
-    Setting(
-        "max_connections",
-        int,
+    )
+    max_connections: int = _setting(
         1024,
         "connections each worker serves at once; more wait to be accepted (granian) or"
         " get 503 (uvicorn)",
-    ),
-    Setting(
-        "log_level",
-        str,
-        "info",
-        "server log level: debug, info (one access log line per request), warning, error",
-    ),
-    Setting(
-        "log_format",
-        str,
+    )
+    log_level: str = _setting(
+        "info", "server log level: debug, info (one access log line per request), warning, error"
+    )
+    log_format: str = _setting(
         "text",
         "the server log's lines: text, or json (one object per line, the access log's"
         " fields as keys)",
-    ),
+    )
+
+
+DEFAULTS: Final = Settings()
+_TYPES: Final = get_type_hints(Settings)
+SETTINGS: Final[tuple[Setting, ...]] = tuple(
+    Setting(f.name, _TYPES[f.name], f.default, f.metadata["help"]) for f in fields(Settings)
 )
 SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
-# Secrets are read from the environment only, never from a command-line option.
-ENV_ONLY: Final = frozenset({"admin_password"})
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8400
-    reuse_port: bool = False
-    server: str = "granian"
-    workers: int = 1
-    db: str = "cvjobs.db"
-    demo: bool = False
-    demo_jobs: int = 5000
-    quiet: bool = False
-    seed: int = 42
-    token_idle_minutes: int = 30
-    admin_password: str = ""
-    engine: bool = True
-    engine_speed: int = 1
-    demo_job_interval: int = 300
-    commcell_name: str = "cvjobs"
-    job_id_base: int = 2**32
-    max_body_kib: int = 64
-    max_ingest_body_mib: int = 10
-    header_timeout_seconds: int = 30
-    body_timeout_seconds: int = 30
-    queue_seconds: int = 30
-    max_connections: int = 1024
-    log_level: str = "info"
-    log_format: str = "text"
+ENV_ONLY: Final = frozenset(f.name for f in fields(Settings) if f.metadata["env_only"])
 
 
 def parse_value(setting: Setting, text: str) -> Any:

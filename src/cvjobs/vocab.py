@@ -7,34 +7,54 @@ marked [OURS] in the contract are our documented choices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-# §10: status -> (is_active, statusColor). Colours other than Completed's black are [OURS].
-_STATUS_TABLE: Final[dict[str, tuple[bool, str]]] = {
-    "Running": (True, "green"),
-    "Waiting": (True, "blue"),
-    "Pending": (True, "blue"),
-    "Queued": (True, "blue"),
-    "Suspended": (True, "orange"),
-    "Suspend Pending": (True, "orange"),
-    "Kill Pending": (True, "orange"),
-    "Interrupt Pending": (True, "orange"),
-    "Running (cannot be verified)": (True, "green"),
-    "Completed": (False, "black"),
-    "Committed": (False, "black"),
-    "Completed w/ one or more errors": (False, "darkorange"),
-    "Completed w/ one or more warnings": (False, "olive"),
-    "Failed": (False, "red"),
-    "Failed to Start": (False, "red"),
-    "Killed": (False, "red"),
-    "Interrupted": (False, "red"),
-    "Abnormal Terminated Cleanup": (False, "red"),
-}
 
-STATUSES: Final[tuple[str, ...]] = tuple(_STATUS_TABLE)
-ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s for s, (a, _) in _STATUS_TABLE.items() if a)
+class JobStatus(StrEnum):
+    """A job status (§10) as the vendor spells it, whether it is active, and its
+    statusColor. Colours other than Completed's black are [OURS]. A member is its spelling:
+    it compares, hashes, formats and serialises as that string."""
+
+    active: bool
+    color: str
+
+    def __new__(cls, spelling: str, active: bool, color: str) -> JobStatus:
+        member = str.__new__(cls, spelling)
+        member._value_ = spelling
+        member.active = active
+        member.color = color
+        return member
+
+    RUNNING = "Running", True, "green"
+    WAITING = "Waiting", True, "blue"
+    PENDING = "Pending", True, "blue"
+    QUEUED = "Queued", True, "blue"
+    SUSPENDED = "Suspended", True, "orange"
+    SUSPEND_PENDING = "Suspend Pending", True, "orange"
+    KILL_PENDING = "Kill Pending", True, "orange"
+    INTERRUPT_PENDING = "Interrupt Pending", True, "orange"
+    RUNNING_UNVERIFIED = "Running (cannot be verified)", True, "green"
+    COMPLETED = "Completed", False, "black"
+    COMMITTED = "Committed", False, "black"
+    COMPLETED_WITH_ERRORS = "Completed w/ one or more errors", False, "darkorange"
+    COMPLETED_WITH_WARNINGS = "Completed w/ one or more warnings", False, "olive"
+    FAILED = "Failed", False, "red"
+    FAILED_TO_START = "Failed to Start", False, "red"
+    KILLED = "Killed", False, "red"
+    INTERRUPTED = "Interrupted", False, "red"
+    ABNORMAL_TERMINATED_CLEANUP = "Abnormal Terminated Cleanup", False, "red"
+
+
+# The derived collections hold the plain spellings (exact str, as statuses read from rows
+# and records are): lookups take str's fast path, the loader pickles a status to its
+# writer as a str, and the stores bind it as one.
+STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
+ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
-_STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s for s in STATUSES}
+_STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s.value for s in JobStatus}
+_COLOR: Final[dict[str, str]] = {s.value: s.color for s in JobStatus}
 
 
 def canonical_status(text: str) -> str | None:
@@ -43,7 +63,7 @@ def canonical_status(text: str) -> str | None:
 
 
 def status_color(status: str) -> str:
-    return _STATUS_TABLE.get(status, (False, "black"))[1]
+    return _COLOR.get(status, "black")
 
 
 def is_active(status: str) -> bool:
@@ -127,38 +147,6 @@ ADMIN = "Admin"
 SNAP_BACKUP = "Snap Backup"
 BACKUP_JOB_TYPES: Final[frozenset[str]] = frozenset({BACKUP, SYNTHETIC_FULL, SNAP_BACKUP})
 
-# AdvancedDetails info types (§7): bit -> the top-level key of its section.
-INFO_RETENTION: Final = 1
-INFO_REFERENCE_COPY: Final = 2
-INFO_DASH_COPY: Final = 4
-INFO_ADMIN: Final = 8
-INFO_BACKUP: Final = 16
-INFO_SECTIONS: Final[dict[int, str]] = {
-    INFO_RETENTION: "jobRetention",
-    INFO_REFERENCE_COPY: "refCopyInfo",
-    INFO_DASH_COPY: "dashCopyInfo",
-    INFO_ADMIN: "adminInfo",
-    INFO_BACKUP: "bkpInfo",
-}
-ALL_INFO_TYPES: Final = sum(INFO_SECTIONS)
-INFO_BIT_BY_SECTION: Final[dict[str, int]] = {v: k for k, v in INFO_SECTIONS.items()}
-
-
-def info_bits(info_type: int) -> list[int]:
-    """The single info types an OR of them is made of."""
-    return [bit for bit in INFO_SECTIONS if info_type & bit]
-
-
-def info_type_problem(info_type: int) -> str | None:
-    """Why `info_type` is not a valid infoType (one of the bits or an OR of them)."""
-    if info_type <= 0 or info_type & ~ALL_INFO_TYPES:
-        return (
-            f"infoType {info_type} is not valid: use 1, 2, 4, 8 or 16, or a sum of them"
-            f" (at most {ALL_INFO_TYPES})"
-        )
-    return None
-
-
 # Job type names and numbers accepted in jobFilter / jobTypeList (§5), each mapped to the
 # human jobType it selects. Numbers the vendor documents: Backup 4, AUXCOPY 13 and 104,
 # SYNTHFULL 14, SNAPBACKUP 59, DATA_VERIFICATION 82, CSDRBKP 11, DEDUPDBSYNC 80. The
@@ -206,3 +194,107 @@ PHASES: Final[dict[str, tuple[str, ...]]] = {
 
 def phases_of(job_type: str) -> tuple[str, ...]:
     return PHASES.get(job_type, ("Backup",))
+
+
+# -- AdvancedDetails info types (§7) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InfoType:
+    """An AdvancedDetails infoType: its bit, the top-level key of its section, its name in
+    the API's summary (`label`) and in refusals (`name`), and the jobs it exists for (those
+    of `job_types`, and of `app_ids` only when given), as refusals describe them (`jobs`).
+    The request parser, the errors, the OpenAPI document and the CLI help all derive from
+    INFO_TYPES; a new info type is a row there (and, for the demo, its section's maker)."""
+
+    bit: int
+    section: str
+    label: str
+    name: str
+    job_types: frozenset[str]
+    jobs: str
+    app_ids: frozenset[int] = frozenset()
+
+    def applies_to(self, job_type: str, app_id: int) -> bool:
+        return job_type in self.job_types and (not self.app_ids or app_id in self.app_ids)
+
+
+INFO_RETENTION: Final = 1
+INFO_REFERENCE_COPY: Final = 2
+INFO_DASH_COPY: Final = 4
+INFO_ADMIN: Final = 8
+INFO_BACKUP: Final = 16
+_AUX_COPY_JOBS: Final = frozenset({AUX_COPY})
+INFO_TYPES: Final[tuple[InfoType, ...]] = (
+    InfoType(
+        INFO_RETENTION,
+        "jobRetention",
+        "retention",
+        "retention information",
+        BACKUP_JOB_TYPES,
+        "backup jobs",
+    ),
+    InfoType(
+        INFO_REFERENCE_COPY,
+        "refCopyInfo",
+        "reference copy",
+        "reference copy information",
+        frozenset({REFERENCE_COPY}),
+        "reference copy jobs",
+    ),
+    InfoType(
+        INFO_DASH_COPY,
+        "dashCopyInfo",
+        "DASH copy",
+        "DASH copy information",
+        _AUX_COPY_JOBS,
+        "auxiliary copy jobs",
+    ),
+    InfoType(
+        INFO_ADMIN,
+        "adminInfo",
+        "admin",
+        "administrative information",
+        _AUX_COPY_JOBS,
+        "auxiliary copy jobs",
+    ),
+    InfoType(
+        INFO_BACKUP,
+        "bkpInfo",
+        "backup",
+        "backup information",
+        BACKUP_JOB_TYPES,
+        "Exchange Database and SQL Server backup jobs",
+        frozenset({EXCHANGE_APP_ID, SQL_SERVER_APP_ID}),
+    ),
+)
+INFO_TYPE_BY_BIT: Final[dict[int, InfoType]] = {t.bit: t for t in INFO_TYPES}
+# bit -> the top-level key of its section, and back.
+INFO_SECTIONS: Final[dict[int, str]] = {t.bit: t.section for t in INFO_TYPES}
+INFO_BIT_BY_SECTION: Final[dict[str, int]] = {t.section: t.bit for t in INFO_TYPES}
+ALL_INFO_TYPES: Final = sum(INFO_SECTIONS)
+# "retention (1), reference copy (2), ...": the AdvancedDetails route's summary.
+INFO_TYPE_SUMMARY: Final = ", ".join(f"{t.label} ({t.bit})" for t in INFO_TYPES)
+
+
+def _or_list(words: list[str]) -> str:
+    """'a, b or c'."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+_BITS_IN_WORDS: Final = _or_list([str(t.bit) for t in INFO_TYPES])
+
+
+def info_bits(info_type: int) -> list[int]:
+    """The single info types an OR of them is made of."""
+    return [bit for bit in INFO_SECTIONS if info_type & bit]
+
+
+def info_type_problem(info_type: int) -> str | None:
+    """Why `info_type` is not a valid infoType (one of the bits or an OR of them)."""
+    if info_type <= 0 or info_type & ~ALL_INFO_TYPES:
+        return (
+            f"infoType {info_type} is not valid: use {_BITS_IN_WORDS}, or a sum of them"
+            f" (at most {ALL_INFO_TYPES})"
+        )
+    return None

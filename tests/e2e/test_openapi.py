@@ -14,13 +14,23 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from cvjobs.http.openapi import NATIVE, OPERATIONS, VENDOR
+from cvjobs.http.openapi import NATIVE, VENDOR, document
 from cvjobs.http.routes import ROUTES
 from tests.e2e.conftest import Server, running_server
 
+OPERATIONS = {(r.method, r.pattern): r.doc for r in ROUTES}
+
 
 def test_the_document_names_exactly_the_routes() -> None:
-    assert set(OPERATIONS) == {(r.method, r.pattern) for r in ROUTES}
+    paths = document(ROUTES)["paths"]
+    named = {
+        (method.upper(), path.removeprefix(NATIVE).removeprefix(VENDOR))
+        for path, operations in paths.items()
+        for method in operations
+    }
+    assert named == set(OPERATIONS) and len(OPERATIONS) == len(ROUTES)
+    # Each route has a description of its own, not another's.
+    assert len({id(r.doc) for r in ROUTES}) == len(ROUTES)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from cvjobs.demo.commcell import (
 from cvjobs.demo.sections import VIRTUAL_SERVER, details, sections, vm_status
 from cvjobs.model import Event, Job, JobRecord, JsonObject
 from cvjobs.service.events import status_event
+from cvjobs.vocab import JobStatus
 
 __all__ = [
     "EXCH001",
@@ -59,22 +60,30 @@ DETAILED_NEWEST = 50_000
 PINNED = (4, 1452)  # the seed's jobs
 
 _FINISHED_MIX = (
-    ("Completed", 846),
-    ("Completed w/ one or more warnings", 60),
-    ("Completed w/ one or more errors", 40),
-    ("Failed", 30),
-    ("Killed", 12),
-    ("Failed to Start", 6),
-    ("Committed", 4),
-    ("Interrupted", 2),
+    (JobStatus.COMPLETED, 846),
+    (JobStatus.COMPLETED_WITH_WARNINGS, 60),
+    (JobStatus.COMPLETED_WITH_ERRORS, 40),
+    (JobStatus.FAILED, 30),
+    (JobStatus.KILLED, 12),
+    (JobStatus.FAILED_TO_START, 6),
+    (JobStatus.COMMITTED, 4),
+    (JobStatus.INTERRUPTED, 2),
 )
 _ACTIVE = (
-    ("Running", "", "Backup"),
-    ("Waiting", "Waiting for resources: no streams are available on the storage policy.", ""),
-    ("Pending", "Error Code: [19:857] Failed to connect to the client.", ""),
-    ("Suspended", "Backup job has been suspended by user admin.", ""),
-    ("Queued", "The job has been queued because a conflicting job is running.", ""),
-    ("Running", "", "Scan"),
+    (JobStatus.RUNNING, "", "Backup"),
+    (
+        JobStatus.WAITING,
+        "Waiting for resources: no streams are available on the storage policy.",
+        "",
+    ),
+    (JobStatus.PENDING, "Error Code: [19:857] Failed to connect to the client.", ""),
+    (JobStatus.SUSPENDED, "Backup job has been suspended by user admin.", ""),
+    (JobStatus.QUEUED, "The job has been queued because a conflicting job is running.", ""),
+    (JobStatus.RUNNING, "", "Scan"),
+)
+# Finished statuses of jobs that stopped before their end.
+_CUT_SHORT: frozenset[str] = frozenset(
+    {JobStatus.FAILED, JobStatus.KILLED, JobStatus.FAILED_TO_START, JobStatus.INTERRUPTED}
 )
 _FAILURES = (
     "Error Code: [19:1327] Failed to mount the disk media in the library.",
@@ -98,7 +107,7 @@ def _pick(random: Callable[[], float], items: Sequence[T]) -> T:
     return items[int(random() * len(items))]
 
 
-def _weighted(pairs: tuple[tuple[str, int], ...]) -> list[str]:
+def _weighted(pairs: tuple[tuple[T, int], ...]) -> list[T]:
     return [name for name, weight in pairs for _ in range(weight)]
 
 
@@ -168,18 +177,20 @@ class _Generator:
             status = _pick(self.random, self.statuses)
             end = start + elapsed
             percent = 100.0
-            if status in ("Failed", "Killed", "Failed to Start", "Interrupted"):
-                percent = float(rng.randrange(0, 80)) if status != "Failed to Start" else 0.0
+            if status in _CUT_SHORT:
+                percent = (
+                    0.0 if status == JobStatus.FAILED_TO_START else float(rng.randrange(0, 80))
+                )
                 pending_reason = _pick(self.random, _FAILURES)
                 app_size, media, files = (
                     int(app_size * percent / 100),
                     int(media * percent / 100),
                     int(files * percent / 100),
                 )
-            elif status == "Completed w/ one or more errors":
+            elif status == JobStatus.COMPLETED_WITH_ERRORS:
                 failed_files = rng.randint(1, 250)
                 pending_reason = "Error Code: [7:84] Some files could not be backed up."
-            elif status == "Completed w/ one or more warnings":
+            elif status == JobStatus.COMPLETED_WITH_WARNINGS:
                 failed_files = rng.randint(0, 12)
         subclient = _pick(self.random, agent.subclients)
         policy = POLICIES[agent.policy.id - 1]
@@ -265,7 +276,7 @@ def _vm_job(
         parent,
         job_id=job_id,
         vsa_parent_job_id=parent.job_id,
-        status="Failed" if failed else "Completed",
+        status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
         pending_reason=str(vm["FailureReason"]),
         percent_complete=parent.percent_complete if failed else 100.0,
         size_of_application=used,
@@ -287,9 +298,7 @@ def _vm_job(
     return JobRecord(job, sections=extras, events=_history(job))
 
 
-_EVENTFUL = frozenset(
-    {"Failed", "Failed to Start", "Killed", "Interrupted", "Completed w/ one or more errors"}
-)
+_EVENTFUL: frozenset[str] = _CUT_SHORT | {JobStatus.COMPLETED_WITH_ERRORS}
 
 
 def _history(job: Job) -> tuple[Event, ...]:
@@ -298,7 +307,7 @@ def _history(job: Job) -> tuple[Event, ...]:
         return ()
     return (
         status_event(
-            replace(job, status="Running"), job.status, job.end_time, "", job.pending_reason
+            replace(job, status=JobStatus.RUNNING), job.status, job.end_time, "", job.pending_reason
         ),
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from cvjobs import vocab
 from cvjobs.demo.sections import details
 from cvjobs.model import Job, JobRecord, JsonObject, PolicyCopy, Ref, StoragePolicy
+from cvjobs.vocab import JobStatus
 
 ADMIN_USER = Ref(1, "admin")
 OPERATOR = Ref(5, "backup_operator")
@@ -137,7 +138,7 @@ def seed_job_4() -> JobRecord:
     return JobRecord(
         Job(
             job_id=4,
-            status="Completed",
+            status=JobStatus.COMPLETED,
             job_type=vocab.BACKUP,
             client=WINTER,
             app=Ref(33, "File System"),
@@ -194,7 +195,7 @@ def seed_job_1452(agent: Agent) -> JobRecord:
     return JobRecord(
         Job(
             job_id=1452,
-            status="Completed",
+            status=JobStatus.COMPLETED,
             job_type=vocab.BACKUP,
             client=agent.client,
             app=agent.app,

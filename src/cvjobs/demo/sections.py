@@ -8,6 +8,10 @@ import random
 
 from cvjobs import vocab
 from cvjobs.model import Job, JsonObject, StoragePolicy
+from cvjobs.vocab import JobStatus
+
+# Finished statuses of jobs that failed on some of what they protected.
+_FAILED_SOME: frozenset[str] = frozenset({JobStatus.FAILED, JobStatus.COMPLETED_WITH_ERRORS})
 
 
 def details(
@@ -27,7 +31,7 @@ def details(
                 "phaseName": phase,
                 "startTime": p_start,
                 "endTime": p_end,
-                "status": "Completed" if end else "Running",
+                "status": JobStatus.COMPLETED if end else JobStatus.RUNNING,
             }
         )
     throughput = app_size / 2**30 / max(span / 3600, 1 / 3600)
@@ -74,7 +78,7 @@ def sections(
             listed = vm_status(job) if vms is None else vms
             out["jobDetail"]["clientStatusInfo"] = {"vmStatus": listed}
     done = job.status in vocab.FINISHED_STATUSES
-    if job.job_type in vocab.BACKUP_JOB_TYPES and job.app.id in (53, 81):
+    if vocab.INFO_TYPE_BY_BIT[vocab.INFO_BACKUP].applies_to(job.job_type, job.app.id):
         out["bkpInfo"] = database_info(job, rng)
     elif job.job_type == vocab.AUX_COPY:
         copied = rng.randint(5, 400)
@@ -124,7 +128,7 @@ def database_info(job: Job, rng: random.Random) -> JsonObject:
     """Backup information of an Exchange or SQL Server backup, in the seed's shape."""
     exchange = job.app.id == vocab.EXCHANGE_APP_ID
     count = rng.randint(1, 4)
-    failed = 1 if job.status in ("Failed", "Completed w/ one or more errors") else 0
+    failed = 1 if job.status in _FAILED_SOME else 0
     stats = []
     for n in range(count):
         ok = n >= failed
@@ -170,7 +174,7 @@ def vm_status(job: Job) -> list[JsonObject]:
     own, so the rest of the demo does not change with them."""
     rng = random.Random(job.job_id * 7_919 + 106)
     count = rng.randint(2, 5)
-    failed = job.status == "Failed" or "errors" in job.status
+    failed = job.status in _FAILED_SOME
     vms = []
     for n in range(count):
         size = rng.randint(20, 400) * 2**30

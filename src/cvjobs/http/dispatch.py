@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -120,6 +121,8 @@ class Route:
     # Costly to answer (the lists): dropped when the client has gone, or has waited past
     # the queue deadline, before the handler starts (cvjobs.http.admission).
     heavy: bool = False
+    # Its OpenAPI operation (cvjobs.http.operations): what /openapi.json says of it.
+    doc: dict[str, Any] = field(kw_only=True, compare=False, repr=False)
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

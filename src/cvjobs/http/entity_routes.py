@@ -15,6 +15,7 @@ import re
 from starlette.responses import Response
 
 from cvjobs.errors import BadRequest
+from cvjobs.http import operations as ops
 from cvjobs.http import queries
 from cvjobs.http.dispatch import Context, Route
 from cvjobs.render import entities
@@ -225,20 +226,20 @@ async def get_policy(ctx: Context) -> Response:
 
 
 ROUTES: list[Route] = [
-    Route("GET", "Client", list_clients),
-    Route("GET", "Client/{client}", get_client),
-    Route("GET", "VSAClientAndClientGroupList", access_nodes),
-    Route("GET", "GetId", get_id),
-    Route("GET", "ClientGroup", list_groups),
-    Route("GET", "ClientGroup/{group_id}", get_group),
-    Route("GET", "Subclient", list_subclients),
-    Route("GET", "Subclient/{subclient_id}", get_subclient),
-    Route("GET", "Agent", list_agents),
-    Route("GET", "Backupset", list_backupsets),
-    Route("GET", "Backupset/{backupset_id}", get_backupset),
-    Route("GET", "Instance", list_instances),
-    Route("GET", "Schedules", list_schedules),
-    Route("GET", "StoragePolicy", list_policies),
-    Route("GET", "V2/StoragePolicy", list_policies_v2),
-    Route("GET", "StoragePolicy/{policy_id}", get_policy),
+    Route("GET", "Client", list_clients, doc=ops.LIST_CLIENTS),
+    Route("GET", "Client/{client}", get_client, doc=ops.GET_CLIENT),
+    Route("GET", "VSAClientAndClientGroupList", access_nodes, doc=ops.ACCESS_NODES),
+    Route("GET", "GetId", get_id, doc=ops.GET_ID),
+    Route("GET", "ClientGroup", list_groups, doc=ops.LIST_GROUPS),
+    Route("GET", "ClientGroup/{group_id}", get_group, doc=ops.GET_GROUP),
+    Route("GET", "Subclient", list_subclients, doc=ops.LIST_SUBCLIENTS),
+    Route("GET", "Subclient/{subclient_id}", get_subclient, doc=ops.GET_SUBCLIENT),
+    Route("GET", "Agent", list_agents, doc=ops.LIST_AGENTS),
+    Route("GET", "Backupset/{backupset_id}", get_backupset, doc=ops.GET_BACKUPSET),
+    Route("GET", "Backupset", list_backupsets, doc=ops.LIST_BACKUPSETS),
+    Route("GET", "Instance", list_instances, doc=ops.LIST_INSTANCES),
+    Route("GET", "Schedules", list_schedules, doc=ops.LIST_SCHEDULES),
+    Route("GET", "StoragePolicy", list_policies, doc=ops.LIST_POLICIES),
+    Route("GET", "V2/StoragePolicy", list_policies_v2, doc=ops.LIST_POLICIES_V2),
+    Route("GET", "StoragePolicy/{policy_id}", get_policy, doc=ops.GET_POLICY),
 ]

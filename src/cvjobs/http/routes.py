@@ -18,6 +18,7 @@ from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
 from cvjobs.http import entity_routes, queries
+from cvjobs.http import operations as ops
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
 from cvjobs.model import EVERYTHING, EventQuery, Job, JobQuery
 from cvjobs.render import lists, shapes
@@ -332,23 +333,23 @@ async def ingest_events(ctx: Context) -> Response:
 
 
 ROUTES: list[Route] = [
-    Route("POST", "Login", login, auth=False),
-    Route("POST", "RenewLoginToken", renew_login_token, auth=False),
-    Route("POST", "Logout", logout, auth=False),
-    Route("POST", "WhoAmI", who_am_i),
-    Route("GET", "Job", list_jobs, heavy=True),
-    Route("POST", "Jobs", post_jobs, heavy=True),
-    Route("GET", "Job/{job_id}", get_job),
-    Route("POST", "Job/{job_id}/action/{action}", job_action),
-    Route("POST", "Jobs/MultiJobOperation", multi_job_operation),
-    Route("GET", "Job/{job_id}/TaskDetails", task_details),
-    Route("GET", "Events", list_events, heavy=True),
-    Route("GET", "Events/{event_id}", get_event),
-    Route("GET", "CommServ", commserv),
-    Route("POST", "jobs", ingest_jobs, native=True),
-    Route("PATCH", "jobs/{job_id}", ingest_job_update, native=True),
-    Route("POST", "events", ingest_events, native=True),
-    Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details),
-    Route("POST", "JobDetails", job_details),
+    Route("POST", "Login", login, auth=False, doc=ops.LOGIN),
+    Route("POST", "RenewLoginToken", renew_login_token, auth=False, doc=ops.RENEW_LOGIN_TOKEN),
+    Route("POST", "Logout", logout, auth=False, doc=ops.LOGOUT),
+    Route("POST", "WhoAmI", who_am_i, doc=ops.WHO_AM_I),
+    Route("GET", "Job", list_jobs, heavy=True, doc=ops.LIST_JOBS),
+    Route("POST", "Jobs", post_jobs, heavy=True, doc=ops.POST_JOBS),
+    Route("GET", "Job/{job_id}", get_job, doc=ops.GET_JOB),
+    Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details, doc=ops.ADVANCED_DETAILS),
+    Route("POST", "JobDetails", job_details, doc=ops.JOB_DETAILS),
+    Route("GET", "Job/{job_id}/TaskDetails", task_details, doc=ops.TASK_DETAILS),
+    Route("POST", "Job/{job_id}/action/{action}", job_action, doc=ops.JOB_ACTION),
+    Route("POST", "Jobs/MultiJobOperation", multi_job_operation, doc=ops.MULTI_JOB_OPERATION),
+    Route("GET", "Events", list_events, heavy=True, doc=ops.LIST_EVENTS),
+    Route("GET", "Events/{event_id}", get_event, doc=ops.GET_EVENT),
+    Route("GET", "CommServ", commserv, doc=ops.COMMSERV),
     *entity_routes.ROUTES,
+    Route("POST", "jobs", ingest_jobs, native=True, doc=ops.INGEST_JOBS),
+    Route("PATCH", "jobs/{job_id}", ingest_job_update, native=True, doc=ops.INGEST_JOB_UPDATE),
+    Route("POST", "events", ingest_events, native=True, doc=ops.INGEST_EVENTS),
 ]

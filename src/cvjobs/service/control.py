@@ -22,6 +22,7 @@ from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.events import started_event, status_event
 from cvjobs.store.protocols import AuditStore, JobChanges, JobReads
 from cvjobs.store.values import JobChange
+from cvjobs.vocab import JobStatus
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
 MAX_JOBS_PER_OPERATION = 1000
@@ -33,7 +34,7 @@ class ControlCatalogue(JobReads, JobChanges, AuditStore, Protocol):
     """What job control reads and writes: jobs, and the audit log of refusals."""
 
 
-def fresh_job(template: Job, *, status: str, now: int, pending_reason: str = "") -> Job:
+def fresh_job(template: Job, *, status: JobStatus, now: int, pending_reason: str = "") -> Job:
     """A new run of `template` (same client, subclient, type and level) starting at `now`,
     with nothing done yet; its id is allocated when the store creates it (from
     --job-id-base, whatever the template's id)."""
@@ -82,7 +83,9 @@ def _then(first: JobChange, second: JobChange | None) -> JobChange:
     return JobChange(second.job, first.expect_status, first.events + second.events)
 
 
-def acted(job: Job, action: str, status: str, user: str, now: int, auto_resume: int) -> JobChange:
+def acted(
+    job: Job, action: str, status: JobStatus, user: str, now: int, auto_resume: int
+) -> JobChange:
     """What a user's action does to the job (already allowed by the state machine)."""
     pending_reason = job.pending_reason
     if action == lifecycle.SUSPEND:
@@ -239,7 +242,7 @@ class JobControl:
         now = self._now()
         template = fresh_job(
             job,
-            status="Suspended" if start_suspended else "Running",
+            status=JobStatus.SUSPENDED if start_suspended else JobStatus.RUNNING,
             now=now,
             pending_reason=f"{job.job_type} job has been suspended by user {account.name}."
             if start_suspended

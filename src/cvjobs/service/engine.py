@@ -33,22 +33,25 @@ from cvjobs.service.control import fresh_job, settled
 from cvjobs.service.events import started_event, status_event
 from cvjobs.store.protocols import JobChanges
 from cvjobs.store.values import JobChange
+from cvjobs.vocab import JobStatus
 
 # Outcomes of a job that runs to its end, with weights.
 _OUTCOMES = (
-    ("Completed", 86),
-    ("Completed w/ one or more warnings", 6),
-    ("Completed w/ one or more errors", 4),
-    ("Failed", 4),
+    (JobStatus.COMPLETED, 86),
+    (JobStatus.COMPLETED_WITH_WARNINGS, 6),
+    (JobStatus.COMPLETED_WITH_ERRORS, 4),
+    (JobStatus.FAILED, 4),
 )
+# Outcomes that leave some files behind.
+_PARTIAL = frozenset({JobStatus.COMPLETED_WITH_WARNINGS, JobStatus.COMPLETED_WITH_ERRORS})
 _FAILURE_REASONS = (
     "Error Code: [19:1327] Failed to mount the disk media in the library.",
     "Error Code: [19:857] Failed to connect to the client.",
     "Error Code: [7:75] Scan phase failed: the volume could not be accessed.",
 )
-_WAITING = frozenset({"Waiting", "Queued", "Pending"})
+_WAITING: frozenset[str] = frozenset({JobStatus.WAITING, JobStatus.QUEUED, JobStatus.PENDING})
 PROGRESS_SECONDS = 5
-_RUNNING = frozenset({"Running", "Running (cannot be verified)"})
+_RUNNING: frozenset[str] = frozenset({JobStatus.RUNNING, JobStatus.RUNNING_UNVERIFIED})
 MAX_REASON = 300  # characters of a failure's text kept in a pendingReason
 log = logging.getLogger("cvjobs.engine")
 
@@ -63,7 +66,7 @@ class Plan:
     app_size: int
     files: int
     savings: float
-    outcome: str
+    outcome: JobStatus
     failed_files: int
     failure_reason: str
 
@@ -94,8 +97,8 @@ def plan_for(job: Job, seed: int) -> Plan:
         if job.job_type in vocab.BACKUP_JOB_TYPES
         else 0.0,
         outcome=outcome,
-        failed_files=rng.randint(1, 250) if "errors" in outcome or "warnings" in outcome else 0,
-        failure_reason=rng.choice(_FAILURE_REASONS) if outcome == "Failed" else "",
+        failed_files=rng.randint(1, 250) if outcome in _PARTIAL else 0,
+        failure_reason=rng.choice(_FAILURE_REASONS) if outcome == JobStatus.FAILED else "",
     )
 
 
@@ -132,7 +135,7 @@ def _ran(job: Job, plan: Plan, now: int) -> JobChange:
     )
     if share < 1.0:
         return JobChange(progressed, job.status)
-    failed = plan.outcome == "Failed"
+    failed = plan.outcome == JobStatus.FAILED
     finished = replace(
         progressed,
         status=plan.outcome,
@@ -157,7 +160,7 @@ def _failed_by_engine(job: Job, problem: str, now: int) -> JobChange:
     reason = f"The job engine could not advance this job: {text}"
     failed = replace(
         job,
-        status="Failed",
+        status=JobStatus.FAILED,
         end_time=now,
         last_update_time=max(now, job.last_update_time),
         current_phase="",
@@ -263,10 +266,14 @@ class JobEngine:
     def _advance(self, job: Job, now: int) -> JobChange | None:
         if job.status in lifecycle.SETTLES_TO:
             return settled(job, now)
-        if job.status == "Suspended":
+        if job.status == JobStatus.SUSPENDED:
             if job.auto_resume_at and now >= job.auto_resume_at:
                 resumed = replace(
-                    job, status="Running", pending_reason="", auto_resume_at=0, last_update_time=now
+                    job,
+                    status=JobStatus.RUNNING,
+                    pending_reason="",
+                    auto_resume_at=0,
+                    last_update_time=now,
                 )
                 return _moved(job, resumed, "automatic resume", now)
             return None
@@ -276,7 +283,7 @@ class JobEngine:
                 return None
             started = replace(
                 job,
-                status="Running",
+                status=JobStatus.RUNNING,
                 pending_reason="",
                 last_update_time=now,
                 current_phase=plan.phases[0][0],
@@ -299,7 +306,7 @@ class JobEngine:
             rng = random.Random(self._seed * 7_919 + self._started)
             template = rng.choice(list(source.templates))
             at = self._next_new_job
-            job = fresh_job(template, status="Waiting", now=at)
+            job = fresh_job(template, status=JobStatus.WAITING, now=at)
             await self._store.create_job(
                 job, [started_event(job, at, "", "scheduled")], first_id=self._job_id_base
             )

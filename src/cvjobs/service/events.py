@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cvjobs.model import CRITICAL, INFO, MAJOR, MINOR, Event, EventQuery, Job
 from cvjobs.store.protocols import EventStore
+from cvjobs.vocab import JobStatus
 
 CODE_STATE_CHANGE = "19:100"
 CODE_SUSPENDED = "19:101"
@@ -20,19 +21,19 @@ CODE_COMPLETED_WITH_ERRORS = "19:107"
 CODE_INGESTED = "19:110"
 
 _BY_STATUS: dict[str, tuple[str, int]] = {
-    "Suspended": (CODE_SUSPENDED, INFO),
-    "Suspend Pending": (CODE_SUSPENDED, INFO),
-    "Running": (CODE_RESUMED, INFO),
-    "Kill Pending": (CODE_KILLED, MINOR),
-    "Killed": (CODE_KILLED, MINOR),
-    "Completed": (CODE_COMPLETED, INFO),
-    "Committed": (CODE_COMPLETED, INFO),
-    "Completed w/ one or more warnings": (CODE_COMPLETED_WITH_ERRORS, MINOR),
-    "Completed w/ one or more errors": (CODE_COMPLETED_WITH_ERRORS, MINOR),
-    "Failed": (CODE_FAILED, MAJOR),
-    "Failed to Start": (CODE_FAILED, MAJOR),
-    "Interrupted": (CODE_FAILED, MAJOR),
-    "Abnormal Terminated Cleanup": (CODE_FAILED, CRITICAL),
+    JobStatus.SUSPENDED: (CODE_SUSPENDED, INFO),
+    JobStatus.SUSPEND_PENDING: (CODE_SUSPENDED, INFO),
+    JobStatus.RUNNING: (CODE_RESUMED, INFO),
+    JobStatus.KILL_PENDING: (CODE_KILLED, MINOR),
+    JobStatus.KILLED: (CODE_KILLED, MINOR),
+    JobStatus.COMPLETED: (CODE_COMPLETED, INFO),
+    JobStatus.COMMITTED: (CODE_COMPLETED, INFO),
+    JobStatus.COMPLETED_WITH_WARNINGS: (CODE_COMPLETED_WITH_ERRORS, MINOR),
+    JobStatus.COMPLETED_WITH_ERRORS: (CODE_COMPLETED_WITH_ERRORS, MINOR),
+    JobStatus.FAILED: (CODE_FAILED, MAJOR),
+    JobStatus.FAILED_TO_START: (CODE_FAILED, MAJOR),
+    JobStatus.INTERRUPTED: (CODE_FAILED, MAJOR),
+    JobStatus.ABNORMAL_TERMINATED_CLEANUP: (CODE_FAILED, CRITICAL),
 }
 SEVERITY_FLAGS = {
     "showInfo": INFO,

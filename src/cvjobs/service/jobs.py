@@ -1,5 +1,6 @@
-"""Reading jobs: one job, its JobDetails and its AdvancedDetails sections, with the
-rules for which info types apply to which jobs (wire contract §4, §6, §7)."""
+"""Reading jobs: one job, its JobDetails and its AdvancedDetails sections, applying the
+rules of `vocab.INFO_TYPES` for which info types apply to which jobs (wire contract §4,
+§6, §7)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,6 @@ from cvjobs.store.protocols import JobReads
 
 JOB_DETAIL_SECTION = "jobDetail"
 
-_INFO_NAMES = {
-    vocab.INFO_RETENTION: "retention information",
-    vocab.INFO_REFERENCE_COPY: "reference copy information",
-    vocab.INFO_DASH_COPY: "DASH copy information",
-    vocab.INFO_ADMIN: "administrative information",
-    vocab.INFO_BACKUP: "backup information",
-}
-
 
 def validate_info_type(info_type: int) -> None:
     problem = vocab.info_type_problem(info_type)
@@ -25,27 +18,13 @@ def validate_info_type(info_type: int) -> None:
         raise BadRequest(problem)
 
 
-# The job types each info type applies to, and how the refusal names them.
-_APPLIES_TO: dict[int, tuple[frozenset[str], str]] = {
-    vocab.INFO_RETENTION: (vocab.BACKUP_JOB_TYPES, "backup jobs"),
-    vocab.INFO_REFERENCE_COPY: (frozenset({vocab.REFERENCE_COPY}), "reference copy jobs"),
-    vocab.INFO_DASH_COPY: (frozenset({vocab.AUX_COPY}), "auxiliary copy jobs"),
-    vocab.INFO_ADMIN: (frozenset({vocab.AUX_COPY}), "auxiliary copy jobs"),
-    vocab.INFO_BACKUP: (vocab.BACKUP_JOB_TYPES, "Exchange Database and SQL Server backup jobs"),
-}
-_BACKUP_INFO_APPS = frozenset({vocab.EXCHANGE_APP_ID, vocab.SQL_SERVER_APP_ID})
-
-
 def why_not_applicable(job: Job, bit: int) -> str | None:
     """None if the info type applies to the job, else the reason it does not."""
-    job_types, described = _APPLIES_TO[bit]
-    applies = job.job_type in job_types
-    if bit == vocab.INFO_BACKUP:
-        applies = applies and job.app.id in _BACKUP_INFO_APPS
-    if applies:
+    info = vocab.INFO_TYPE_BY_BIT[bit]
+    if info.applies_to(job.job_type, job.app.id):
         return None
     kind = f"{job.app.name} {job.job_type}" if job.app.name else job.job_type
-    return f"{_INFO_NAMES[bit]} exists only for {described}; job {job.job_id} is a {kind} job"
+    return f"{info.name} exists only for {info.jobs}; job {job.job_id} is a {kind} job"
 
 
 def derive_retention(job: Job, policy: StoragePolicy) -> JsonObject:
@@ -125,7 +104,7 @@ class JobService:
             for bit in bits:
                 if vocab.INFO_SECTIONS[bit] not in stored:
                     raise OperationFailed(
-                        f"no {_INFO_NAMES[bit]} has been recorded for job {job_id}"
+                        f"no {vocab.INFO_TYPE_BY_BIT[bit].name} has been recorded for job {job_id}"
                     )
         if not stored:
             raise OperationFailed(f"no advanced details have been recorded for job {job_id}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cvjobs import vocab
+from cvjobs.vocab import JobStatus
 
 SUSPEND, RESUME, KILL, RESUBMIT = "suspend", "resume", "kill", "resubmit"
 ACTIONS: Final = (SUSPEND, RESUME, KILL, RESUBMIT)
@@ -57,15 +58,23 @@ OPERATION_TYPES: Final[dict[str, Operation]] = {
 }
 
 # Statuses that run or wait to run: they may be suspended, and killed.
-_RUNNABLE: Final = frozenset(
-    {"Running", "Running (cannot be verified)", "Waiting", "Pending", "Queued"}
+_RUNNABLE: Final[frozenset[str]] = frozenset(
+    {
+        JobStatus.RUNNING,
+        JobStatus.RUNNING_UNVERIFIED,
+        JobStatus.WAITING,
+        JobStatus.PENDING,
+        JobStatus.QUEUED,
+    }
 )
-_RESUMABLE: Final = frozenset({"Suspended", "Suspend Pending", "Pending"})
+_RESUMABLE: Final[frozenset[str]] = frozenset(
+    {JobStatus.SUSPENDED, JobStatus.SUSPEND_PENDING, JobStatus.PENDING}
+)
 # The engine's settling of pending statuses.
-SETTLES_TO: Final[dict[str, str]] = {
-    "Suspend Pending": "Suspended",
-    "Kill Pending": "Killed",
-    "Interrupt Pending": "Interrupted",
+SETTLES_TO: Final[dict[str, JobStatus]] = {
+    JobStatus.SUSPEND_PENDING: JobStatus.SUSPENDED,
+    JobStatus.KILL_PENDING: JobStatus.KILLED,
+    JobStatus.INTERRUPT_PENDING: JobStatus.INTERRUPTED,
 }
 
 
@@ -74,7 +83,7 @@ class Decision:
     """`status` is the job's next status (None for resubmit, which makes a new job);
     `refusal` says why the action is refused, and then nothing changes."""
 
-    status: str | None = None
+    status: JobStatus | None = None
     refusal: str | None = None
 
     @property
@@ -93,20 +102,20 @@ def decide(job_id: int, status: str, action: str) -> Decision:
         return Decision()
     if not vocab.is_active(status):
         return Decision(refusal=f"{what} is already {status}")
-    if status == "Kill Pending":
+    if status == JobStatus.KILL_PENDING:
         return Decision(refusal=f"{what} is already being killed")
-    if status == "Interrupt Pending":
+    if status == JobStatus.INTERRUPT_PENDING:
         return Decision(refusal=f"{what} is being interrupted")
     if action == KILL:
-        return Decision("Kill Pending")
+        return Decision(JobStatus.KILL_PENDING)
     if action == SUSPEND:
-        if status == "Suspended":
+        if status == JobStatus.SUSPENDED:
             return Decision(refusal=f"{what} is already suspended")
-        if status == "Suspend Pending":
+        if status == JobStatus.SUSPEND_PENDING:
             return Decision(refusal=f"{what} is already being suspended")
-        return Decision("Suspend Pending")
+        return Decision(JobStatus.SUSPEND_PENDING)
     if action == RESUME:
         if status in _RESUMABLE:
-            return Decision("Running")
+            return Decision(JobStatus.RUNNING)
         return Decision(refusal=f"{what} is not suspended; it is {status}")
     raise ValueError(f"unknown action {action!r}")
