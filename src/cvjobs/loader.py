@@ -2,7 +2,7 @@
 
 Checking a record costs more Python than writing it, so an NDJSON file is cut at line
 boundaries into pieces that worker processes read, check and turn into rows
-(`cvjobs.store.sql.prepare`), while this process writes the batches before them, in file
+(`cvjobs.store.batches.Batch`), while this process writes the batches before them, in file
 order. Whole documents (JSON or XML) are read and checked here. Either way the batches of
 all files go to the store as one stream, so one transaction takes them all or none.
 """
@@ -73,7 +73,7 @@ def prepare_piece(piece: Piece) -> Batch:
 # -- the plain record's fast path ----------------------------------------------------------
 #
 # Checking a record field by field (records.job_from_summary) and turning the Job into rows
-# (store.sql.prepare) cost about 24 us of the 30 a record takes; building the rows straight
+# (store.batches.prepare) cost about 24 us of the 30 a record takes; building the rows straight
 # from a record costs about 8. The fast path takes only records that are plain: every value
 # already of its JSON type and in range, every name XML can carry, status and level known.
 # Anything else goes the careful way, which also words the errors. tests/test_loader.py
