@@ -217,7 +217,7 @@ def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Serv
     assert status == 200
 
     def summary() -> dict[str, object]:
-        _, _, body = request(fast_server, "GET", "/commandcenter/api/Job/880001", **headers)
+        _, _, body = request(fast_server, "GET", "/commandcenter/api/Job/880001", b"", **headers)
         found: dict[str, object] = json.loads(body)["jobs"][0]["jobSummary"]
         return found
 
@@ -225,7 +225,7 @@ def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Serv
     time.sleep(3)  # 3,000 engine seconds: a demo job runs through several phases meanwhile
     assert summary() == before
     assert (before["currentPhaseName"], before["percentComplete"]) == ("Backup", 40)
-    request(fast_server, "POST", "/commandcenter/api/Job/880001/action/kill", **headers)
+    request(fast_server, "POST", "/commandcenter/api/Job/880001/action/kill", b"", **headers)
     assert summary()["status"] == "Killed"
 
 

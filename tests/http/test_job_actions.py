@@ -418,7 +418,7 @@ def test_suspend_with_autoresume_resumes_after_its_delay(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
     job_id = first_job_id(catalogue, RUNNING)
-    op = {"operationType": "JOB_SUSPEND_AUTORESUME", "jobs": [{"jobId": job_id}]}
+    op: dict[str, object] = {"operationType": "JOB_SUSPEND_AUTORESUME", "jobs": [{"jobId": job_id}]}
     missing = client.post(API + "Jobs/MultiJobOperation", json={"jobOpReq": op}, headers=auth_json)
     assert missing.status_code == 400 and "autoResumeInSec" in missing.text
     op["autoResumeInSec"] = 600

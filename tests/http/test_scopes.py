@@ -252,7 +252,7 @@ def test_ingest_of_another_tenants_job_writes_nothing(
     tenant = Tenant(catalogue, OPERATOR, "op")
     other_client = int(catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {tenant.other}"))
     mine = {"jobId": 900001, "status": "Running", "jobType": "Backup"}
-    mine["subclient"] = {"clientId": tenant.client_id}  # type: ignore[assignment]
+    mine["subclient"] = {"clientId": tenant.client_id}
     theirs = {**mine, "jobId": 900002, "subclient": {"clientId": other_client}}
     overwrite = {**mine, "jobId": tenant.other}  # another tenant's job, moved to this client
     count = catalogue.scalar("SELECT count(*) FROM jobs")
