@@ -251,7 +251,8 @@ def api(method: str, base: str, path: str, token: str | None = None, body: objec
         },
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        return response.read()
+        answer: bytes = response.read()
+    return answer
 
 
 DRAIN_SECONDS = 1.0
@@ -349,7 +350,8 @@ def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
     if not _CREATED:
         atexit.register(_drop_created, args.pg)
     _CREATED.append(database)
-    return args.pg.rsplit("/", 1)[0] + "/" + database
+    server: str = args.pg  # the PostgreSQL URL, of any database on the server
+    return server.rsplit("/", 1)[0] + "/" + database
 
 
 _CREATED: list[str] = []
