@@ -66,7 +66,8 @@ def test_xml_client_over_the_wire(server: Server) -> None:
         server, "GET", "/SEARCHSVC/cvwebservice.svc/job/4", Authtoken=token
     )
     assert status == 200
-    assert fromstring(content).find("jobs/jobSummary").attrib["backupLevel"] == "INCREMANTAL"  # type: ignore[union-attr]
+    summary = fromstring(content).find("jobs/jobSummary")
+    assert summary is not None and summary.attrib["backupLevel"] == "INCREMANTAL"
     status, _, content = request(
         server,
         "POST",

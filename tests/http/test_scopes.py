@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cvjobs.model import ADMIN, OPERATOR, VIEWER, Scope
@@ -101,7 +102,8 @@ def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
     """The render cache answers a job an account may see without a read; for a job out of
     its scope it reads the catalogue like for an absent id, so timing tells them apart no
     more than the bodies do (issue 9)."""
-    jobs = client.app.state.services.jobs  # type: ignore[attr-defined]
+    assert isinstance(client.app, Starlette)
+    jobs = client.app.state.services.jobs
     reads: list[int] = []
     real = jobs.get
 
