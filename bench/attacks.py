@@ -88,6 +88,7 @@ def authorization(
                     f"hidden {a.status} {a.body[:120]!r} vs absent {b.status} {b.body[:120]!r}",
                 )
         c = tenant.client
+        ok: Callable[[Any], bool]  # of the answer's JSON
         for what, answer, ok in (
             (
                 "sees its own job",
@@ -282,7 +283,10 @@ def authentication(tally: Tally, port: int, password: str, accounts: dict[str, s
         prober.login("victim", "wrong-password"),
         prober.login("no-such-user", "wrong-password"),
     )
-    shape = lambda a: (a.status, re.sub(rb"\d+", b"N", a.body))  # noqa: E731
+
+    def shape(a: Answer) -> tuple[int, bytes]:
+        return a.status, re.sub(rb"\d+", b"N", a.body)
+
     tally.check(
         AUTHN,
         "a locked real name answers like a locked unknown one",
@@ -438,13 +442,13 @@ def hostile(
         "subclient": {"clientId": 1},
     }
     for what, change in RECORDS:
-        for method, path, body in (
+        for method, path, record in (
             ("POST", V1 + "jobs", {**base, **change}),
             ("PATCH", V1 + "jobs/4", {k: v for k, v in change.items() if k != "jobId"}),
         ):
-            if not body:
+            if not record:
                 continue  # a PATCH does not change a job's id
-            answer = admin.call(method, path, body)
+            answer = admin.call(method, path, record)
             tally.check(
                 HOSTILE,
                 f"{what} via {method} {path}",
@@ -452,13 +456,13 @@ def hostile(
                 f"{answer.status} {answer.body[:150]!r}",
             )
     for what, data in FRAMING:
-        answer = admin.raw(data)
-        status = int(answer[9:12]) if answer.startswith(b"HTTP/1.") else 0
+        reply = admin.raw(data)
+        status = int(reply[9:12]) if reply.startswith(b"HTTP/1.") else 0
         tally.check(
             HOSTILE,
             what,
             status == 0 or 400 <= status < 500 or (status == 200 and b"Job/4" in data),
-            f"{answer[:120]!r}",
+            f"{reply[:120]!r}",
         )
     fine = admin.call("GET", API + "Job/4")
     tally.check(HOSTILE, "the server answers after it all", fine.status == 200)

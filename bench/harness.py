@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 import orjson
 
@@ -106,8 +106,16 @@ def started(
 # -- load generators -----------------------------------------------------------------
 
 
+def _search(pattern: AnyStr, text: AnyStr) -> re.Match[AnyStr]:
+    """re.search, where no match means a tool's output is not what the harness reads."""
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"no {pattern!r} in {text[:2000]!r}")
+    return found
+
+
 def _unit_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    number, unit = _search(r"\A([\d.]+)(us|ms|s)\Z", text).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -158,7 +166,7 @@ def wrk(
         capture_output=True,
         text=True,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     socket_errors = re.search(r"Socket errors: (.*)", out)
     if socket_errors:
         raise RuntimeError(f"wrk saw socket errors ({socket_errors.group(1)}):\n{out}")
@@ -180,8 +188,8 @@ def wrk(
         except urllib.error.HTTPError as exc:
             answer = f"{exc.code} {exc.read()[:200]!r}"
         raise RuntimeError(f"errors under load on {first.method} {first.path}: {answer}")
-    p50 = _unit_ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _unit_ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _unit_ms(_search(r"\s50%\s+([\d.]+\w+)", out).group(1))
+    p99 = _unit_ms(_search(r"\s99%\s+([\d.]+\w+)", out).group(1))
     return Result(rate, p50, p99)
 
 
@@ -193,7 +201,7 @@ async def _one_connection(port: int, raw: list[bytes], until: float, latencies: 
             started_at = time.perf_counter()
             writer.write(raw[done % len(raw)])
             head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            length = int(_search(rb"(?i)content-length:\s*(\d+)", head).group(1))
             await reader.readexactly(length)
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(f"unexpected answer: {head[:80]!r}")
@@ -251,7 +259,8 @@ def api(method: str, base: str, path: str, token: str | None = None, body: objec
         },
     )
     with urllib.request.urlopen(request, timeout=60) as response:
-        return response.read()
+        answer: bytes = response.read()
+    return answer
 
 
 DRAIN_SECONDS = 1.0
@@ -349,7 +358,8 @@ def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
     if not _CREATED:
         atexit.register(_drop_created, args.pg)
     _CREATED.append(database)
-    return args.pg.rsplit("/", 1)[0] + "/" + database
+    server: str = args.pg  # the PostgreSQL URL, of any database on the server
+    return server.rsplit("/", 1)[0] + "/" + database
 
 
 _CREATED: list[str] = []

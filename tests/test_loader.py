@@ -118,7 +118,9 @@ EDGES = sorted({edge + step for span in RANGES.values() for edge in span for ste
 def twists(value: Any) -> st.SearchStrategy[Any]:
     """Values a record might carry in place of `value`: other spellings of it, near
     misses, other JSON types, text XML cannot carry."""
-    common = st.sampled_from([None, "", [], {}, True, 0, -1, 2**63, "\x0b", "\ufffe"])
+    common: st.SearchStrategy[Any] = st.sampled_from(
+        [None, "", [], {}, True, 0, -1, 2**63, "\x0b", "\ufffe"]
+    )
     if isinstance(value, bool):
         return st.one_of(common, st.sampled_from(["true", "false", 1, 0, not value]))
     if isinstance(value, int):

@@ -16,7 +16,9 @@ from xml.etree.ElementTree import Element, fromstring
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, Server, running_server
+# PASSWORD is re-exported: the compat tests log in with it.
+from tests.e2e.conftest import PASSWORD as PASSWORD
+from tests.e2e.conftest import Server, running_server
 
 
 @dataclass(frozen=True)

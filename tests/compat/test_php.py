@@ -56,16 +56,16 @@ def test_client_jobs_and_one_job(wire: Wire) -> None:
         ):
             assert name in summary.attrib
     one = wire.send("GET", ROOT + "Job/4", query_headers(token)).xml()
-    summary = one.find("jobs/jobSummary")
-    assert summary is not None
+    job4 = one.find("jobs/jobSummary")
+    assert job4 is not None
     for name in (
         "jobId", "percentComplete", "status", "jobType", "backupLevelName", "appTypeName",
         "jobStartTime", "lastUpdateTime", "jobElapsedTime", "sizeOfApplication",
         "sizeOfMediaOnDisk", "percentSavings", "totalFailedFiles", "totalFailedFolders",
         "totalNumOfFiles", "pendingReason",
     ):  # fmt: skip
-        assert name in summary.attrib, name
-    subclient = summary.find("subclient")
+        assert name in job4.attrib, name
+    subclient = job4.find("subclient")
     assert subclient is not None and {"clientId", "clientName"} <= set(subclient.attrib)
     missing = wire.send("GET", ROOT + "Job/987654321", query_headers(token)).xml()
     assert missing.find("jobs/jobSummary") is None  # "job_not_exist"

@@ -5,6 +5,8 @@ it validates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.compat.conftest import PASSWORD, Wire, b64, running_job
 
 ROOT = "/SearchSvc/CVWebService.svc/"  # the SDK's default: http://HOST:81/SearchSvc/...
@@ -29,11 +31,12 @@ def headers(token: str, **paging: int) -> dict[str, str]:
     return sent
 
 
-def get_cv_job(wire: Wire, token: str, **paging: int) -> dict[str, object]:
+def get_cv_job(wire: Wire, token: str, **paging: int) -> dict[str, Any]:
+    """Get-CVJob's answer: JSON, as the cmdlet reads it."""
     path = ROOT + "Job?completedJobLookupTime=31536000000&limit=100&hideAdminjobs=false"
     answer = wire.send("GET", path + "&jobFilter=", headers(token, **paging))
     assert answer.status == 200
-    body: dict[str, object] = answer.json()
+    body: dict[str, Any] = answer.json()
     return body
 
 
@@ -53,11 +56,11 @@ def test_get_cv_job_reads_every_field_it_uses(wire: Wire) -> None:
 def test_first_and_skip_are_the_page(wire: Wire) -> None:
     """`Get-CVJob -First 5 -Skip 10` sends ?limit=100 and the headers limit 5, offset 10."""
     token = connect(wire)
-    everything = [j["jobSummary"]["jobId"] for j in get_cv_job(wire, token)["jobs"]]  # type: ignore[union-attr]
-    page = [j["jobSummary"]["jobId"] for j in get_cv_job(wire, token, limit=5, offset=10)["jobs"]]  # type: ignore[union-attr]
+    everything = [j["jobSummary"]["jobId"] for j in get_cv_job(wire, token)["jobs"]]
+    page = [j["jobSummary"]["jobId"] for j in get_cv_job(wire, token, limit=5, offset=10)["jobs"]]
     assert page == everything[10:15]
     counted = get_cv_job(wire, token, limit=0, offset=0)  # -IncludeTotalCount alone
-    assert len(counted["jobs"]) == len(everything)  # type: ignore[arg-type]
+    assert len(counted["jobs"]) == len(everything)
 
 
 def test_get_cv_job_by_id_and_its_details(wire: Wire) -> None:

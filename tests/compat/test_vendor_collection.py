@@ -4,6 +4,7 @@ the official MCP server (Commvault/commvault-mcp-server, src/tools/job_tools.py)
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.compat.conftest import Wire, busiest_client, json_login, running_job
 
@@ -15,10 +16,10 @@ def sent(token: str) -> dict[str, str]:
     return {"Accept": "application/json", "Authtoken": token, "Content-Type": "application/json"}
 
 
-def post(wire: Wire, path: str, token: str, body: object) -> dict[str, object]:
+def post(wire: Wire, path: str, token: str, body: object) -> dict[str, Any]:
     answer = wire.send("POST", path, sent(token), json.dumps(body).encode())
     assert answer.status == 200, answer.body
-    found: dict[str, object] = answer.json()
+    found: dict[str, Any] = answer.json()
     return found
 
 
@@ -46,7 +47,7 @@ def test_the_collections_post_jobs_example(wire: Wire) -> None:
         },
     }
     found = post(wire, ROOT + "Jobs", token, body)
-    jobs = [j["jobSummary"] for j in found["jobs"]]  # type: ignore[attr-defined]
+    jobs = [j["jobSummary"] for j in found["jobs"]]
     assert jobs, "the demo's busiest client has Full backups"
     assert {j["subclient"]["clientId"] for j in jobs} == {client_id}
     assert {j["backupLevelName"] for j in jobs} == {"Full"}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -90,7 +91,7 @@ def test_every_operation_keeps_to_the_document(
 
     @given(case=operation.as_strategy())
     @FUZZ
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         case.call_and_validate(headers=headers, checks=MATCHES_THE_DOCUMENT)
 
     check()

@@ -66,7 +66,8 @@ def test_xml_client_over_the_wire(server: Server) -> None:
         server, "GET", "/SEARCHSVC/cvwebservice.svc/job/4", Authtoken=token
     )
     assert status == 200
-    assert fromstring(content).find("jobs/jobSummary").attrib["backupLevel"] == "INCREMANTAL"  # type: ignore[union-attr]
+    summary = fromstring(content).find("jobs/jobSummary")
+    assert summary is not None and summary.attrib["backupLevel"] == "INCREMANTAL"
     status, _, content = request(
         server,
         "POST",
@@ -217,7 +218,7 @@ def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Serv
     assert status == 200
 
     def summary() -> dict[str, object]:
-        _, _, body = request(fast_server, "GET", "/commandcenter/api/Job/880001", **headers)
+        _, _, body = request(fast_server, "GET", "/commandcenter/api/Job/880001", b"", **headers)
         found: dict[str, object] = json.loads(body)["jobs"][0]["jobSummary"]
         return found
 
@@ -225,7 +226,7 @@ def test_a_reported_job_stays_as_reported_beside_a_fast_engine(fast_server: Serv
     time.sleep(3)  # 3,000 engine seconds: a demo job runs through several phases meanwhile
     assert summary() == before
     assert (before["currentPhaseName"], before["percentComplete"]) == ("Backup", 40)
-    request(fast_server, "POST", "/commandcenter/api/Job/880001/action/kill", **headers)
+    request(fast_server, "POST", "/commandcenter/api/Job/880001/action/kill", b"", **headers)
     assert summary()["status"] == "Killed"
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def login(server: Server) -> str:
     return token
 
 
-def wait_for(condition: Any, seconds: float = 15.0) -> bool:
+def wait_for(condition: Callable[[], object], seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -66,8 +67,12 @@ def engine_settles(server: Server, token: str) -> bool:
     """Whether the engine is alive: a fresh job's pause settles to Suspended."""
     new_id = int(call(server, "POST", "Job/4/action/Resubmit", token)["jobIds"][0])
     call(server, "POST", f"Job/{new_id}/action/pause", token)
-    status = lambda: call(server, "GET", f"Job/{new_id}", token)["jobs"][0]["jobSummary"]["status"]  # noqa: E731
-    return wait_for(lambda: status() == "Suspended")
+
+    def suspended() -> bool:
+        status: str = call(server, "GET", f"Job/{new_id}", token)["jobs"][0]["jobSummary"]["status"]
+        return status == "Suspended"
+
+    return wait_for(suspended)
 
 
 def test_two_workers_on_sqlite(tmp_path: Path) -> None:

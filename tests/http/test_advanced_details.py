@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from xml.etree.ElementTree import fromstring
 
 import pytest
@@ -21,17 +22,17 @@ RESTORE = "job_type = 'Restore'"
 
 def advanced(
     client: TestClient, headers: dict[str, str], job_id: int, info: object = None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     query = "" if info is None else f"?infoType={info}"
     response = client.get(API + f"Job/{job_id}/AdvancedDetails{query}", headers=headers)
     assert response.status_code == 200, response.text
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
 def test_retention_of_a_backup_job(client: TestClient, auth_json: dict[str, str]) -> None:
     body = advanced(client, auth_json, 4, 1)
-    policies = body["jobRetention"]["storagePolicyRetentionInfoList"]  # type: ignore[index]
+    policies = body["jobRetention"]["storagePolicyRetentionInfoList"]
     assert policies[0]["storagePolicyName"] == "SP-Disk-30d"
     copies = policies[0]["copyRetentionInfoList"]
     assert [c["retentionDays"] for c in copies] == [30, 90]
@@ -43,7 +44,7 @@ def test_reference_copy_info(
 ) -> None:
     body = advanced(client, auth_json, first_job_id(catalogue, REF_COPY), 2)
     assert set(body) == {"refCopyInfo"}
-    assert body["refCopyInfo"]["totalItems"] > 0  # type: ignore[index]
+    assert body["refCopyInfo"]["totalItems"] > 0
 
 
 @pytest.mark.parametrize(("info", "key"), [(4, "dashCopyInfo"), (8, "adminInfo")])
@@ -52,14 +53,14 @@ def test_aux_copy_sections(
 ) -> None:
     body = advanced(client, auth_json, first_job_id(catalogue, AUX_COPY), info)
     assert set(body) == {key}
-    assert body[key]["isScalableResourceAllocation"] is True  # type: ignore[index]
+    assert body[key]["isScalableResourceAllocation"] is True
 
 
 def test_sql_server_backup_info(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
     body = advanced(client, auth_json, first_job_id(catalogue, SQL_BACKUP), 16)
-    info = body["bkpInfo"]["sqlDbInfo"]  # type: ignore[index]
+    info = body["bkpInfo"]["sqlDbInfo"]
     assert info["SourceDatabaseCounters"]["TotalDBs"] == len(info["SourceDatabaseStats"])
 
 
@@ -186,4 +187,5 @@ def test_xml_lists_are_repeated_elements(
     )
     assert root.tag == "JobManager_AdvanceJobDetailsResp"
     assert len(root.findall("dashCopyInfo/copyJobStats")) == 3
-    assert root.find("dashCopyInfo").attrib["isScalableResourceAllocation"] == "true"  # type: ignore[union-attr]
+    dash_copy = root.find("dashCopyInfo")
+    assert dash_copy is not None and dash_copy.attrib["isScalableResourceAllocation"] == "true"

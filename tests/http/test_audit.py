@@ -70,7 +70,7 @@ def test_refused_ingest_is_audited(client: TestClient, catalogue: Catalogue) -> 
     operator = Tenant(catalogue, OPERATOR, "feeder")
     other_client = catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {operator.other}")
     theirs = {"jobId": 920001, "status": "Running", "jobType": "Backup"}
-    theirs["subclient"] = {"clientId": other_client}  # type: ignore[assignment]
+    theirs["subclient"] = {"clientId": other_client}
     assert client.post(V1 + "jobs", json=theirs, headers=viewer.json).status_code == 403
     assert client.post(V1 + "jobs", json=theirs, headers=operator.json).status_code == 403
     event = {"description": "x"}

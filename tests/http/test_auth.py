@@ -255,7 +255,8 @@ def test_who_am_i_json_and_xml(client: TestClient, token: str) -> None:
     response = client.post(API + "whoami", headers={"Authtoken": token, **EMPTY_XML_POST})
     root = fromstring(response.content)
     assert root.tag == "CvEntities_ProcessingInstructionInfo"
-    assert root.find("user").attrib["userName"] == "admin"  # type: ignore[union-attr]
+    user = root.find("user")
+    assert user is not None and user.attrib["userName"] == "admin"
 
 
 def test_renew_swaps_an_expired_token(client: TestClient, token: str, clock: FakeClock) -> None:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cvjobs.model import OPERATOR, VIEWER, Scope
@@ -520,7 +521,8 @@ def test_an_out_of_scope_client_takes_the_path_of_an_absent_one(
 ) -> None:
     """The same store reads for a hidden client as for an absent one, so timing tells
     them apart no more than the bodies do."""
-    store = client.app.state.services.clients._store  # type: ignore[attr-defined]
+    assert isinstance(client.app, Starlette)
+    store = client.app.state.services.clients._store
     reads: list[str] = []
     names = ("clients", "client_groups", "backupsets_of", "subclients_of", "backupset", "subclient")
     for name in names:

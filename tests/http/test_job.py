@@ -93,7 +93,8 @@ def test_xml_spells_scalars_the_vendor_way(client: TestClient, auth_xml: dict[st
     assert summary.attrib["backupLevel"] == "INCREMANTAL"  # sic, as the vendor prints it
     assert summary.attrib["percentComplete"] == "100.000000"
     assert summary.attrib["isVisible"] == "true"
-    assert summary.find("userName").attrib == {"userName": "admin", "userId": "1"}  # type: ignore[union-attr]
+    user_name = summary.find("userName")
+    assert user_name is not None and user_name.attrib == {"userName": "admin", "userId": "1"}
     assert len(summary.findall("clientGroups")) == 2
     scalars = SUMMARY_FIELDS - {
         "userName",

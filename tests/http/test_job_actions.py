@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree.ElementTree import fromstring
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cvjobs import ranges, vocab
@@ -29,12 +30,14 @@ BASE = Settings().job_id_base  # where the server's own job ids start
 
 
 def engine(client: TestClient) -> JobEngine:
-    found: JobEngine = client.app.state.engine  # type: ignore[attr-defined]
+    assert isinstance(client.app, Starlette)
+    found: JobEngine = client.app.state.engine
     return found
 
 
 def step(client: TestClient) -> None:
-    client.portal.call(engine(client).step)  # type: ignore[union-attr]
+    assert client.portal is not None  # the client is open: its app's loop runs
+    client.portal.call(engine(client).step)
 
 
 def act(
@@ -383,7 +386,8 @@ def test_a_done_action_in_xml_is_the_vendors_empty_answer_byte_for_byte(
     assert response.content == b"<JobManager_PerformJobOperationResp />"
     refused = client.post(API + f"Job/{job_id}/action/kill", headers=headers)
     root = fromstring(refused.content)
-    assert root.find("errors/errList").attrib["errorCode"] == "2"  # type: ignore[union-attr]
+    err = root.find("errors/errList")
+    assert err is not None and err.attrib["errorCode"] == "2"
 
 
 def test_a_done_action_in_json_carries_the_errors_list_with_code_0(
@@ -426,7 +430,7 @@ def test_suspend_with_autoresume_resumes_after_its_delay(
     client: TestClient, catalogue: Catalogue, auth_json: dict[str, str], clock: FakeClock
 ) -> None:
     job_id = first_job_id(catalogue, RUNNING)
-    op = {"operationType": "JOB_SUSPEND_AUTORESUME", "jobs": [{"jobId": job_id}]}
+    op: dict[str, object] = {"operationType": "JOB_SUSPEND_AUTORESUME", "jobs": [{"jobId": job_id}]}
     missing = client.post(API + "Jobs/MultiJobOperation", json={"jobOpReq": op}, headers=auth_json)
     assert missing.status_code == 400 and "autoResumeInSec" in missing.text
     op["autoResumeInSec"] = 600

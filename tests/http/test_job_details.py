@@ -45,7 +45,8 @@ def test_xml_body_and_answer(client: TestClient, auth_xml: dict[str, str]) -> No
     )
     root = fromstring(response.content)
     assert root.tag == "JobManager_JobDetailResponse"
-    assert root.find("job/jobDetail/generalInfo").attrib["jobId"] == "4"  # type: ignore[union-attr]
+    general = root.find("job/jobDetail/generalInfo")
+    assert general is not None and general.attrib["jobId"] == "4"
     assert len(root.findall("job/jobDetail/attemptsInfo")) == 3
 
 
@@ -90,7 +91,8 @@ def test_unknown_job(
         headers={**auth_xml, "Content-type": "application/xml"},
     )
     root = fromstring(response.content)
-    assert root.find("error/errList").attrib["errorCode"] == "2"  # type: ignore[union-attr]
+    err = root.find("error/errList")
+    assert err is not None and err.attrib["errorCode"] == "2"
 
 
 @pytest.mark.parametrize(

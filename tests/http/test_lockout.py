@@ -30,7 +30,7 @@ def attempt(client: TestClient, password: str, user: str = "viewer") -> Any:
 
 def audit(catalogue: Catalogue) -> list[tuple[str, str, str, str]]:
     return [
-        tuple(row)  # type: ignore[misc]
+        tuple(row)
         for row in catalogue.sql(
             "SELECT user_name, address, action, outcome FROM audit ORDER BY id"
         )

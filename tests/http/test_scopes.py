@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from cvjobs.model import ADMIN, OPERATOR, VIEWER, Scope
@@ -101,7 +102,8 @@ def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
     """The render cache answers a job an account may see without a read; for a job out of
     its scope it reads the catalogue like for an absent id, so timing tells them apart no
     more than the bodies do (issue 9)."""
-    jobs = client.app.state.services.jobs  # type: ignore[attr-defined]
+    assert isinstance(client.app, Starlette)
+    jobs = client.app.state.services.jobs
     reads: list[int] = []
     real = jobs.get
 
@@ -256,7 +258,7 @@ def test_ingest_of_another_tenants_job_writes_nothing(
     tenant = Tenant(catalogue, OPERATOR, "op")
     other_client = int(catalogue.scalar(f"SELECT client_id FROM jobs WHERE id = {tenant.other}"))
     mine = {"jobId": 900001, "status": "Running", "jobType": "Backup"}
-    mine["subclient"] = {"clientId": tenant.client_id}  # type: ignore[assignment]
+    mine["subclient"] = {"clientId": tenant.client_id}
     theirs = {**mine, "jobId": 900002, "subclient": {"clientId": other_client}}
     overwrite = {**mine, "jobId": tenant.other}  # another tenant's job, moved to this client
     count = catalogue.scalar("SELECT count(*) FROM jobs")

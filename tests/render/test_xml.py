@@ -31,7 +31,8 @@ def test_escaping_round_trips_through_a_parser() -> None:
     nasty = "a&b<c>d\"e'f\tg\nh\ri ünï €"
     root = fromstring(document("r", {"v": nasty, "k": {"w": nasty}}))
     assert root.attrib["v"] == nasty
-    assert root.find("k").attrib["w"] == nasty  # type: ignore[union-attr]
+    k = root.find("k")
+    assert k is not None and k.attrib["w"] == nasty
 
 
 def test_characters_xml_cannot_carry_become_replacement() -> None:

@@ -25,9 +25,10 @@ EXPECTED: dict[str, dict[str, str | None]] = {
     "Suspend Pending": {SUSPEND: None, RESUME: "Running", KILL: "Kill Pending", RESUBMIT: None},
     "Kill Pending": {SUSPEND: None, RESUME: None, KILL: None, RESUBMIT: None},
     "Interrupt Pending": {SUSPEND: None, RESUME: None, KILL: None, RESUBMIT: None},
-} | {
-    status: {SUSPEND: None, RESUME: None, KILL: None, RESUBMIT: "new job"}
-    for status in vocab.FINISHED_STATUSES
+    **{
+        status: {SUSPEND: None, RESUME: None, KILL: None, RESUBMIT: "new job"}
+        for status in vocab.FINISHED_STATUSES
+    },
 }
 
 
