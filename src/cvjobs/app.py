@@ -35,6 +35,7 @@ from cvjobs.service.engine import JobEngine, NewJobSource
 from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
+from cvjobs.service.rendered import RenderCache
 from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
 
@@ -115,12 +116,13 @@ def create_app(
             engine_settles=settings.engine,
             job_id_base=settings.job_id_base,
         )
+        rendered = RenderCache()  # finished jobs' answers: read by jobs, forgotten by ingest
         services = Services(
             auth=AuthService(store, clock=clock, idle_seconds=settings.token_idle_minutes * 60),
-            jobs=JobService(store),
+            jobs=JobService(store, clock=job_clock, rendered=rendered),
             control=control,
             events=EventService(store),
-            ingest=IngestService(store, clock=job_clock),
+            ingest=IngestService(store, clock=job_clock, rendered=rendered),
             clients=ClientService(store),
             commcell=CommCell(
                 name=settings.commcell_name,

@@ -75,6 +75,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class AdvancedDetails:
+    """What GET Job/{id}/AdvancedDetails answers for a job: the section `names` to show,
+    in order, each recorded (`recorded`) or, for retention, derived from the job's storage
+    policy `retention_from` (None: nothing to derive)."""
+
+    job: Job
+    names: tuple[str, ...]
+    recorded: dict[str, JsonObject]
+    retention_from: StoragePolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobRecord:
     """A job to write: the job itself plus the stored sections and events that come with it.
 

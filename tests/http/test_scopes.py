@@ -103,15 +103,15 @@ def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
     its scope it reads the catalogue like for an absent id, so timing tells them apart no
     more than the bodies do (issue 9)."""
     assert isinstance(client.app, Starlette)
-    jobs = client.app.state.services.jobs
+    store = client.app.state.services.jobs._store  # the catalogue's reads, counted
     reads: list[int] = []
-    real = jobs.get
+    real = store.get_job
 
-    async def counted(job_id: int, scope: Scope) -> Any:
+    async def counted(job_id: int) -> Any:
         reads.append(job_id)
-        return await real(job_id, scope)
+        return await real(job_id)
 
-    monkeypatch.setattr(jobs, "get", counted)
+    monkeypatch.setattr(store, "get_job", counted)
     for headers in (auth_json, tenant.json):
         client.get(API + f"Job/{tenant.other}", headers=headers)  # now cached for everyone
     reads.clear()

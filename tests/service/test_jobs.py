@@ -1,11 +1,12 @@
 """Job reads against a store double: scopes, JobDetails extras and the rules of
-AdvancedDetails (which info types apply, what is derived, what is refused)."""
+AdvancedDetails (which info types apply, what is derived, what is refused), and the
+rendered answer of GET Job/{id}, kept and forgotten."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -21,7 +22,9 @@ from cvjobs.model import (
     Scope,
     StoragePolicy,
 )
+from cvjobs.render import advanced
 from cvjobs.service.jobs import JobService
+from cvjobs.service.rendered import RenderCache
 
 BACKUP = Job(
     job_id=4,
@@ -84,8 +87,13 @@ def test_job_detail_carries_the_recorded_extras() -> None:
 
 
 def test_retention_is_derived_from_the_policy_when_not_recorded() -> None:
-    body = asyncio.run(service(policies={7: POLICY}).advanced_details(4, 1, EVERYTHING))
-    copies = body["jobRetention"]["storagePolicyRetentionInfoList"][0]
+    details = asyncio.run(service(policies={7: POLICY}).advanced_details(4, 1, EVERYTHING))
+    assert (details.names, details.recorded, details.retention_from) == (
+        ("jobRetention",),
+        {},
+        POLICY,
+    )
+    copies = advanced.advanced_details(details)["jobRetention"]["storagePolicyRetentionInfoList"][0]
     assert copies["storagePolicyName"] == "SP-Gold"
     assert copies["copyRetentionInfoList"] == [
         {
@@ -113,8 +121,9 @@ def test_an_applicable_info_type_not_recorded_is_refused() -> None:
 def test_no_info_type_answers_every_recorded_section_that_applies() -> None:
     recorded = {"bkpInfo": {"a": 1}, "dashCopyInfo": {"b": 2}}  # DASH copy: not a backup's
     jobs = service(sections={4: recorded}, policies={7: POLICY})
-    body = asyncio.run(jobs.advanced_details(4, None, EVERYTHING))
-    assert sorted(body) == ["bkpInfo", "jobRetention"]
+    details = asyncio.run(jobs.advanced_details(4, None, EVERYTHING))
+    assert details.names == ("jobRetention", "bkpInfo")  # the info type table's order
+    assert list(advanced.advanced_details(details)) == ["jobRetention", "bkpInfo"]
 
 
 @pytest.mark.parametrize("info_type", [0, -1, 32, 33])
@@ -126,3 +135,25 @@ def test_an_info_type_out_of_the_table_is_a_bad_request(info_type: int) -> None:
 def test_out_of_scope_advanced_details_read_as_no_job() -> None:
     with pytest.raises(OperationFailed, match="No job exists with the job ID 4"):
         asyncio.run(service(policies={7: POLICY}).advanced_details(4, 1, ONLY_CLIENT_2))
+
+
+def test_a_finished_jobs_answer_is_kept_and_serves_only_who_may_see_it() -> None:
+    store = Jobs({4: BACKUP, 6: replace(BACKUP, job_id=6, status="Running")})
+    rendered = RenderCache()
+    jobs = JobService(store, clock=lambda: 1_000.0, rendered=rendered)
+    renders: list[list[int]] = []
+
+    def render(found: list[Job]) -> bytes:
+        renders.append([j.job_id for j in found])
+        return repr(renders[-1]).encode()
+
+    assert asyncio.run(jobs.rendered_job(4, EVERYTHING, "json", render)) == b"[4]"
+    assert asyncio.run(jobs.rendered_job(4, EVERYTHING, "json", render)) == b"[4]"
+    assert asyncio.run(jobs.rendered_job(4, ONLY_CLIENT_2, "json", render)) == b"[]"
+    assert asyncio.run(jobs.rendered_job(6, EVERYTHING, "json", render)) == b"[6]"
+    assert asyncio.run(jobs.rendered_job(6, EVERYTHING, "json", render)) == b"[6]"
+    # Rendered: job 4 once (then kept), the refusal, the running job 6 each time.
+    assert renders == [[4], [], [6], [6]]
+    rendered.forget([4])
+    asyncio.run(jobs.rendered_job(4, EVERYTHING, "json", render))
+    assert renders[-1] == [4]

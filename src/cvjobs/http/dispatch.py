@@ -27,7 +27,6 @@ from cvjobs.errors import (
 )
 from cvjobs.http.access_log import remember_account
 from cvjobs.http.admission import Turn
-from cvjobs.http.cache import RenderCache
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
 from cvjobs.model import Account, Scope
@@ -73,7 +72,6 @@ class Services:
     clients: ClientService
     commcell: CommCell
     clock: Callable[[], float]
-    rendered: RenderCache = field(default_factory=RenderCache)
     # One big page (over BIG_PAGE jobs) at a time: four of them at once would otherwise
     # stall every other request behind their reads for seconds.
     big_pages: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))

@@ -20,8 +20,8 @@ from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
 from cvjobs.http import entity_routes, queries
 from cvjobs.http import operations as ops
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
-from cvjobs.model import EVERYTHING, EventQuery, Job, JobQuery
-from cvjobs.render import lists, shapes
+from cvjobs.model import EventQuery, Job, JobQuery
+from cvjobs.render import advanced, lists, shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
 from cvjobs.service.events import SEVERITY_FLAGS
@@ -112,19 +112,9 @@ async def logout(ctx: Context) -> Response:
 
 async def get_job(ctx: Context) -> Response:
     job_id = parse_id(ctx.params["job_id"])
-    cache, now = ctx.services.rendered, ctx.services.now()
-    hit = cache.get(job_id, ctx.fmt.name, now)
-    if hit is not None and ctx.scope.allows(hit[0]):
-        return Response(hit[1], media_type=ctx.fmt.media_type)
-    # A job out of the account's scope takes the path of one that does not exist (a read,
-    # then the empty answer), so the cache does not tell them apart by time either. The
-    # read is the same whoever asks, so a rendering can serve everyone who may see it.
-    job = await ctx.services.jobs.get(job_id, EVERYTHING)
-    if job is None or not ctx.scope.allows(job):
-        return Response(render_jobs(ctx, []), media_type=ctx.fmt.media_type)
-    body = render_jobs(ctx, [job])
-    if not job.is_active:
-        cache.put(job, ctx.fmt.name, now, body)
+    body = await ctx.services.jobs.rendered_job(
+        job_id, ctx.scope, ctx.fmt.name, lambda jobs: render_jobs(ctx, jobs)
+    )
     return Response(body, media_type=ctx.fmt.media_type)
 
 
@@ -140,8 +130,8 @@ async def advanced_details(ctx: Context) -> Response:
     info_type = None
     if raw is not None:
         info_type = queries.whole(raw, "infoType", low=parse.MIN_INT)
-    body = await ctx.services.jobs.advanced_details(job_id, info_type, ctx.scope)
-    return ctx.respond("JobManager_AdvanceJobDetailsResp", body)
+    details = await ctx.services.jobs.advanced_details(job_id, info_type, ctx.scope)
+    return ctx.respond("JobManager_AdvanceJobDetailsResp", advanced.advanced_details(details))
 
 
 async def job_details(ctx: Context) -> Response:
@@ -314,7 +304,6 @@ async def task_details(ctx: Context) -> Response:
 async def ingest_jobs(ctx: Context) -> Response:
     assert ctx.account is not None
     ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account, ctx.address)
-    ctx.services.rendered.clear()
     return ctx.respond("", {"written": len(ids), "jobIds": ids})
 
 
@@ -322,7 +311,6 @@ async def ingest_job_update(ctx: Context) -> Response:
     assert ctx.account is not None
     job_id = parse_id(ctx.params["job_id"])
     job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account, ctx.address)
-    ctx.services.rendered.clear()
     return ctx.respond("", {"jobSummary": shapes.job_summary(job, xml=False)})
 
 

@@ -25,6 +25,7 @@ from cvjobs.service.control import require_operator
 from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
+from cvjobs.service.rendered import RenderCache
 from cvjobs.store.protocols import AuditStore, EntityStore, EventStore, JobReads, JobWrites
 from cvjobs.store.values import JobState
 
@@ -76,9 +77,17 @@ def _record(item: Any, where: str, now: int) -> JobRecord:
 
 
 class IngestService:
-    def __init__(self, store: IngestCatalogue, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: IngestCatalogue,
+        *,
+        clock: Callable[[], float],
+        rendered: RenderCache | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        # Answers of finished jobs kept by JobService: a report may change one.
+        self._rendered = RenderCache() if rendered is None else rendered
 
     def _now(self) -> int:
         return int(self._clock())
@@ -138,6 +147,7 @@ class IngestService:
         ]
         audit = job_entry(now, account, address, f"ingest.{action}", ids)
         await self._store.upsert_jobs(records, require_newer=True, audit=[audit])
+        self._rendered.forget(ids)
         return ids
 
     async def _check_scope(

@@ -4,9 +4,13 @@ rules of `vocab.INFO_TYPES` for which info types apply to which jobs (wire contr
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
-from cvjobs.model import Job, JobQuery, JsonObject, Scope, StoragePolicy
+from cvjobs.model import AdvancedDetails, Job, JobQuery, JsonObject, Scope
+from cvjobs.service.rendered import RenderCache
 from cvjobs.store.protocols import JobReads
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -27,34 +31,37 @@ def why_not_applicable(job: Job, bit: int) -> str | None:
     return f"{info.name} exists only for {info.jobs}; job {job.job_id} is a {kind} job"
 
 
-def derive_retention(job: Job, policy: StoragePolicy) -> JsonObject:
-    """AdvancedDetails infoType 1 from the job's storage policy: how long each copy keeps
-    the job. `retainUntil` is 0 while the job has not finished."""
-    return {
-        "storagePolicyRetentionInfoList": [
-            {
-                "storagePolicyId": policy.policy.id,
-                "storagePolicyName": policy.policy.name,
-                "copyRetentionInfoList": [
-                    {
-                        "storagePolicyCopyId": copy.copy_id,
-                        "copyName": copy.name,
-                        "isDefaultCopy": copy.is_default,
-                        "retentionDays": copy.retention_days,
-                        "retainUntil": job.end_time + copy.retention_days * 86400
-                        if job.end_time
-                        else 0,
-                    }
-                    for copy in policy.copies
-                ],
-            }
-        ]
-    }
-
-
 class JobService:
-    def __init__(self, store: JobReads) -> None:
+    def __init__(
+        self,
+        store: JobReads,
+        *,
+        clock: Callable[[], float] = time.time,
+        rendered: RenderCache | None = None,
+    ) -> None:
         self._store = store
+        self._clock = clock
+        self._rendered = RenderCache() if rendered is None else rendered
+
+    async def rendered_job(
+        self, job_id: int, scope: Scope, fmt: str, render: Callable[[list[Job]], bytes]
+    ) -> bytes:
+        """GET Job/{id}'s answer in `fmt`: `render` of the job, or of no job when there is
+        none or it is outside `scope`. A finished job's answer is kept a while (see
+        service.rendered) and serves everyone who may see it: the read is the same whoever
+        asks, and a job out of scope takes the path of an absent one (a read, then the
+        empty answer), so that the time taken does not tell them apart either."""
+        now = int(self._clock())
+        hit = self._rendered.get(job_id, fmt, now)
+        if hit is not None and scope.allows(hit[0]):
+            return hit[1]
+        job = await self._store.get_job(job_id)
+        if job is None or not scope.allows(job):
+            return render([])
+        body = render([job])
+        if not job.is_active:
+            self._rendered.put(job, fmt, now, body)
+        return body
 
     async def get(self, job_id: int, scope: Scope) -> Job | None:
         """The job, or None when there is none or it is outside `scope` (the two answer
@@ -76,9 +83,9 @@ class JobService:
 
     async def advanced_details(
         self, job_id: int, info_type: int | None, scope: Scope
-    ) -> JsonObject:
-        """The requested sections in one object. `info_type` None asks for every section
-        that applies to the job and has been recorded."""
+    ) -> AdvancedDetails:
+        """The requested sections, to render in one object. `info_type` None asks for
+        every section that applies to the job and has been recorded."""
         if info_type is not None:
             validate_info_type(info_type)
         job = await self.get(job_id, scope)
@@ -93,19 +100,25 @@ class JobService:
                 if reason:
                     raise OperationFailed(reason)
         names = [vocab.INFO_SECTIONS[b] for b in bits]
-        stored = await self._store.get_sections(job_id, names)
+        recorded = await self._store.get_sections(job_id, names)
+        available = set(recorded)
+        policy = None
         retention = vocab.INFO_SECTIONS[vocab.INFO_RETENTION]
-        if retention in names and retention not in stored and job.storage_policy.id:
-            # Not recorded with the job: derive it from the job's storage policy copies.
+        if retention in names and retention not in recorded and job.storage_policy.id:
+            # Not recorded with the job: derived from the job's storage policy copies.
             policy = await self._store.get_storage_policy(job.storage_policy.id)
             if policy and policy.copies:
-                stored[retention] = derive_retention(job, policy)
+                available.add(retention)
+            else:
+                policy = None
         if info_type is not None:
             for bit in bits:
-                if vocab.INFO_SECTIONS[bit] not in stored:
+                if vocab.INFO_SECTIONS[bit] not in available:
                     raise OperationFailed(
                         f"no {vocab.INFO_TYPE_BY_BIT[bit].name} has been recorded for job {job_id}"
                     )
-        if not stored:
+        if not available:
             raise OperationFailed(f"no advanced details have been recorded for job {job_id}")
-        return {name: stored[name] for name in names if name in stored}
+        return AdvancedDetails(
+            job, tuple(n for n in names if n in available), recorded, retention_from=policy
+        )

@@ -6,8 +6,8 @@ import tracemalloc
 
 import orjson
 
-from cvjobs.http.cache import TTL_SECONDS, RenderCache
 from cvjobs.model import Job
+from cvjobs.service.rendered import TTL_SECONDS, RenderCache
 
 JOB = Job(4, "Completed", "Backup")
 
@@ -61,3 +61,14 @@ def test_a_body_is_kept_at_its_own_size() -> None:
         tracemalloc.stop()
     assert held < 200 * 2 * length
     assert cache.get(7, "json", 0) == (job(7), orjson.dumps(document))
+
+
+def test_forget_drops_a_job_in_every_format_and_its_bytes() -> None:
+    cache = RenderCache()
+    cache.put(job(1), "json", 0, b"x" * 10)
+    cache.put(job(1), "xml", 0, b"y" * 20)
+    cache.put(job(2), "xml", 0, b"z" * 5)
+    cache.forget([1, 3])
+    assert cache.get(1, "json", 0) is None and cache.get(1, "xml", 0) is None
+    assert cache.get(2, "xml", 0) == (job(2), b"z" * 5)
+    assert cache._bytes == 5

@@ -1,13 +1,15 @@
-"""Rendered answers of finished jobs, kept for a short while.
+"""Rendered answers of finished jobs, kept for a short while (JobService.rendered_job).
 
 A finished job does not change in the normal course of things, so GET Job/{id} of one can
-answer bytes already rendered: no query, no render. Writes through this process (ingest)
-empty the cache at once; a change made by another process (an import, another worker's
-ingest) shows within TTL_SECONDS.
+answer bytes already rendered: no query, no render. Job control and the engine move only
+active jobs, which are never kept; the one write that may change a finished job, a
+report (IngestService), forgets it in this process at once. A change made by another
+process (an import, another worker's ingest) shows within TTL_SECONDS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from cvjobs.model import Job
@@ -26,6 +28,7 @@ class RenderCache:
         self._entries: dict[tuple[int, str], tuple[int, Job, bytes]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
+        self._formats: set[str] = set()  # the formats of what was kept
 
     def get(self, job_id: int, fmt: str, now: int) -> tuple[Job, bytes] | None:
         entry = self._entries.get((job_id, fmt))
@@ -43,6 +46,15 @@ class RenderCache:
         old = self._entries.get((job.job_id, fmt))
         self._bytes += len(body) - (len(old[2]) if old else 0)
         self._entries[(job.job_id, fmt)] = (now, job, body)
+        self._formats.add(fmt)
+
+    def forget(self, job_ids: Iterable[int]) -> None:
+        """Drop what is kept of these jobs, in every format."""
+        for job_id in job_ids:
+            for fmt in self._formats:
+                entry = self._entries.pop((job_id, fmt), None)
+                if entry is not None:
+                    self._bytes -= len(entry[2])
 
     def clear(self) -> None:
         self._entries.clear()
