@@ -118,7 +118,6 @@ class _Generator:
         self.jobs = jobs
         self.now = now
         self.agents = topology()
-        self.backup_agents = self.agents
         self.ma = next(a for a in self.agents if a.client.name == "ma-01")
         self.types = _weighted(_TYPE_MIX)
         self.statuses = _weighted(_FINISHED_MIX)

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from cvjobs.errors import BadRequest
+from cvjobs.errors import BadRequest, Forbidden
 from cvjobs.model import ROLES, Account, AuditEntry, Scope
 from cvjobs.service.auth import (
     ACCESS_TOKEN_PREFIX,
@@ -19,6 +19,14 @@ from cvjobs.store.protocols import AccountStore, AuditStore, EntityStore
 from cvjobs.store.values import StoredAccount, StoredToken
 
 MAX_TOKEN_SECONDS = 3650 * 86400
+
+
+def require_operator(account: Account) -> None:
+    """Job actions and ingest writes are for operators and administrators."""
+    if not account.may_act:
+        raise Forbidden(
+            f"{account.name} is a {account.role}: only operators and administrators may change jobs"
+        )
 
 
 class AccountsCatalogue(AccountStore, AuditStore, EntityStore, Protocol):

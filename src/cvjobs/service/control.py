@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Protocol
 
-from cvjobs import vocab
 from cvjobs.errors import BadRequest, Forbidden, JobActionFailed
 from cvjobs.model import Account, AuditEntry, Job
 from cvjobs.service import lifecycle
+from cvjobs.service.accounts import require_operator
 from cvjobs.service.audit import job_entry, refusals_audited
-from cvjobs.service.events import started_event, status_event
+from cvjobs.service.events import started_event
 from cvjobs.store.protocols import AuditStore, JobChanges, JobReads
-from cvjobs.store.values import JobChange
 from cvjobs.vocab import JobStatus
 
 MAX_AUTO_RESUME_SECONDS = 30 * 24 * 3600
@@ -32,84 +30,6 @@ SHOWN_REFUSALS = 10
 
 class ControlCatalogue(JobReads, JobChanges, AuditStore, Protocol):
     """What job control reads and writes: jobs, and the audit log of refusals."""
-
-
-def fresh_job(template: Job, *, status: JobStatus, now: int, pending_reason: str = "") -> Job:
-    """A new run of `template` (same client, subclient, type and level) starting at `now`,
-    with nothing done yet; its id is allocated when the store creates it (from
-    --job-id-base, whatever the template's id)."""
-    return replace(
-        template,
-        job_id=0,
-        status=status,
-        current_phase=vocab.phases_of(template.job_type)[0],
-        pending_reason=pending_reason,
-        pending_reason_error_code="",
-        percent_complete=0.0,
-        size_of_application=0,
-        size_of_media_on_disk=0,
-        total_num_of_files=0,
-        total_failed_files=0,
-        total_failed_folders=0,
-        start_time=now,
-        end_time=0,
-        last_update_time=now,
-        elapsed_time=0,
-        is_aged=False,
-        submit_error_code=0,
-        auto_resume_at=0,
-    )
-
-
-def settled(job: Job, now: int) -> JobChange | None:
-    """A job moved out of its pending status (Suspend Pending -> Suspended, ...), or None
-    if it has none."""
-    target = lifecycle.SETTLES_TO.get(job.status)
-    if target is None:
-        return None
-    new = replace(
-        job,
-        status=target,
-        last_update_time=max(now, job.last_update_time),
-        end_time=now if not vocab.is_active(target) else 0,
-    )
-    return JobChange(new, job.status, (status_event(job, target, now, "", ""),))
-
-
-def _then(first: JobChange, second: JobChange | None) -> JobChange:
-    """Two changes of one job as one: the second's state, both changes' events."""
-    if second is None:
-        return first
-    return JobChange(second.job, first.expect_status, first.events + second.events)
-
-
-def acted(
-    job: Job, action: str, status: JobStatus, user: str, now: int, auto_resume: int
-) -> JobChange:
-    """What a user's action does to the job (already allowed by the state machine)."""
-    pending_reason = job.pending_reason
-    if action == lifecycle.SUSPEND:
-        pending_reason = f"{job.job_type} job has been suspended by user {user}."
-    elif action == lifecycle.RESUME:
-        pending_reason = ""
-    elif action == lifecycle.KILL:
-        pending_reason = f"{job.job_type} job has been killed by user {user}."
-    new = replace(
-        job,
-        status=status,
-        pending_reason=pending_reason,
-        last_update_time=max(now, job.last_update_time),
-        auto_resume_at=now + auto_resume if auto_resume else 0,
-    )
-    return JobChange(new, job.status, (status_event(job, status, now, user, action),))
-
-
-def require_operator(account: Account) -> None:
-    """Job actions and ingest writes are for operators and administrators."""
-    if not account.may_act:
-        raise Forbidden(
-            f"{account.name} is a {account.role}: only operators and administrators may change jobs"
-        )
 
 
 class JobControl:
@@ -211,7 +131,9 @@ class JobControl:
             else:
                 assert decision.status is not None
                 changes.append(
-                    acted(job, action, decision.status, account.name, now, auto_resume_seconds)
+                    lifecycle.acted(
+                        job, action, decision.status, account.name, now, auto_resume_seconds
+                    )
                 )
         if refusals:
             shown = "; ".join(refusals[:SHOWN_REFUSALS])
@@ -226,7 +148,9 @@ class JobControl:
             else set()
         )
         changes = [
-            change if change.job.job_id in moved else _then(change, settled(change.job, now))
+            change
+            if change.job.job_id in moved
+            else lifecycle.then(change, lifecycle.settled(change.job, now))
             for change in changes
         ]
         audit = [job_entry(now, account, address, f"job.{action}", [job.job_id for job in jobs])]
@@ -240,7 +164,7 @@ class JobControl:
         self, job: Job, account: Account, start_suspended: bool, address: str
     ) -> int:
         now = self._now()
-        template = fresh_job(
+        template = lifecycle.fresh_job(
             job,
             status=JobStatus.SUSPENDED if start_suspended else JobStatus.RUNNING,
             now=now,

@@ -29,8 +29,8 @@ from cvjobs import parse, vocab
 from cvjobs.model import Job
 from cvjobs.records import out_of_range
 from cvjobs.service import lifecycle
-from cvjobs.service.control import fresh_job, settled
 from cvjobs.service.events import started_event, status_event
+from cvjobs.service.lifecycle import fresh_job, settled
 from cvjobs.store.protocols import JobChanges
 from cvjobs.store.values import JobChange
 from cvjobs.vocab import JobStatus

@@ -20,8 +20,8 @@ from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
 from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject, Ref, Scope
 from cvjobs.records import check_section, job_from_summary, summary_of
+from cvjobs.service.accounts import require_operator
 from cvjobs.service.audit import job_entry, refusals_audited
-from cvjobs.service.control import require_operator
 from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
