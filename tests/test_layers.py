@@ -83,10 +83,10 @@ def test_each_layer_imports_only_what_it_may(layer: str) -> None:
     assert crossings == []
 
 
-def test_top_level_modules_reach_the_store_only_through_its_face() -> None:
+def test_top_level_modules_and_commands_reach_the_store_only_through_its_face() -> None:
     crossings = [
         f"{path.name} imports {name}"
-        for path in sorted(PACKAGE.glob("*.py"))
+        for path in sorted([*PACKAGE.glob("*.py"), *PACKAGE.glob("commands/*.py")])
         for name in sorted(imports(path))
         if name.startswith("cvjobs.store") and name not in TOP_STORE
     ]

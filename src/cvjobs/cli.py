@@ -1,5 +1,5 @@
-"""The `cvjobs` command: its parsers, and demo, import and copy (serve is in server.py,
-user, token and audit in admin.py).
+"""The `cvjobs` command: its parsers, and demo, import and copy (the commands' own work is
+in cvjobs.commands: serve.py; imports.py; copy.py; user, token and audit in accounts.py).
 
 `serve` options come from the settings table (`cvjobs.config.SETTINGS`), so every setting
 is also a CVJOBS_* environment variable and the help text is written once.
@@ -15,15 +15,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from cvjobs import __version__, admin, importer, vocab
-from cvjobs.bulk import fill_demo, no_gc, say_if_new
+from cvjobs import __version__, job_files, vocab
+from cvjobs.commands import accounts
+from cvjobs.commands.bulk import fill_demo, no_gc, say_if_new
+from cvjobs.commands.copy import copy_catalogue
+from cvjobs.commands.imports import Loader
+from cvjobs.commands.serve import serve
 from cvjobs.config import DEFAULTS, ENV_ONLY, SETTINGS, SETTINGS_BY_NAME, load
 from cvjobs.errors import CvjobsError, InvalidRecord, NoCatalogue, StoreError
-from cvjobs.loader import Loader
 from cvjobs.progress import Progress
-from cvjobs.server import serve
 from cvjobs.store import open_store, redacted
-from cvjobs.transfer import copy_catalogue
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an account the target has already (such as the admin a first start made)"
         " takes the source's password, role and scope; without it the target's is kept",
     )
-    admin.add_parsers(sub)
+    accounts.add_parsers(sub)
     return parser
 
 
@@ -201,7 +202,7 @@ async def run_import(args: argparse.Namespace) -> int:
     if args.job_id is not None:
         if len(args.files) != 1:
             raise InvalidRecord("import", "an AdvancedDetails document is imported one at a time")
-        sections = importer.read_advanced_details(args.files[0], args.info_type)
+        sections = job_files.read_advanced_details(args.files[0], args.info_type)
         store = await open_store(_db(args), create=False)
         try:
             if not await store.put_sections(args.job_id, sections):
@@ -248,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_copy(args.source, args.target, args.replace_accounts, args.quiet)
             )
         if args.command in ("user", "token", "audit"):
-            return asyncio.run(admin.run(args))
+            return asyncio.run(accounts.run(args))
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:
         # Where it went wrong, unless that is only the command itself.

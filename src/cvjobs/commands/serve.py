@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from cvjobs import __version__, logs
-from cvjobs.bulk import fill_demo, say_if_new
+from cvjobs.commands.bulk import fill_demo, say_if_new
 from cvjobs.config import Settings, to_environ
 from cvjobs.listener import CannotListen, Claim, claim
 from cvjobs.service.auth import AuthService

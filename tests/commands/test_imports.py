@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cvjobs import demo, loader, ranges
+from cvjobs import demo, ranges
 from cvjobs.cli import main
+from cvjobs.commands import imports
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES
 from cvjobs.records import job_from_summary, summary_of
@@ -40,7 +41,7 @@ def test_pieces_are_whole_lines_numbered_from_one(
     data = b"\n".join(lines) + (b"\n" if trailing_newline else b"")
     path = tmp_path / "f.ndjson"
     path.write_bytes(data)
-    pieces = list(loader.pieces(path, size))
+    pieces = list(imports.pieces(path, size))
     assert b"".join(data[p.start : p.end] for p in pieces) == data
     expected_first = 1
     for piece in pieces:
@@ -57,7 +58,7 @@ def import_ndjson(db: Catalogue, path: Path, processes: int) -> int:
 def test_workers_build_the_same_catalogue_as_one_process(
     templates: Templates, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "PIECE_BYTES", 20_000)  # about 15 records a piece
+    monkeypatch.setattr(imports, "PIECE_BYTES", 20_000)  # about 15 records a piece
     path = tmp_path / "jobs.ndjson"
     lines = write_demo(path, 400)
     tables = ("jobs", "clients", "subclients", "backupsets", "client_group_members")
@@ -78,7 +79,7 @@ def test_a_bad_line_in_a_late_piece_is_named_and_nothing_is_written(
     capsys: pytest.CaptureFixture[str],
     processes: int,
 ) -> None:
-    monkeypatch.setattr(loader, "PIECE_BYTES", 20_000)
+    monkeypatch.setattr(imports, "PIECE_BYTES", 20_000)
     path = tmp_path / "jobs.ndjson"
     lines = write_demo(path, 300)
     record = json.loads(lines[250])
@@ -97,7 +98,7 @@ def test_a_job_twice_in_different_pieces_is_refused(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(loader, "PIECE_BYTES", 20_000)
+    monkeypatch.setattr(imports, "PIECE_BYTES", 20_000)
     path = tmp_path / "jobs.ndjson"
     lines = write_demo(path, 300)
     path.write_text("\n".join([*lines, lines[3]]) + "\n")
@@ -110,7 +111,7 @@ def test_a_job_twice_in_different_pieces_is_refused(
 
 # As a client sends them: through JSON (a demo job's status is a vocab.JobStatus, which
 # JSON spells as the plain string a reader then gets).
-DEMO_SUMMARIES = [
+DEMO_SUMMARIES: list[dict[str, Any]] = [
     json.loads(json.dumps(summary_of(r.job))) for r in demo.records(80, 5, 1_700_000_000)
 ]
 FIELDS = sorted({key for s in DEMO_SUMMARIES for key in s})
@@ -154,7 +155,7 @@ def entity_state(writer: EntityWriter) -> Any:
 
 def test_plain_records_take_the_fast_path() -> None:
     for summary in DEMO_SUMMARIES:
-        assert loader.plain_job(summary) is not None, summary["jobId"]
+        assert imports.plain_job(summary) is not None, summary["jobId"]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -175,7 +176,7 @@ def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: A
             where.pop(key, None)
         else:
             where[key] = data.draw(twists(where.get(key)))
-    fast = loader.plain_job(summary)
+    fast = imports.plain_job(summary)
     if fast is None:
         return  # the careful way takes it, whatever it makes of it
     row, entities = fast
@@ -221,7 +222,7 @@ def _edited(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_the_fast_path_agrees_on_the_edge_cases(summary: dict[str, Any]) -> None:
-    fast = loader.plain_job(summary)
+    fast = imports.plain_job(summary)
     assert fast is not None
     writer = EntityWriter()
     writer.add_entities(*fast[1])
@@ -231,7 +232,7 @@ def test_the_fast_path_agrees_on_the_edge_cases(summary: dict[str, Any]) -> None
 # -- value ranges: both readers refuse what is outside RANGES, naming the field -----------
 
 WITH_GROUPS = next(s for s in DEMO_SUMMARIES if s["clientGroups"])
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def _with(key: str, value: Any) -> dict[str, Any]:
@@ -250,11 +251,11 @@ def test_both_readers_take_each_range_to_its_ends_and_no_further(key: str) -> No
     low, high = RANGES[key]
     for inside in (low, high):
         summary = _with(key, inside)
-        assert loader.plain_job(summary) is not None, (key, inside)
+        assert imports.plain_job(summary) is not None, (key, inside)
         assert careful(summary) is not None, (key, inside)
     for outside in (low - 1, high + 1, 2**63 - 1):
         summary = _with(key, outside)
-        assert loader.plain_job(summary) is None, (key, outside)
+        assert imports.plain_job(summary) is None, (key, outside)
         with pytest.raises(InvalidRecord, match=f"field '{key.rpartition('.')[2]}'"):
             job_from_summary(summary, "x")
         xml_spelled = _with(key, f" {outside} ")  # the careful way's other reading

@@ -18,7 +18,7 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
-from cvjobs import importer, parse, vocab
+from cvjobs import job_files, parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES, bounds
 from cvjobs.records import JOB_NUMBERS, job_from_summary
@@ -60,7 +60,7 @@ def prepare_piece(piece: Piece) -> Batch:
         f.seek(piece.start)
         raw = f.read(piece.end - piece.start)
     batch = Batch()
-    for where, summary in importer.ndjson_summaries(raw, str(piece.path), piece.first_line):
+    for where, summary in job_files.ndjson_summaries(raw, str(piece.path), piece.first_line):
         plain = plain_job(summary)
         if plain is None:
             batch.add(job_from_summary(summary, where))
@@ -76,7 +76,7 @@ def prepare_piece(piece: Piece) -> Batch:
 # (store.batches.prepare) cost about 24 us of the 30 a record takes; building the rows straight
 # from a record costs about 8. The fast path takes only records that are plain: every value
 # already of its JSON type and in range, every name XML can carry, status and level known.
-# Anything else goes the careful way, which also words the errors. tests/test_loader.py
+# Anything else goes the careful way, which also words the errors. tests/commands/test_imports.py
 # checks that both ways give the same rows and entities. The ranges are RANGES', looked up
 # once here.
 
@@ -252,10 +252,10 @@ class Loader:
             first = _first_line(path)
             if not first.strip() and _blank(path):
                 self._sources.append((path, iter(())))  # nothing in it: a warning, later
-            elif importer.is_ndjson(first):
+            elif job_files.is_ndjson(first):
                 self._sources.append((path, None))
             else:
-                records = importer.read_job_file(path)
+                records = job_files.read_job_file(path)
                 self._sources.append((path, prepare_batches(records, BATCH)))
         self._pool: multiprocessing.pool.Pool | None = None
 
