@@ -26,8 +26,19 @@ from tests.catalogues import Catalogue, Templates, postgres_problem
 BACKENDS = ("sqlite", "postgres")
 # scripts/test fast: SQLite only, and no test that starts server processes.
 FAST = os.environ.get("CVJOBS_TEST_FAST") == "1"
-# Tests that start real processes (servers, the cvjobs command, the bench scripts).
-SLOW = ("e2e", "test_cli.py", "test_bench.py")
+# Tests that start real processes (servers, the cvjobs command, the bench scripts), or
+# spend seconds on purpose (password hashing, whole-catalogue copies, property runs over
+# HTTP): the fast loop leaves them out. More are marked `slow` where they are.
+SLOW = (
+    "e2e",
+    "compat",
+    "test_cli.py",
+    "test_bench.py",
+    "test_copy.py",
+    "test_accounts.py",
+    "test_lockout.py",
+    "test_roundtrip.py",
+)
 PG_PROBLEM = pytest.StashKey[str | None]()
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -71,7 +82,7 @@ async def _fill(store: Store) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start real processes `slow`; the fast loop leaves them out."""
+    """Mark the tests of SLOW's directories and files `slow`."""
     slow = pytest.mark.slow
     for item in items:
         if any(part in SLOW for part in item.path.relative_to(config.rootpath).parts):

@@ -84,6 +84,7 @@ def export_all(
     return [client.get(API + f"Job/{i}", headers={**token, "Accept": accept}).content for i in ids]
 
 
+@pytest.mark.slow  # seconds on purpose; the fast loop leaves it out
 def test_round_trip_export_import_gives_identical_output(
     catalogue: Catalogue, empty_catalogue: Catalogue, tmp_path: Path
 ) -> None:

@@ -158,6 +158,7 @@ def test_plain_records_take_the_fast_path() -> None:
         assert imports.plain_job(summary) is not None, summary["jobId"]
 
 
+@pytest.mark.slow  # seconds on purpose; the fast loop leaves it out
 @settings(max_examples=1500, deadline=None)
 @given(base=st.sampled_from(DEMO_SUMMARIES), data=st.data())
 def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: Any) -> None:
