@@ -266,6 +266,11 @@ def subclient_of(job: Job) -> JsonObject:
     }
 
 
+def client_ref(client: Ref) -> JsonObject:
+    """A client named by id and name (destinationClient in jobSummary and JobDetails)."""
+    return {"clientId": client.id, "clientName": client.name}
+
+
 def summary_of(job: Job) -> JsonObject:
     """A job as a `jobSummary` record, the inverse of `job_from_summary`: every field of
     the seed's table and the contract's list, always present (a Zabbix client crashes on a
@@ -306,7 +311,7 @@ def summary_of(job: Job) -> JsonObject:
         "vsaParentJobID": job.vsa_parent_job_id,
         "userName": {"userName": job.user.name, "userId": job.user.id},
         "subclient": subclient_of(job),
-        "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},
+        "destinationClient": client_ref(job.dest_client),
         "storagePolicy": {
             "storagePolicyId": job.storage_policy.id,
             "storagePolicyName": job.storage_policy.name,

@@ -11,7 +11,7 @@ from typing import Final
 
 from cvjobs import vocab
 from cvjobs.model import Account, Event, Job, JsonObject, Session
-from cvjobs.records import json_number, subclient_of, summary_of
+from cvjobs.records import client_ref, json_number, subclient_of, summary_of
 
 # "not available" in the vendor's JobDetails numbers.
 NOT_AVAILABLE = -999
@@ -62,10 +62,7 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "jobStartedBy": job.user.name,
             "startTime": job.start_time,
             "subclient": subclient_of(job),
-            "destinationClient": {
-                "clientId": job.dest_client.id,
-                "clientName": job.dest_client.name,
-            },
+            "destinationClient": client_ref(job.dest_client),
         },
         "detailInfo": {
             "startTime": job.start_time,
