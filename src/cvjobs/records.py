@@ -12,6 +12,7 @@ from cvjobs import parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, JsonObject, Ref
 from cvjobs.ranges import RANGES, bounds
+from cvjobs.render import fields
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # Keys of stored sections become XML element and attribute names, so they must be names,
@@ -246,11 +247,6 @@ def job_from_summary(summary: Any, where: str) -> JobRecord:
     return JobRecord(job, set_client_groups=groups_given)
 
 
-def json_number(value: float) -> float | int:
-    """JSON numbers: integral values print as integers, as the vendor does."""
-    return int(value) if float(value).is_integer() else value
-
-
 def subclient_of(job: Job) -> JsonObject:
     return {
         "clientName": job.client.name,
@@ -266,11 +262,17 @@ def subclient_of(job: Job) -> JsonObject:
     }
 
 
-def summary_of(job: Job) -> JsonObject:
+def client_ref(client: Ref) -> JsonObject:
+    """A client named by id and name (destinationClient in jobSummary and JobDetails)."""
+    return {"clientId": client.id, "clientName": client.name}
+
+
+def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
     """A job as a `jobSummary` record, the inverse of `job_from_summary`: every field of
     the seed's table and the contract's list, always present (a Zabbix client crashes on a
-    missing attribute), 0, "" or false when unknown."""
-    level_name = job.backup_level_name
+    missing attribute), 0, "" or false when unknown. The JSON record, or with `xml` the
+    same keys with XML's spellings (`render.fields`)."""
+    level_name = fields.SUMMARY_BACKUP_LEVEL_NAME(job.backup_level)
     return {
         "jobId": job.job_id,
         "status": job.status,
@@ -279,7 +281,7 @@ def summary_of(job: Job) -> JsonObject:
         "jobType": job.job_type,
         "localizedOperationName": job.job_type,
         "appTypeName": job.app.name,
-        "backupLevel": job.backup_level,
+        "backupLevel": fields.SUMMARY_BACKUP_LEVEL(job.backup_level, xml=xml),
         "backupLevelName": level_name,
         "localizedBackupLevelName": level_name,
         "backupSetName": job.backupset.name,
@@ -288,8 +290,8 @@ def summary_of(job: Job) -> JsonObject:
         "currentPhaseName": job.current_phase,
         "pendingReason": job.pending_reason,
         "pendingReasonErrorCode": job.pending_reason_error_code,
-        "percentComplete": json_number(job.percent_complete),
-        "percentSavings": json_number(job.percent_savings),
+        "percentComplete": fields.SUMMARY_PERCENT(job.percent_complete, xml=xml),
+        "percentSavings": fields.SUMMARY_PERCENT(job.percent_savings, xml=xml),
         "sizeOfApplication": job.size_of_application,
         "sizeOfMediaOnDisk": job.size_of_media_on_disk,
         "totalNumOfFiles": job.total_num_of_files,
@@ -306,7 +308,7 @@ def summary_of(job: Job) -> JsonObject:
         "vsaParentJobID": job.vsa_parent_job_id,
         "userName": {"userName": job.user.name, "userId": job.user.id},
         "subclient": subclient_of(job),
-        "destinationClient": {"clientId": job.dest_client.id, "clientName": job.dest_client.name},
+        "destinationClient": client_ref(job.dest_client),
         "storagePolicy": {
             "storagePolicyId": job.storage_policy.id,
             "storagePolicyName": job.storage_policy.name,

@@ -1,8 +1,9 @@
 """Resource shapes: domain objects as JSON-shaped dicts, the single source of both formats.
 
 `xml=True` changes only how scalars are spelled where the vendor's XML differs from its
-JSON (backupLevel as an enum name, percentages with six decimals); the keys and nesting are
-the same, so the two renderings of one resource cannot drift.
+JSON (jobSummary's backupLevel and percentages); the keys and nesting are the same, so the
+two renderings of one resource cannot drift. How each such field is spelled, in each
+resource and format, is `render.fields`' alone.
 """
 
 from __future__ import annotations
@@ -11,24 +12,17 @@ from typing import Final
 
 from cvjobs import vocab
 from cvjobs.model import Account, Event, Job, JsonObject, Session
-from cvjobs.records import json_number, subclient_of, summary_of
-
-# "not available" in the vendor's JobDetails numbers.
-NOT_AVAILABLE = -999
+from cvjobs.records import client_ref, subclient_of, summary_of
+from cvjobs.render import fields
 
 
 def job_summary(job: Job, *, xml: bool) -> JsonObject:
     """The wire record of the job (`records.summary_of`), with XML's spellings where the
-    vendor's XML differs from its JSON: backupLevel as the enum name, percentages with six
-    decimals (the seed prints percentComplete="100.000000"). vsaParentJobID is shown only
+    vendor's XML differs from its JSON (`fields.SUMMARY_*`). vsaParentJobID is shown only
     on a VM's job under a Virtual Server backup [OURS], so no other job's answer changes."""
-    body = summary_of(job)
+    body = summary_of(job, xml=xml)
     if not job.vsa_parent_job_id:
         del body["vsaParentJobID"]
-    if xml:
-        body["backupLevel"] = vocab.backup_level_enum(job.backup_level)
-        body["percentComplete"] = f"{job.percent_complete:.6f}"
-        body["percentSavings"] = f"{job.percent_savings:.6f}"
     return body
 
 
@@ -58,14 +52,11 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
         "generalInfo": {
             "jobId": job.job_id,
             "operationType": job.job_type,
-            "backupType": job.backup_level_name,
+            "backupType": fields.DETAIL_BACKUP_TYPE(job.backup_level),
             "jobStartedBy": job.user.name,
             "startTime": job.start_time,
             "subclient": subclient_of(job),
-            "destinationClient": {
-                "clientId": job.dest_client.id,
-                "clientName": job.dest_client.name,
-            },
+            "destinationClient": client_ref(job.dest_client),
         },
         "detailInfo": {
             "startTime": job.start_time,
@@ -73,15 +64,14 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "numOfObjects": job.total_num_of_files,
             "sizeOfApplication": job.size_of_application,
             "sizeOfMediaOnDisk": job.size_of_media_on_disk,
-            # The vendor sends the savings figure as a string with two decimals.
-            "savingsPercent": f"{job.percent_savings:.2f}",
+            "savingsPercent": fields.DETAIL_SAVINGS_PERCENT(job.percent_savings),
         },
         "progressInfo": {
             "state": job.status,
             "currentPhase": job.current_phase,
             "reasonForJobDelay": job.pending_reason,
             "numOfFilesTransferred": job.total_num_of_files,
-            "percentComplete": json_number(job.percent_complete),
+            "percentComplete": fields.DETAIL_PERCENT_COMPLETE(job.percent_complete),
         },
     }
     defaults: JsonObject = {
@@ -91,11 +81,11 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "systemState": job.status,
         },
         "detailInfo": {
-            "unCompressedBytes": NOT_AVAILABLE,
-            "compressedBytes": NOT_AVAILABLE,
-            "dataWritten": NOT_AVAILABLE,
-            "throughPut": NOT_AVAILABLE,
-            "transferTime": NOT_AVAILABLE,
+            "unCompressedBytes": fields.DETAIL_NOT_AVAILABLE,
+            "compressedBytes": fields.DETAIL_NOT_AVAILABLE,
+            "dataWritten": fields.DETAIL_NOT_AVAILABLE,
+            "throughPut": fields.DETAIL_NOT_AVAILABLE,
+            "transferTime": fields.DETAIL_NOT_AVAILABLE,
             "skippedItems": 0,
         },
         "attemptsInfo": [],
@@ -202,7 +192,7 @@ def task_details(job: Job) -> JsonObject:
                         "operationType": job.job_type,
                     },
                     "options": {
-                        "backupOpts": {"backupLevel": vocab.backup_level_enum(job.backup_level)}
+                        "backupOpts": {"backupLevel": fields.TASK_BACKUP_LEVEL(job.backup_level)}
                     },
                 }
             ],
