@@ -326,7 +326,7 @@ def rss_mb(pid: int) -> float:
 def time_import(db: str, jobs: int, workdir: Path) -> float:
     """Jobs per second of `cvjobs import` of an NDJSON file of `jobs` demo jobs."""
     from cvjobs import demo
-    from cvjobs.records import summary_of
+    from cvjobs.summaries import summary_of
 
     path = workdir / "import.ndjson"
     with path.open("wb") as out:

@@ -24,13 +24,13 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "store": (*CORE, "cvjobs.store.*", "orjson", "asyncpg"),
     "service": (
         *CORE,
-        "cvjobs.records",
+        "cvjobs.summaries",
         "cvjobs.service.*",
         "cvjobs.store.protocols",
         "cvjobs.store.values",
         "argon2",
     ),
-    "render": (*CORE, "cvjobs.records", "cvjobs.render.*", "orjson"),
+    "render": (*CORE, "cvjobs.summaries", "cvjobs.spellings", "cvjobs.render.*", "orjson"),
     "http": (
         *CORE,
         "cvjobs.__version__",

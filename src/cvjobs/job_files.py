@@ -23,7 +23,7 @@ from cvjobs import vocab
 from cvjobs.documents import DocumentError, element_to_dict, parse_xml, sniff
 from cvjobs.errors import InvalidRecord
 from cvjobs.model import JobRecord, JsonObject
-from cvjobs.records import check_section, job_from_summary, typed
+from cvjobs.summaries import check_section, job_from_summary, typed
 
 # Children that are lists even when an XML document has only one of them.
 LIST_KEYS = frozenset(

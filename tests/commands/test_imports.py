@@ -18,9 +18,9 @@ from cvjobs.cli import main
 from cvjobs.commands import imports
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES
-from cvjobs.records import job_from_summary, summary_of
 from cvjobs.store.batches import EntityWriter
 from cvjobs.store.rows import job_params
+from cvjobs.summaries import job_from_summary, summary_of
 from tests.catalogues import Catalogue, Templates
 
 pytestmark = pytest.mark.postgres_too

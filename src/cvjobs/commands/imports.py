@@ -21,8 +21,8 @@ from typing import Any
 from cvjobs import job_files, parse, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES, bounds
-from cvjobs.records import JOB_NUMBERS, job_from_summary
 from cvjobs.store.batches import BATCH, Batch, prepare_batches
+from cvjobs.summaries import JOB_NUMBERS, job_from_summary
 
 PIECE_BYTES = 4 << 20  # about 3,000 vendor-sized records
 
@@ -72,7 +72,7 @@ def prepare_piece(piece: Piece) -> Batch:
 
 # -- the plain record's fast path ----------------------------------------------------------
 #
-# Checking a record field by field (records.job_from_summary) and turning the Job into rows
+# Checking a record field by field (summaries.job_from_summary) and turning the Job into rows
 # (store.batches.prepare) cost about 24 us of the 30 a record takes; building the rows straight
 # from a record costs about 8. The fast path takes only records that are plain: every value
 # already of its JSON type and in range, every name XML can carry, status and level known.

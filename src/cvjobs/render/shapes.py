@@ -3,22 +3,21 @@
 `xml=True` changes only how scalars are spelled where the vendor's XML differs from its
 JSON (jobSummary's backupLevel and percentages); the keys and nesting are the same, so the
 two renderings of one resource cannot drift. How each such field is spelled, in each
-resource and format, is `render.fields`' alone.
+resource and format, is `cvjobs.spellings`' alone.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from cvjobs import vocab
+from cvjobs import spellings, vocab
 from cvjobs.model import Account, Event, Job, JsonObject, Session
-from cvjobs.records import client_ref, subclient_of, summary_of
-from cvjobs.render import fields
+from cvjobs.summaries import client_ref, subclient_of, summary_of
 
 
 def job_summary(job: Job, *, xml: bool) -> JsonObject:
-    """The wire record of the job (`records.summary_of`), with XML's spellings where the
-    vendor's XML differs from its JSON (`fields.SUMMARY_*`). vsaParentJobID is shown only
+    """The wire record of the job (`summaries.summary_of`), with XML's spellings where the
+    vendor's XML differs from its JSON (`spellings.SUMMARY_*`). vsaParentJobID is shown only
     on a VM's job under a Virtual Server backup [OURS], so no other job's answer changes."""
     body = summary_of(job, xml=xml)
     if not job.vsa_parent_job_id:
@@ -52,7 +51,7 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
         "generalInfo": {
             "jobId": job.job_id,
             "operationType": job.job_type,
-            "backupType": fields.DETAIL_BACKUP_TYPE(job.backup_level),
+            "backupType": spellings.DETAIL_BACKUP_TYPE(job.backup_level),
             "jobStartedBy": job.user.name,
             "startTime": job.start_time,
             "subclient": subclient_of(job),
@@ -64,14 +63,14 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "numOfObjects": job.total_num_of_files,
             "sizeOfApplication": job.size_of_application,
             "sizeOfMediaOnDisk": job.size_of_media_on_disk,
-            "savingsPercent": fields.DETAIL_SAVINGS_PERCENT(job.percent_savings),
+            "savingsPercent": spellings.DETAIL_SAVINGS_PERCENT(job.percent_savings),
         },
         "progressInfo": {
             "state": job.status,
             "currentPhase": job.current_phase,
             "reasonForJobDelay": job.pending_reason,
             "numOfFilesTransferred": job.total_num_of_files,
-            "percentComplete": fields.DETAIL_PERCENT_COMPLETE(job.percent_complete),
+            "percentComplete": spellings.DETAIL_PERCENT_COMPLETE(job.percent_complete),
         },
     }
     defaults: JsonObject = {
@@ -81,11 +80,11 @@ def job_detail(job: Job, extras: JsonObject) -> JsonObject:
             "systemState": job.status,
         },
         "detailInfo": {
-            "unCompressedBytes": fields.DETAIL_NOT_AVAILABLE,
-            "compressedBytes": fields.DETAIL_NOT_AVAILABLE,
-            "dataWritten": fields.DETAIL_NOT_AVAILABLE,
-            "throughPut": fields.DETAIL_NOT_AVAILABLE,
-            "transferTime": fields.DETAIL_NOT_AVAILABLE,
+            "unCompressedBytes": spellings.DETAIL_NOT_AVAILABLE,
+            "compressedBytes": spellings.DETAIL_NOT_AVAILABLE,
+            "dataWritten": spellings.DETAIL_NOT_AVAILABLE,
+            "throughPut": spellings.DETAIL_NOT_AVAILABLE,
+            "transferTime": spellings.DETAIL_NOT_AVAILABLE,
             "skippedItems": 0,
         },
         "attemptsInfo": [],
@@ -192,7 +191,7 @@ def task_details(job: Job) -> JsonObject:
                         "operationType": job.job_type,
                     },
                     "options": {
-                        "backupOpts": {"backupLevel": fields.TASK_BACKUP_LEVEL(job.backup_level)}
+                        "backupOpts": {"backupLevel": spellings.TASK_BACKUP_LEVEL(job.backup_level)}
                     },
                 }
             ],

@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 
 from cvjobs import parse, vocab
 from cvjobs.model import Job
-from cvjobs.records import out_of_range
 from cvjobs.service import lifecycle
 from cvjobs.service.events import started_event, status_event
 from cvjobs.service.lifecycle import fresh_job, settled
 from cvjobs.store.protocols import JobChanges
 from cvjobs.store.values import JobChange
+from cvjobs.summaries import out_of_range
 from cvjobs.vocab import JobStatus
 
 # Outcomes of a job that runs to its end, with weights.

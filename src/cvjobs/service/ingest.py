@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest, Forbidden, InvalidRecord, NoSuchJob
 from cvjobs.model import Account, AuditEntry, Event, Job, JobRecord, JsonObject, Ref, Scope
-from cvjobs.records import check_section, job_from_summary, summary_of
 from cvjobs.service.accounts import require_operator
 from cvjobs.service.audit import job_entry, refusals_audited
 from cvjobs.service.entities import check_entities
@@ -28,6 +27,7 @@ from cvjobs.service.jobs import JOB_DETAIL_SECTION
 from cvjobs.service.rendered import RenderCache
 from cvjobs.store.protocols import AuditStore, EntityStore, EventStore, JobReads, JobWrites
 from cvjobs.store.values import JobState
+from cvjobs.summaries import check_section, job_from_summary, summary_of
 
 MAX_BATCH = 10_000
 # What an ingest item may carry beside the jobSummary fields.

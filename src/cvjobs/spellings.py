@@ -3,8 +3,8 @@ JobDetails and TaskDetails, in JSON and in XML.
 
 Most fields are written as they are, by the format writers alone: counts, sizes, times
 and ids as numbers (`render.json`; `render.xml.scalar` writes str()), booleans as
-true/false, names as text, entity references as {id, name} objects (`records.client_ref`,
-`records.subclient_of`). The fields below are not: the vendor spells the backup level and
+true/false, names as text, entity references as {id, name} objects (`summaries.client_ref`,
+`summaries.subclient_of`). The fields below are not: the vendor spells the backup level and
 the percentages differently per resource, and jobSummary's differently per format. Every
 shape takes those spellings from this table, so a resource cannot drift from another, nor
 one format from the other.

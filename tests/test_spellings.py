@@ -1,4 +1,4 @@
-"""Each field's wire spelling has one owner, `render.fields`: the backup level and the
+"""Each field's wire spelling has one owner, `cvjobs.spellings`: the backup level and the
 percentages as jobSummary, JobDetails and TaskDetails write them, in JSON and in XML
 (issue 12, 4e). The table's spellings are pinned here, then read back from the bytes of
 each resource in each format."""
@@ -11,10 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cvjobs import spellings
 from cvjobs.model import Job, Ref
-from cvjobs.render import JSON, XML, fields, shapes
+from cvjobs.render import JSON, XML, shapes
 
-SRC = Path(__file__).parent.parent.parent / "src" / "cvjobs"
+SRC = Path(__file__).parent.parent / "src" / "cvjobs"
 
 
 # -- the table ----------------------------------------------------------------------------
@@ -32,11 +33,11 @@ SRC = Path(__file__).parent.parent.parent / "src" / "cvjobs"
 def test_backup_level_in_each_resource_and_format(
     code: int, summary_json: int, summary_xml: str, name: str, task: str
 ) -> None:
-    assert fields.SUMMARY_BACKUP_LEVEL(code, xml=False) == summary_json
-    assert fields.SUMMARY_BACKUP_LEVEL(code, xml=True) == summary_xml
-    assert fields.SUMMARY_BACKUP_LEVEL_NAME(code) == name
-    assert fields.DETAIL_BACKUP_TYPE(code) == name
-    assert fields.TASK_BACKUP_LEVEL(code) == task
+    assert spellings.SUMMARY_BACKUP_LEVEL(code, xml=False) == summary_json
+    assert spellings.SUMMARY_BACKUP_LEVEL(code, xml=True) == summary_xml
+    assert spellings.SUMMARY_BACKUP_LEVEL_NAME(code) == name
+    assert spellings.DETAIL_BACKUP_TYPE(code) == name
+    assert spellings.TASK_BACKUP_LEVEL(code) == task
 
 
 @pytest.mark.parametrize(
@@ -52,14 +53,14 @@ def test_percentages_in_each_resource_and_format(
     percent: float, summary_json: float, summary_xml: str, detail: float, savings: str
 ) -> None:
     for spelled in (
-        fields.SUMMARY_PERCENT(percent, xml=False),
-        fields.DETAIL_PERCENT_COMPLETE(percent),
+        spellings.SUMMARY_PERCENT(percent, xml=False),
+        spellings.DETAIL_PERCENT_COMPLETE(percent),
     ):
         assert spelled == summary_json == detail
         # Integral percentages are JSON integers (100, not 100.0), as the vendor sends them.
         assert type(spelled) is type(summary_json)
-    assert fields.SUMMARY_PERCENT(percent, xml=True) == summary_xml
-    assert fields.DETAIL_SAVINGS_PERCENT(percent) == savings
+    assert spellings.SUMMARY_PERCENT(percent, xml=True) == summary_xml
+    assert spellings.DETAIL_SAVINGS_PERCENT(percent) == savings
 
 
 # -- the bytes of each resource ---------------------------------------------------------------
@@ -97,7 +98,7 @@ def test_job_detail_bytes_are_spelled_alike_in_both_formats() -> None:
     assert detail["generalInfo"]["backupType"] == "Incremental"
     assert detail["progressInfo"]["percentComplete"] == 33.333333
     assert detail["detailInfo"]["savingsPercent"] == "100.00"
-    assert detail["detailInfo"]["compressedBytes"] == fields.DETAIL_NOT_AVAILABLE == -999
+    assert detail["detailInfo"]["compressedBytes"] == spellings.DETAIL_NOT_AVAILABLE == -999
     xml = XML.render("JobManager_JobDetailResponse", body)
     assert _xml_attrs(xml, "generalInfo")["backupType"] == "Incremental"
     assert _xml_attrs(xml, "progressInfo")["percentComplete"] == "33.333333"
@@ -113,14 +114,13 @@ def test_task_details_bytes_are_spelled_alike_in_both_formats() -> None:
 
 
 def test_no_other_renderer_spells_these_fields() -> None:
-    """The shapes and the wire record take these spellings from `fields`, not their own
+    """The shapes and the wire record take these spellings from `spellings`, not their own
     format strings or vocabulary lookups."""
-    owners = [SRC / "records.py", *sorted((SRC / "render").glob("*.py"))]
+    owners = [SRC / "summaries.py", *sorted((SRC / "render").glob("*.py"))]
     spelled = re.compile(r":\.\d+f\}|backup_level_(enum|name)|is_integer\(\)")
     found = [
         f"{path.name}:{number}"
         for path in owners
-        if path.name != "fields.py"
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if spelled.search(line)
     ]

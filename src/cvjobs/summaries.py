@@ -1,6 +1,8 @@
-"""Wire records read into domain objects: a `jobSummary` as the vendor sends it (JSON
-types, or XML's attribute strings) checked field by field into a `JobRecord`. Used by
-`cvjobs import` and the ingest API; errors name the record and the field."""
+"""A job's wire record, both ways: a `jobSummary` as the vendor sends it (JSON types, or
+XML's attribute strings) checked field by field into a `JobRecord` (`job_from_summary`;
+errors name the record and the field), and a Job written back as one (`summary_of`,
+with the spellings of `cvjobs.spellings`). Used by `cvjobs import`, the ingest API and
+the renderers."""
 
 from __future__ import annotations
 
@@ -8,11 +10,10 @@ import math
 import re
 from typing import Any
 
-from cvjobs import parse, vocab
+from cvjobs import parse, spellings, vocab
 from cvjobs.errors import InvalidRecord
 from cvjobs.model import Job, JobRecord, JsonObject, Ref
 from cvjobs.ranges import RANGES, bounds
-from cvjobs.render import fields
 
 _INTEGER = re.compile(r"-?[0-9]+")
 # Keys of stored sections become XML element and attribute names, so they must be names,
@@ -271,8 +272,8 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
     """A job as a `jobSummary` record, the inverse of `job_from_summary`: every field of
     the seed's table and the contract's list, always present (a Zabbix client crashes on a
     missing attribute), 0, "" or false when unknown. The JSON record, or with `xml` the
-    same keys with XML's spellings (`render.fields`)."""
-    level_name = fields.SUMMARY_BACKUP_LEVEL_NAME(job.backup_level)
+    same keys with XML's spellings (`cvjobs.spellings`)."""
+    level_name = spellings.SUMMARY_BACKUP_LEVEL_NAME(job.backup_level)
     return {
         "jobId": job.job_id,
         "status": job.status,
@@ -281,7 +282,7 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
         "jobType": job.job_type,
         "localizedOperationName": job.job_type,
         "appTypeName": job.app.name,
-        "backupLevel": fields.SUMMARY_BACKUP_LEVEL(job.backup_level, xml=xml),
+        "backupLevel": spellings.SUMMARY_BACKUP_LEVEL(job.backup_level, xml=xml),
         "backupLevelName": level_name,
         "localizedBackupLevelName": level_name,
         "backupSetName": job.backupset.name,
@@ -290,8 +291,8 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
         "currentPhaseName": job.current_phase,
         "pendingReason": job.pending_reason,
         "pendingReasonErrorCode": job.pending_reason_error_code,
-        "percentComplete": fields.SUMMARY_PERCENT(job.percent_complete, xml=xml),
-        "percentSavings": fields.SUMMARY_PERCENT(job.percent_savings, xml=xml),
+        "percentComplete": spellings.SUMMARY_PERCENT(job.percent_complete, xml=xml),
+        "percentSavings": spellings.SUMMARY_PERCENT(job.percent_savings, xml=xml),
         "sizeOfApplication": job.size_of_application,
         "sizeOfMediaOnDisk": job.size_of_media_on_disk,
         "totalNumOfFiles": job.total_num_of_files,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cvjobs.errors import InvalidRecord
-from cvjobs.records import check_section
 from cvjobs.render import xml
+from cvjobs.summaries import check_section
 
 
 @pytest.mark.parametrize("key", ["xmlns", "XMLNS", "xmlLang", "xml", "Xml-thing"])
