@@ -68,6 +68,7 @@ def jobs_body(count: int, start: int = 800_000) -> dict[str, object]:
     }
 
 
+@pytest.mark.slow  # sends bodies of megabytes on purpose
 def test_ingest_takes_bodies_up_to_its_own_limit(
     small_ingest: TestClient, catalogue: Catalogue, auth_json: dict[str, str]
 ) -> None:
@@ -219,6 +220,7 @@ def part(body: bytes, more: bool) -> Message:
 HANG_UP: Message = {"type": "http.disconnect"}
 
 
+@pytest.mark.slow  # waits out a deadline on purpose
 def test_a_body_that_stops_arriving_is_408_and_closes(
     impatient: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,6 +232,7 @@ def test_a_body_that_stops_arriving_is_408_and_closes(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@pytest.mark.slow  # waits out a deadline on purpose
 def test_a_body_that_trickles_is_cut_off_at_the_deadline(impatient: TestClient) -> None:
     # A byte every 50 ms: each one arrives in time, the whole (20 s of them) never does.
     drip = [part(b" ", n < 399) for n in range(400)]  # without the deadline: a 400
@@ -293,6 +296,7 @@ def test_a_list_whose_client_has_gone_is_not_worked_on(
     assert client.get(API + path, headers=headers).status_code == 200
 
 
+@pytest.mark.slow  # waits out a deadline on purpose
 def test_a_big_page_that_waited_past_the_queue_deadline_is_503(
     impatient: TestClient, token: str
 ) -> None:

@@ -318,6 +318,7 @@ def test_a_new_password_lifts_the_lock(catalogue: Catalogue) -> None:
 # -- the service: concurrent logins -------------------------------------------------------
 
 
+@pytest.mark.slow  # hashes passwords while a lock falls, on purpose
 def test_right_logins_queued_while_the_lock_falls_get_no_token(catalogue: Catalogue) -> None:
     """Wrong passwords, then right ones while the wrong ones still wait for their hash:
     the lock falls at the fifth wrong verdict, and every right one after it is refused."""
