@@ -323,25 +323,33 @@ def test_right_logins_queued_while_the_lock_falls_get_no_token(catalogue: Catalo
     """Wrong passwords, then right ones while the wrong ones still wait for their hash:
     the lock falls at the fifth wrong verdict, and every right one after it is refused."""
 
-    async def use(store: Store) -> list[object]:
+    async def use(store: Store) -> tuple[int, bool, list[object]]:
         service = AuthService(store, clock=FakeClock(CLOCK_START), idle_seconds=1800)
+        # An account hashed at the server's own cost (the template's are cheap), so that
+        # the wrong logins are still waiting for their hashes when the right ones come.
+        account = await service.create_account("slow", VIEWER_PASSWORD, role="viewer")
         wrong = [
-            asyncio.create_task(service.login("viewer", b64(f"wrong-{n}"), address="a"))
+            asyncio.create_task(service.login("slow", b64(f"wrong-{n}"), address="a"))
             for n in range(auth.LOCK_AFTER_FAILURES + 1)
         ]
+        queued = False
         for _ in range(10_000):  # until the wrong ones are in the queue (bounded)
             if service.waiting_logins >= len(wrong) - auth.HASHING_AT_ONCE:
+                queued = True
                 break
             await asyncio.sleep(0.001)
-        right = [service.login("viewer", b64(VIEWER_PASSWORD), address="a") for _ in range(3)]
-        return await asyncio.gather(*wrong, *right, return_exceptions=True)
+        right = [service.login("slow", b64(VIEWER_PASSWORD), address="a") for _ in range(3)]
+        outcomes: list[object] = list(await asyncio.gather(*wrong, *right, return_exceptions=True))
+        return account.account_id, queued, outcomes
 
-    outcomes = with_store(catalogue, use)
+    account_id, queued, outcomes = with_store(catalogue, use)
+    assert queued  # the premise: right logins arrived while wrong ones waited
     wrong, right = outcomes[: auth.LOCK_AFTER_FAILURES + 1], outcomes[-3:]
     assert all(isinstance(o, LoginFailed) for o in outcomes), outcomes
     assert sum(isinstance(o, AccountLocked) for o in wrong) == 2  # the fifth and sixth
     assert all(isinstance(o, AccountLocked) for o in right)
-    assert catalogue.scalar("SELECT count(*) FROM sessions WHERE account_id = 2") == 0
+    sessions = f"SELECT count(*) FROM sessions WHERE account_id = {account_id}"
+    assert catalogue.scalar(sessions) == 0
 
 
 class CountingHasher(PasswordHasher):
