@@ -5,8 +5,10 @@ prints, creates and asks nothing before it (no banner, no admin password, no cat
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -38,8 +40,8 @@ def refused(process: subprocess.Popen[str]) -> tuple[str, str]:
     return out, err
 
 
-def login_status(port: int) -> int:
-    """The status of an admin Login, which only the first server's catalogue knows."""
+def login(port: int) -> str:
+    """A token of the admin, whom only the first server's catalogue knows (one hash)."""
     body = json.dumps(
         {"username": "admin", "password": base64.b64encode(PASSWORD.encode()).decode()}
     )
@@ -49,8 +51,22 @@ def login_status(port: int) -> int:
         {"Content-Type": "application/json", "Accept": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
-        token = json.load(answer).get("token")
-    return 200 if token else 401
+        token: str = json.load(answer)["token"]
+    return token
+
+
+def who_am_i_status(port: int, token: str) -> int:
+    """200 from the server whose catalogue holds the token's session; 401 from another."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/commandcenter/api/WhoAmI",
+        b"",
+        {"Authtoken": token, "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
 
 
 @pytest.fixture(params=SERVERS)
@@ -73,22 +89,23 @@ def test_a_port_in_use_is_one_line_and_status_1(first: Server, second: str, tmp_
     assert f"port {first.port} is already in use" in err and "--reuse-port" in err
     assert not other.exists()
     # Every request still reaches the first server (none the kernel gave a second one).
-    assert [login_status(first.port) for _ in range(20)] == [200] * 20
+    token = login(first.port)
+    assert [who_am_i_status(first.port, token) for _ in range(20)] == [200] * 20
 
 
 def test_sharing_a_port_on_purpose(tmp_path: Path) -> None:
     with running_server(tmp_path, "--no-engine", "--reuse-port") as srv:
         second = start(tmp_path / "other.db", srv.port, "--reuse-port", "--demo")
         try:
-            # The second one's catalogue has another admin password: its answers are 401.
+            # The second one's catalogue does not know the first one's token: 401. It
+            # listens once it has made its demo catalogue; until then only the first answers.
+            token = login(srv.port)
             seen: set[int] = set()
-            for _ in range(200):
-                try:
-                    seen.add(login_status(srv.port))
-                except (urllib.error.URLError, OSError):
-                    continue
-                if seen == {200, 401}:
-                    break
+            deadline = time.monotonic() + 60
+            while seen != {200, 401} and time.monotonic() < deadline:
+                with contextlib.suppress(urllib.error.URLError, OSError):
+                    seen.add(who_am_i_status(srv.port, token))
+                time.sleep(0.01)
             assert seen == {200, 401}, "the kernel splits connections between the two"
         finally:
             second.terminate()
