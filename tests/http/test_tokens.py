@@ -15,7 +15,8 @@ from starlette.testclient import TestClient
 
 from cvjobs.model import Scope
 from cvjobs.service.accounts import AccountService
-from cvjobs.service.auth import SESSION_CACHE_SECONDS, AuthService
+from cvjobs.service.auth import AuthService
+from cvjobs.service.read_cache import SESSION_CACHE_SECONDS
 from cvjobs.store import open_store
 from tests.catalogues import Catalogue
 from tests.conftest import API, CLOCK_START, FakeClock

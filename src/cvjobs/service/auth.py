@@ -28,9 +28,9 @@ import binascii
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Generic, NoReturn, Protocol, TypeVar
+from typing import NoReturn, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -45,6 +45,7 @@ from cvjobs.errors import (
 )
 from cvjobs.model import ADMIN, EVERYTHING, ROLES, Account, AuditEntry, Scope, Session
 from cvjobs.service.hashing import Gone, HashQueue
+from cvjobs.service.read_cache import SESSION_CACHE_SIZE, ReadCache
 from cvjobs.store.protocols import AccountStore, AuditStore
 from cvjobs.store.values import (
     DISABLED,
@@ -68,10 +69,6 @@ HASHING_AT_ONCE = 2
 # Logins waiting for a hash, in all and from one client address; more are answered 503.
 MAX_WAITING_LOGINS = 64
 MAX_WAITING_PER_ADDRESS = 16
-# A session read from the catalogue is trusted this long without reading it again: a
-# logout or renewal made through another worker reaches this one within that time.
-SESSION_CACHE_SECONDS = 5
-SESSION_CACHE_SIZE = 10_000
 LOCK_AFTER_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 ADDRESS_FAILURES = 20
@@ -103,37 +100,6 @@ def _secret_hash(secret: str) -> bytes:
 def access_token_hash(secret: str) -> str:
     """The stored form of an access token: hex SHA-256 of its secret (scheme stripped)."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class ReadCache(Generic[K, V]):
-    """What was read from the catalogue, trusted for SESSION_CACHE_SECONDS; bounded (a
-    full cache is emptied, not grown)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[K, tuple[int, V]] = {}
-
-    async def get(self, key: K, now: int, read: Callable[[K], Awaitable[V | None]]) -> V | None:
-        cached = self._entries.get(key)
-        if cached is not None and 0 <= now - cached[0] < SESSION_CACHE_SECONDS:
-            return cached[1]
-        found = await read(key)
-        if found is None:
-            self._entries.pop(key, None)
-        else:
-            self.put(key, now, found)
-        return found
-
-    def put(self, key: K, now: int, value: V) -> None:
-        if len(self._entries) >= SESSION_CACHE_SIZE:
-            self._entries.clear()
-        self._entries[key] = (now, value)
-
-    def forget(self, key: K) -> None:
-        self._entries.pop(key, None)
 
 
 def token_secret(token: str) -> str:
