@@ -7,7 +7,7 @@ import argparse
 
 from cvjobs import cli, config
 from cvjobs.config import DEFAULTS, ENV_ONLY, SETTINGS, SETTINGS_BY_NAME, Settings
-from cvjobs.http import dispatch, uvicorn_protocol
+from cvjobs.http import uvicorn_protocol
 
 # (name, type, default) of every setting, in order, as the settings table read before
 # the dataclass became its only declaration.
@@ -50,11 +50,13 @@ def test_the_table_derives_from_the_dataclass() -> None:
     assert SETTINGS_BY_NAME["demo_jobs"].env == "CVJOBS_DEMO_JOBS"
 
 
-def test_the_http_layers_copies_of_defaults_are_the_settings() -> None:
-    # The http layer does not import config (tests/test_layers.py), so it keeps copies.
-    assert DEFAULTS.body_timeout_seconds == dispatch.BODY_TIMEOUT_SECONDS
-    assert DEFAULTS.queue_seconds == dispatch.QUEUE_SECONDS
+def test_uvicorns_header_deadline_is_the_settings() -> None:
+    # The http layer does not import config (tests/test_layers.py): the dispatcher takes
+    # its deadlines from the app factory; uvicorn's worker processes read the variable.
     assert SETTINGS_BY_NAME["header_timeout_seconds"].env == uvicorn_protocol._ENV
+    assert uvicorn_protocol.HeaderDeadlineProtocol.header_seconds == (
+        DEFAULTS.header_timeout_seconds
+    )
 
 
 def test_the_demo_and_import_options_show_the_settings_defaults() -> None:

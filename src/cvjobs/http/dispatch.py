@@ -41,9 +41,6 @@ from cvjobs.service.jobs import JobService
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
 NATIVE_ROOT = "cvjobs/v1"
-# Defaults of the server settings of the same names (cvjobs.config).
-BODY_TIMEOUT_SECONDS = 30.0
-QUEUE_SECONDS = 30.0
 # Heavy requests (the lists) that run at once per worker; the rest wait without using the
 # event loop, so a cheap request is never queued behind them (cvjobs.http.admission).
 HEAVY_AT_ONCE = 8
@@ -158,8 +155,8 @@ class Dispatcher:
         *,
         max_body: int,
         max_ingest_body: int,
-        body_seconds: float = BODY_TIMEOUT_SECONDS,
-        queue_seconds: float = QUEUE_SECONDS,
+        body_seconds: float,
+        queue_seconds: float,
     ) -> None:
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         self._body_seconds = body_seconds
@@ -235,7 +232,7 @@ def token_of(request: Request) -> str | None:
     return None
 
 
-async def read_body(request: Request, limit: int, seconds: float = BODY_TIMEOUT_SECONDS) -> bytes:
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed `limit` bytes, and with
     408 if the whole of it has not arrived within `seconds` (a deadline on the whole read,
     so a body trickled a byte at a time cannot hold the request, and its connection,
