@@ -36,6 +36,11 @@ class PerFormat(Generic[T]):
     def __call__(self, value: T, *, xml: bool) -> Scalar:
         return self.xml(value) if xml else self.json(value)
 
+    def of(self, xml: bool) -> Callable[[T], Scalar]:
+        """The spelling of one format, to look up once for a whole record (a page of
+        jobs writes these fields hundreds of times)."""
+        return self.xml if xml else self.json
+
 
 @dataclass(frozen=True, slots=True)
 class BothFormats(Generic[T]):

@@ -273,7 +273,8 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
     the seed's table and the contract's list, always present (a Zabbix client crashes on a
     missing attribute), 0, "" or false when unknown. The JSON record, or with `xml` the
     same keys with XML's spellings (`cvjobs.spellings`)."""
-    level_name = spellings.SUMMARY_BACKUP_LEVEL_NAME(job.backup_level)
+    level_name = spellings.SUMMARY_BACKUP_LEVEL_NAME.spell(job.backup_level)
+    percent = spellings.SUMMARY_PERCENT.of(xml)
     return {
         "jobId": job.job_id,
         "status": job.status,
@@ -282,7 +283,7 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
         "jobType": job.job_type,
         "localizedOperationName": job.job_type,
         "appTypeName": job.app.name,
-        "backupLevel": spellings.SUMMARY_BACKUP_LEVEL(job.backup_level, xml=xml),
+        "backupLevel": spellings.SUMMARY_BACKUP_LEVEL.of(xml)(job.backup_level),
         "backupLevelName": level_name,
         "localizedBackupLevelName": level_name,
         "backupSetName": job.backupset.name,
@@ -291,8 +292,8 @@ def summary_of(job: Job, *, xml: bool = False) -> JsonObject:
         "currentPhaseName": job.current_phase,
         "pendingReason": job.pending_reason,
         "pendingReasonErrorCode": job.pending_reason_error_code,
-        "percentComplete": spellings.SUMMARY_PERCENT(job.percent_complete, xml=xml),
-        "percentSavings": spellings.SUMMARY_PERCENT(job.percent_savings, xml=xml),
+        "percentComplete": percent(job.percent_complete),
+        "percentSavings": percent(job.percent_savings),
         "sizeOfApplication": job.size_of_application,
         "sizeOfMediaOnDisk": job.size_of_media_on_disk,
         "totalNumOfFiles": job.total_num_of_files,
