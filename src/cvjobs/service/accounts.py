@@ -15,7 +15,7 @@ from cvjobs.service.auth import (
     access_token_hash,
     check_password,
 )
-from cvjobs.store.protocols import AccountStore, AuditStore, EntityStore
+from cvjobs.store.protocols import AccountStore, AuditStore, EntityLookups
 from cvjobs.store.values import StoredAccount, StoredToken
 
 MAX_TOKEN_SECONDS = 3650 * 86400
@@ -29,7 +29,7 @@ def require_operator(account: Account) -> None:
         )
 
 
-class AccountsCatalogue(AccountStore, AuditStore, EntityStore, Protocol):
+class AccountsCatalogue(AccountStore, AuditStore, EntityLookups, Protocol):
     """What account and token management reads and writes."""
 
 

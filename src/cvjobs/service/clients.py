@@ -18,13 +18,13 @@ from typing import Protocol
 
 from cvjobs.errors import OperationFailed
 from cvjobs.model import ClientGroupInfo, ClientInfo, EntityPath, Ref, Scope, StoragePolicy
-from cvjobs.store.protocols import EntityStore, JobExport, JobReads
+from cvjobs.store.protocols import EntityReads, JobExport, JobReads
 
 # The PowerShell SDK's Get-CVId tests `clientId -eq -32000` for "client not found".
 NOT_FOUND_ID = -32000
 
 
-class ClientsCatalogue(EntityStore, JobReads, JobExport, Protocol):
+class ClientsCatalogue(EntityReads, JobReads, JobExport, Protocol):
     """What the entity routes read: entities, and jobs for storage policies."""
 
 

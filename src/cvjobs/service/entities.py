@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from cvjobs.errors import Forbidden
 from cvjobs.model import Job, JobRecord, Ref, Scope
-from cvjobs.store.protocols import EntityStore
+from cvjobs.store.protocols import EntityLookups
 from cvjobs.store.values import ENTITY_KINDS, StoredEntity
 
 # Kinds whose entities belong to a client; a new one belongs to the record's client.
@@ -47,7 +47,7 @@ def named_entities(job: Job) -> list[tuple[str, Ref, int]]:
     ]
 
 
-async def check_entities(store: EntityStore, records: Sequence[JobRecord], scope: Scope) -> None:
+async def check_entities(store: EntityLookups, records: Sequence[JobRecord], scope: Scope) -> None:
     """Forbidden, naming the job and the entity, unless every entity the records would
     create or change is one a writer with `scope` (not an administrator) may change."""
     wanted: dict[str, set[int]] = {kind: set() for kind in ENTITY_KINDS}

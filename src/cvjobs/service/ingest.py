@@ -25,7 +25,7 @@ from cvjobs.service.entities import check_entities
 from cvjobs.service.events import CODE_INGESTED, started_event, status_event
 from cvjobs.service.jobs import JOB_DETAIL_SECTION
 from cvjobs.service.rendered import RenderCache
-from cvjobs.store.protocols import AuditStore, EntityStore, EventStore, JobReads, JobWrites
+from cvjobs.store.protocols import AuditStore, EntityLookups, EventStore, JobReads, JobWrites
 from cvjobs.store.values import JobState
 from cvjobs.summaries import check_section, job_from_summary, summary_of
 
@@ -35,7 +35,7 @@ _ITEM_KEYS = frozenset({"jobSummary", "jobDetail", "advancedDetails"})
 _SEVERITIES = frozenset({0, 3, 6, 9})
 
 
-class IngestCatalogue(JobReads, JobWrites, EventStore, EntityStore, AuditStore, Protocol):
+class IngestCatalogue(JobReads, JobWrites, EventStore, EntityLookups, AuditStore, Protocol):
     """What ingest reads and writes: jobs, their events, the entities they name, and the
     audit log."""
 

@@ -174,8 +174,8 @@ class EventStore(Protocol):
         ...
 
 
-class EntityStore(Protocol):
-    """The entities job records name: the entity routes' reads and what scoped writes look up."""
+class EntityReads(Protocol):
+    """The entities job records name, as the entity routes read them."""
 
     async def clients(
         self, *, client_id: int | None = None, name: str | None = None
@@ -210,6 +210,10 @@ class EntityStore(Protocol):
         none does)."""
         ...
 
+
+class EntityLookups(Protocol):
+    """What scoped writes and scope changes look up of the entities records name."""
+
     async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
         """The stored client groups of each of these clients (empty for unknown ones)."""
         ...
@@ -228,6 +232,10 @@ class EntityStore(Protocol):
     async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
         """{id: name} of these clients or client_groups."""
         ...
+
+
+class EntityStore(EntityReads, EntityLookups, Protocol):
+    """The entities job records name."""
 
 
 class AccountStore(Protocol):

@@ -2,7 +2,7 @@
 subclients): for the read-only entity routes (GET Client, ClientGroup, Subclient, ...),
 and what scoped writes and scope changes look up (stored_entities, entity_ids).
 
-`EntityReads` is a mixin of `SqlStore`: it needs only the store's `Database`. The reads
+`EntityTables` is a mixin of `SqlStore`: it needs only the store's `Database`. The reads
 know nothing of scopes; the service filters what an account may see, after the same
 queries whoever asks (so a hidden entity costs what an absent one does).
 """
@@ -51,7 +51,7 @@ def _path(row: Row) -> EntityPath:
     )
 
 
-class EntityReads:
+class EntityTables:
     """The entity reads of a SQL store (see the module docstring)."""
 
     _db: Database
