@@ -266,6 +266,7 @@ def api(method: str, base: str, path: str, token: str | None = None, body: objec
 
 
 DRAIN_SECONDS = 1.0
+DRAIN_PER_CONNECTION = 0.05  # a list page in flight per connection, about 16 ms each
 LOGIN_DRAIN_SECONDS = 8.0
 LATENCY_ALONE = ("list page of 100 (client 9, finished)", "POST Jobs as cvpysdk")
 
@@ -468,7 +469,15 @@ def main() -> int:
             return load_test(args, load, port, token, work, build_seconds, server.pid)
         # Unmeasured: a fresh server process answers its first thousands of requests
         # slower (allocation, caches), which made whichever scenario ran first look worse.
-        load(port, scenarios(args.jobs)["random job by id, JSON"], token, 1, args.connections, work)
+        warm = min(1.0, args.seconds)
+        load(
+            port,
+            scenarios(args.jobs)["random job by id, JSON"],
+            token,
+            warm,
+            args.connections,
+            work,
+        )
         for name, requests in scenarios(args.jobs).items():
             if args.only and not any(word in name for word in args.only):
                 continue
@@ -480,7 +489,7 @@ def main() -> int:
             results[name] = load(port, requests, token, args.seconds, connections, work)
             # The server is still answering what the last run left in flight (32 list
             # pages take half a second): let it drain before the next scenario.
-            time.sleep(DRAIN_SECONDS)
+            time.sleep(min(DRAIN_SECONDS, args.connections * DRAIN_PER_CONNECTION))
             if name in LATENCY_ALONE:
                 # The latency one client sees, without 31 others queued ahead of it.
                 results[name + ", 1 connection"] = load(
