@@ -98,7 +98,7 @@ SHARED_MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
     # v7: where the ids of jobs this server creates (Resubmit, the demo engine's new jobs)
     # come from: upward from next_id, within the range --job-id-base starts, which
-    # reporters do not use. Every allocation locks the one row (sql_store.create_job), so
+    # reporters do not use. Every allocation locks the one row (store/jobs.create_job), so
     # workers take turns. 0: nothing allocated yet, so the first allocation starts above
     # whatever the catalogue already holds in the range.
     (
