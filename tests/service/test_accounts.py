@@ -17,7 +17,6 @@ from cvjobs.model import (
     VIEWER,
     Account,
     AuditEntry,
-    AuditQuery,
     Scope,
 )
 from cvjobs.service.accounts import AccountService, require_operator
@@ -33,6 +32,7 @@ from cvjobs.store.values import (
     StoredToken,
 )
 from tests.conftest import CHEAP_HASHER
+from tests.service.doubles import AuditLog
 
 NOW = 1_000_000
 CLIENTS = {"winter": 3, "summer": 4}
@@ -40,7 +40,7 @@ GROUPS = {"servers": 9}
 
 
 @dataclass
-class Catalogue:
+class Catalogue(AuditLog):
     """Accounts by lower-cased name, tokens by id, and what was audited."""
 
     accounts_by_name: dict[str, StoredAccount] = field(default_factory=dict)
@@ -154,15 +154,6 @@ class Catalogue:
 
     async def delete_sessions_idle_since(self, now: int) -> int:
         return 0
-
-    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
-        self.audits.extend(entries)
-
-    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        return self.audits
-
-    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
-        return self.audits
 
     async def client_groups_of(self, client_ids: Collection[int]) -> dict[int, frozenset[int]]:
         return {i: frozenset() for i in client_ids}

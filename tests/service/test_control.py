@@ -17,17 +17,14 @@ from cvjobs.model import (
     VIEWER,
     Account,
     AuditEntry,
-    AuditQuery,
     Event,
     Job,
-    JobQuery,
-    JsonObject,
     Ref,
     Scope,
-    StoragePolicy,
 )
 from cvjobs.service.control import JobControl
 from cvjobs.store.values import JobChange
+from tests.service.doubles import AuditLog, JobsById
 
 NOW = 1_000_000
 RUNNING = Job(1, "Running", "Backup", client=Ref(3, "WINTER"), last_update_time=NOW - 60)
@@ -37,7 +34,7 @@ OPERATOR_3 = Account(7, "op", OPERATOR, scope=Scope(everything=False, clients=fr
 
 
 @dataclass
-class Catalogue:
+class Catalogue(JobsById, AuditLog):
     """Jobs by id, with compare and set, and what was written."""
 
     jobs: dict[int, Job]
@@ -45,18 +42,6 @@ class Catalogue:
     audits: list[AuditEntry] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     created: list[tuple[Job, int]] = field(default_factory=list)
-
-    async def get_job(self, job_id: int) -> Job | None:
-        return self.jobs.get(job_id)
-
-    async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
-        return {}
-
-    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
-        return 0, []
-
-    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
-        return None
 
     async def engine_jobs(self, job_ids: Collection[int] | None = None) -> set[int]:
         return self.engine if job_ids is None else self.engine & set(job_ids)
@@ -89,15 +74,6 @@ class Catalogue:
         self.events.extend(events)
         self.audits.extend(audit)
         return made
-
-    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
-        self.audits.extend(entries)
-
-    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        return self.audits
-
-    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
-        return self.audits
 
 
 def control(catalogue: Catalogue, *, engine_settles: bool = False) -> JobControl:

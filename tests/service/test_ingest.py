@@ -19,11 +19,9 @@ from cvjobs.model import (
     VIEWER,
     Account,
     AuditEntry,
-    AuditQuery,
     Event,
     EventQuery,
     Job,
-    JobQuery,
     JobRecord,
     JsonObject,
     Ref,
@@ -34,13 +32,14 @@ from cvjobs.service.ingest import IngestService
 from cvjobs.service.rendered import RenderCache
 from cvjobs.store.batches import Batch
 from cvjobs.store.values import ENTITY_KINDS, JobState, StoredEntity
+from tests.service.doubles import AuditLog, JobsById
 
 NOW = 1_000_000
 STORED = Job(7, "Running", "Backup", client=Ref(3, "WINTER"), last_update_time=NOW - 100)
 
 
 @dataclass
-class Catalogue:
+class Catalogue(JobsById, AuditLog):
     """Jobs by id and what was written, in memory."""
 
     jobs: dict[int, Job]
@@ -48,18 +47,6 @@ class Catalogue:
     audits: list[AuditEntry] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     groups: dict[int, frozenset[int]] = field(default_factory=dict)
-
-    async def get_job(self, job_id: int) -> Job | None:
-        return self.jobs.get(job_id)
-
-    async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
-        return {}
-
-    async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
-        return 0, []
-
-    async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
-        return None
 
     async def upsert_jobs(
         self,
@@ -120,15 +107,6 @@ class Catalogue:
 
     async def entity_names(self, table: str, ids: Collection[int]) -> dict[int, str]:
         return {}
-
-    async def add_audit(self, entries: Sequence[AuditEntry]) -> None:
-        self.audits.extend(entries)
-
-    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        return self.audits
-
-    async def export_audit(self, after_id: int, limit: int) -> list[AuditEntry]:
-        return self.audits
 
 
 ADMIN_1 = Account(1, "admin", ADMIN)
