@@ -15,7 +15,7 @@ import orjson
 
 from cvjobs import vocab
 from cvjobs.errors import StaleUpdate
-from cvjobs.model import Job, JobRecord
+from cvjobs.model import AuditEntry, Job, JobRecord
 from cvjobs.store.audit import write_audit
 from cvjobs.store.driver import Connection, Database
 from cvjobs.store.events import INSERT_EVENT, event_params
@@ -238,7 +238,7 @@ async def write_batches(
     batches: Iterable[Batch],
     *,
     stale_check: Sequence[Job] = (),
-    audit: Sequence[Any] = (),
+    audit: Sequence[AuditEntry] = (),
     for_engine: bool = False,
 ) -> int:
     """Write the batches in one transaction, with `audit` entries; StaleUpdate (nothing
