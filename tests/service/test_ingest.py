@@ -124,7 +124,7 @@ def summary(job_id: int, status: str, client_id: int = 3) -> dict[str, Any]:
 
 
 def ingest(store: Catalogue, rendered: RenderCache | None = None) -> IngestService:
-    return IngestService(store, clock=lambda: float(NOW), rendered=rendered)
+    return IngestService(store, clock=lambda: float(NOW), rendered=rendered or RenderCache())
 
 
 def test_a_batch_is_written_at_once_with_an_event_per_new_job_or_status_change() -> None:

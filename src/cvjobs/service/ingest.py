@@ -82,12 +82,13 @@ class IngestService:
         store: IngestCatalogue,
         *,
         clock: Callable[[], float],
-        rendered: RenderCache | None = None,
+        rendered: RenderCache,
     ) -> None:
         self._store = store
         self._clock = clock
-        # Answers of finished jobs kept by JobService: a report may change one.
-        self._rendered = RenderCache() if rendered is None else rendered
+        # Answers of finished jobs kept by JobService (the same cache): a report may
+        # change one.
+        self._rendered = rendered
 
     def _now(self) -> int:
         return int(self._clock())
