@@ -159,7 +159,7 @@ def test_plain_records_take_the_fast_path() -> None:
 
 
 @pytest.mark.slow  # seconds on purpose; the fast loop leaves it out
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(base=st.sampled_from(DEMO_SUMMARIES), data=st.data())
 def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: Any) -> None:
     summary = copy.deepcopy(base)

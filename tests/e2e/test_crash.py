@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,17 @@ def server_group(
             process.wait(timeout=30)
 
 
-def call(srv: Server, method: str, path: str, body: Any = None, token: str = "") -> tuple[int, Any]:
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+def call(
+    srv: Server,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str = "",
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, Any]:
+    """One request, on `conn` if given (and left open), else on a connection of its own."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(srv.host, srv.port, timeout=10)
     try:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if token:
@@ -67,7 +76,8 @@ def call(srv: Server, method: str, path: str, body: Any = None, token: str = "")
         content = response.read()
         return response.status, json.loads(content) if content.startswith(b"{") else content
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 def login(srv: Server) -> str:
@@ -140,11 +150,13 @@ def test_sigkill_loses_no_acknowledged_write(empty_catalogue: Catalogue, tmp_pat
         process.wait(timeout=30)
     assert len(acked_batches) >= 3 and len(acked_kills) >= 3, "the stream barely started"
 
-    with server_group(tmp_path, db, "second.log") as (srv, _):
+    with server_group(tmp_path, db, "second.log") as (srv, _), ExitStack() as stack:
         token = login(srv)
+        kept = http.client.HTTPConnection(srv.host, srv.port, timeout=10)  # one, kept alive
+        stack.callback(kept.close)
 
         def job(job_id: int) -> dict[str, Any] | None:
-            status, body = call(srv, "GET", API + f"Job/{job_id}", token=token)
+            status, body = call(srv, "GET", API + f"Job/{job_id}", token=token, conn=kept)
             assert status == 200
             jobs = body.get("jobs") or []
             return jobs[0]["jobSummary"] if jobs else None
