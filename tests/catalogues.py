@@ -126,6 +126,17 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_counts(self) -> None:
+        """Take the catalogue back from schema v10 (the kept job counts) to v9."""
+        if self.backend == "sqlite":
+            for trigger in ("jobs_counted_in", "jobs_counted_out", "jobs_counted_moved"):
+                self.sql(f"DROP TRIGGER {trigger}")
+        else:
+            self.sql("DROP FUNCTION cvjobs_count_jobs CASCADE")
+        self.sql("DROP TABLE job_totals")
+        self.sql("DROP TABLE job_day_counts")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 10")
+
     def scalar(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self.sql(query, params)[0][0]
 

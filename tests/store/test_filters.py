@@ -34,7 +34,7 @@ def test_a_job_filter_has_a_placeholder_per_parameter() -> None:
     )
     where = job_filter(q)
     assert where.sql.count("?") == len(where.params)
-    assert where.params == ["Backup", "Failed", "Killed", 4, 5, 6, 900, 4, 8]
+    assert where.params == ["Backup", "Failed", "Killed", 4, 5, 4, 8, 6, 900]
     assert f"NOT {IS_ACTIVE} AND j.end_time >= ?" in where.sql
     assert "j.is_aged = 0" in where.sql
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
@@ -19,26 +18,9 @@ from cvjobs.store.sqlite import SqliteStore
 from cvjobs.store.sqlite_schema import LATEST, MIGRATIONS
 from cvjobs.store.values import JobChange
 from tests.catalogues import Catalogue
+from tests.store.loop import run
 
 pytestmark = pytest.mark.postgres_too
-T = TypeVar("T")
-
-_runner: asyncio.Runner | None = None
-
-
-@pytest.fixture(autouse=True)
-def _event_loop() -> Iterator[None]:
-    """One event loop per test: a PostgreSQL pool belongs to the loop that made it."""
-    global _runner
-    with asyncio.Runner() as runner:
-        _runner = runner
-        yield
-    _runner = None
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    assert _runner is not None
-    return _runner.run(coro)
 
 
 def stored(store: Store, job_id: int) -> Job:
@@ -268,6 +250,7 @@ def test_a_catalogue_from_before_the_sequence_allocates_above_its_ids(
     run(store.upsert_jobs([JobRecord(job(BASE + 5))]))
     run(store.close())
     # Back to schema version 6, from before the sequence (7), then opened again: migrated.
+    empty_catalogue.undo_counts()
     empty_catalogue.sql("DROP TABLE job_id_sequence")
     empty_catalogue.sql("ALTER TABLE jobs DROP COLUMN vsa_parent_job_id")
     empty_catalogue.sql("DROP TABLE engine_jobs")

@@ -16,6 +16,7 @@ import orjson
 from cvjobs import vocab
 from cvjobs.errors import StaleUpdate
 from cvjobs.model import AuditEntry, Job, JobRecord
+from cvjobs.store import counts
 from cvjobs.store.audit import write_audit
 from cvjobs.store.driver import Connection, Database
 from cvjobs.store.events import INSERT_EVENT, event_params
@@ -289,15 +290,16 @@ async def _set_owner(conn: Connection, batch: Batch, for_engine: bool) -> None:
 
 
 async def _defer_structure_if_empty(db: Database, conn: Connection) -> list[str]:
-    """A big load into an empty catalogue builds the job indexes (and checks foreign keys)
-    once at the end instead of row by row, inside the same transaction: on SQLite twice as
-    fast, on PostgreSQL five times. Returns the statements to run then."""
+    """A big load into an empty catalogue builds the job indexes (and checks foreign keys,
+    and counts the jobs) once at the end instead of row by row, inside the same
+    transaction: on SQLite twice as fast, on PostgreSQL five times. Returns the statements
+    to run then."""
     if await conn.fetchone("SELECT 1 FROM jobs LIMIT 1") is not None:
         return []
     structure = await conn.fetchall(db.dialect.job_structure)
     for drop, _ in structure:
         await conn.execute(drop)
-    return [create for _, create in reversed(structure)]
+    return [*counts.REBUILD, *(create for _, create in reversed(structure))]
 
 
 async def job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, JobState]:

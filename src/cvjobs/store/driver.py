@@ -73,5 +73,6 @@ class Dialect:
     # The larger of two values.
     greatest: str
     # (drop, create) statements of what a bulk load into an empty jobs table builds once
-    # at the end instead of row by row: its secondary indexes and checked constraints.
+    # at the end instead of row by row: its secondary indexes, checked constraints and the
+    # triggers that keep its counts (store/counts.py, rebuilt then).
     job_structure: str

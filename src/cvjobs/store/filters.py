@@ -78,19 +78,31 @@ def scope_filter(column: str, scope: Scope) -> tuple[str, list[Any]]:
     return ("(" + " OR ".join(parts.terms) + ")" if parts.terms else "1 = 0"), parts.params
 
 
+def counted_terms(q: JobQuery, table: str) -> Where:
+    """The conditions of a job list on the columns the kept counts have too (see
+    store/counts.py), on `table` (`j`, the jobs, or `k`, a counts table): type, status,
+    client, aged, scope."""
+    where = Where()
+    where.among(f"{table}.job_type", q.job_types)
+    where.among(f"{table}.status", q.statuses)
+    where.among(f"{table}.client_id", q.client_ids)
+    if q.anomalous_only:
+        where.add("1 = 0")  # no job is flagged anomalous here
+    if not q.show_aged:
+        where.add(f"{table}.is_aged = 0")
+    if not q.scope.everything:
+        where.add(*scope_filter(f"{table}.client_id", q.scope))
+    return where
+
+
 def job_filter(q: JobQuery) -> Where:
     """The conditions of a job list on `jobs j`, on indexed columns only."""
-    where = Where()
-    where.among("j.job_type", q.job_types)
-    where.among("j.status", q.statuses)
-    where.among("j.client_id", q.client_ids)
+    where = counted_terms(q, "j")
     where.equal("j.subclient_id", q.subclient_id)
     where.equal("j.backupset_id", q.backupset_id)
     where.equal("j.instance_id", q.instance_id)
     where.equal("j.app_id", q.app_id)
     where.among("j.backup_level", q.backup_levels)
-    if q.anomalous_only:
-        where.add("1 = 0")  # no job is flagged anomalous here
     if q.category == "active":
         where.add(IS_ACTIVE)
     else:
@@ -100,10 +112,6 @@ def job_filter(q: JobQuery) -> Where:
             where.add(f"NOT {IS_ACTIVE} AND {recent}", since)
         elif q.lookup_seconds is not None:
             where.add(f"({IS_ACTIVE} OR {recent})", since)
-    if not q.show_aged:
-        where.add("j.is_aged = 0")
-    if not q.scope.everything:
-        where.add(*scope_filter("j.client_id", q.scope))
     return where
 
 

@@ -23,6 +23,7 @@ from cvjobs.model import (
     StoragePolicy,
 )
 from cvjobs.ranges import RANGES
+from cvjobs.store import counts
 from cvjobs.store.audit import write_audit
 from cvjobs.store.batches import (
     BATCH,
@@ -210,8 +211,11 @@ class JobTables:
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
         where = job_filter(query)
         async with self._db.reading() as conn:
-            row = await conn.fetchone(f"SELECT count(*) FROM jobs j{where.sql}", where.params)
-            total = int(row[0]) if row else 0
+            if counts.covers(query):
+                total = await counts.kept_total(conn, query)
+            else:
+                row = await conn.fetchone(f"SELECT count(*) FROM jobs j{where.sql}", where.params)
+                total = int(row[0]) if row else 0
             if query.limit == 0 or query.offset >= total:
                 return total, []
             # The page's ids first, from the jobs table (and clients, to sort by name)

@@ -31,7 +31,9 @@ DIALECT = Dialect(
     " 'ALTER TABLE jobs ADD CONSTRAINT ' || conname || ' ' || pg_get_constraintdef(oid)"
     " FROM pg_constraint WHERE conrelid = 'jobs'::regclass AND contype = 'f'"
     " UNION ALL SELECT 'DROP INDEX ' || indexname, indexdef FROM pg_indexes"
-    " WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname <> 'jobs_pkey'",
+    " WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname <> 'jobs_pkey'"
+    " UNION ALL SELECT 'DROP TRIGGER ' || tgname || ' ON jobs', pg_get_triggerdef(oid)"
+    " FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal",
 )
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002

@@ -34,9 +34,11 @@ DIALECT = Dialect(
     name="sqlite",
     group_pairs="json_group_array(json_array(g.id, g.name))",
     greatest="max",
-    # Foreign keys are not checked in write transactions (see transaction), so only indexes.
-    job_structure="SELECT 'DROP INDEX ' || name, sql FROM sqlite_master"
-    " WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL ORDER BY name",
+    # Foreign keys are not checked in write transactions (see transaction), so indexes
+    # and the count triggers.
+    job_structure="SELECT 'DROP ' || upper(type) || ' ' || name, sql FROM sqlite_master"
+    " WHERE type IN ('index', 'trigger') AND tbl_name = 'jobs' AND sql IS NOT NULL"
+    " ORDER BY type, name",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from cvjobs.store import counts
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -161,5 +162,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (1, _V1),
     (2, _V2),
     *serial_ids(SHARED_MIGRATIONS, "INTEGER PRIMARY KEY"),
+    # v10: job counts kept ahead by triggers (store/counts.py).
+    (10, counts.migration("sqlite")),
 )
 LATEST: Final = MIGRATIONS[-1][0]

@@ -1,0 +1,233 @@
+"""Job counts kept ahead, so that a list's exact total costs a sum over a few hundred rows
+instead of counting the matching jobs (9 ms for 41,000 of a million).
+
+Two tables, kept by triggers on the jobs table in the same transaction as every write,
+whoever writes (ingest, import, the engine, job actions, aging):
+
+- `job_totals`: how many jobs there are per key (client, job type, status, aged);
+- `job_day_counts`: the same per key and end day (UNIX day of end_time).
+
+A total with a lookup window ("finished in the last N seconds") is the day counts of the
+whole days inside the window plus an exact count of the one day the window's start cuts;
+or, when fewer days lie before the window than inside it, the totals less the days before
+and less the part of the cut day before the start. Active jobs count whatever their end
+time. A list filtered on anything the key does not hold (subclient, backup set, instance,
+agent, backup level) is counted exactly instead (`covers`).
+
+The triggers are the dialect's (sqlite_schema.py and postgres_schema.py, schema v10); the
+key, the rebuild and the reading are here, once."""
+
+from __future__ import annotations
+
+from cvjobs.model import JobQuery
+from cvjobs.store.driver import Connection
+from cvjobs.store.filters import ACTIVE_LITERALS, IS_ACTIVE, Where, counted_terms
+
+DAY = 86_400
+KEY = ("client_id", "job_type", "status", "is_aged")
+TOTALS = "job_totals"
+DAYS = "job_day_counts"
+
+
+def key_of(row: str) -> tuple[str, ...]:
+    """The key's values of a jobs row `row` (NEW, OLD, a table alias): a job without a
+    client counts under client 0, which no query names (`covers`)."""
+    return (f"coalesce({row}.client_id, 0)", f"{row}.job_type", f"{row}.status", f"{row}.is_aged")
+
+
+def day_of(row: str) -> str:
+    return f"{row}.end_time / {DAY}"  # end times are never negative (ranges.py)
+
+
+def _tables(big_integer: str, options: str) -> str:
+    """The two tables, in the dialect's spelling of a 64-bit integer and table options."""
+    key = (
+        f"    client_id {big_integer} NOT NULL,\n"
+        "    job_type  TEXT NOT NULL,\n"
+        "    status    TEXT NOT NULL,\n"
+        "    is_aged   INTEGER NOT NULL,\n"
+        f"    n         {big_integer} NOT NULL,\n"
+    )
+    columns = ", ".join(KEY)
+    return (
+        f"CREATE TABLE {TOTALS} (\n{key}    PRIMARY KEY ({columns})\n){options};\n"
+        f"CREATE TABLE {DAYS} (\n    end_day   {big_integer} NOT NULL,\n{key}"
+        f"    PRIMARY KEY (end_day, {columns})\n){options};\n"
+    )
+
+
+def _adjust(table: str, row: str, by: str) -> str:
+    """SQLite: the statement that adds `by` to the count of `row`'s key in `table`."""
+    columns = ("end_day", *KEY) if table == DAYS else KEY
+    values = (day_of(row), *key_of(row)) if table == DAYS else key_of(row)
+    if by == "+ 1":
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}, n) VALUES ({', '.join(values)}, 1)"
+            f" ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = n + 1;"
+        )
+    match = " AND ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))
+    return f"UPDATE {table} SET n = n {by} WHERE {match};"
+
+
+def _sqlite_trigger(name: str, event: str, body: str, when: str = "") -> str:
+    return f"CREATE TRIGGER {name} AFTER {event} ON jobs{when}\nBEGIN\n{body}\nEND;\n"
+
+
+def sqlite_triggers() -> str:
+    """Schema v10's triggers in SQLite's spelling: a row's key counted in on insert, out
+    on delete, and out and in again when an update moves it to another key or day."""
+    count_in = "\n".join(_adjust(table, "NEW", "+ 1") for table in (TOTALS, DAYS))
+    count_out = "\n".join(_adjust(table, "OLD", "- 1") for table in (TOTALS, DAYS))
+    moved = " OR ".join(
+        f"{old} IS NOT {new}"
+        for old, new in zip(
+            (*key_of("OLD"), day_of("OLD")), (*key_of("NEW"), day_of("NEW")), strict=True
+        )
+    )
+    return (
+        _sqlite_trigger("jobs_counted_in", "INSERT", count_in)
+        + _sqlite_trigger("jobs_counted_out", "DELETE", count_out)
+        + _sqlite_trigger(
+            "jobs_counted_moved",
+            "UPDATE OF client_id, job_type, status, is_aged, end_time",
+            count_out + "\n" + count_in,
+            f" WHEN {moved}",
+        )
+    )
+
+
+def postgres_triggers() -> str:
+    """Schema v10's triggers in PostgreSQL's spelling: statement triggers over the rows a
+    statement inserted, deleted or changed (transition tables), adding each key's net
+    change in key order, so concurrent writers lock count rows in one order."""
+    keys = ", ".join(f"{value} AS {name}" for value, name in zip(key_of("r"), KEY, strict=True))
+
+    def changes(rows: str, sign: str) -> str:
+        return f"SELECT {day_of('r')} AS end_day, {keys}, {sign}1 AS d FROM {rows} r"
+
+    parts = {
+        "INSERT": changes("new_rows", ""),
+        "DELETE": changes("old_rows", "-"),
+        "UPDATE": changes("new_rows", "") + " UNION ALL " + changes("old_rows", "-"),
+    }
+    columns = ", ".join(KEY)
+
+    def add(table: str, selected: str, changed: str) -> str:
+        conflict = f"end_day, {columns}" if table == DAYS else columns
+        places = ", ".join(str(i + 1) for i in range(selected.count(",") + 1))
+        return (
+            f"INSERT INTO {table} ({selected}, n) SELECT {selected}, sum(d) FROM ({changed}) c"
+            f" GROUP BY {places} HAVING sum(d) <> 0 ORDER BY {places}"
+            f" ON CONFLICT ({conflict}) DO UPDATE SET n = {table}.n + excluded.n;"
+        )
+
+    branches = "\n".join(
+        f"    {'IF' if i == 0 else 'ELSIF'} TG_OP = '{op}' THEN\n"
+        f"        {add(TOTALS, columns, changed)}\n"
+        f"        {add(DAYS, 'end_day, ' + columns, changed)}"
+        for i, (op, changed) in enumerate(parts.items())
+    )
+    function = (
+        "CREATE FUNCTION cvjobs_count_jobs() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n{branches}\n    END IF;\n    RETURN NULL;\nEND\n$$;\n"
+    )
+    referencing = {
+        "INSERT": "NEW TABLE AS new_rows",
+        "DELETE": "OLD TABLE AS old_rows",
+        "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    }
+    return function + "".join(
+        f"CREATE TRIGGER jobs_counted_{op.lower()} AFTER {op} ON jobs REFERENCING {tables_}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION cvjobs_count_jobs();\n"
+        for op, tables_ in referencing.items()
+    )
+
+
+# The counts of the jobs as they are, from scratch: schema v10 for an existing catalogue,
+# and the end of a bulk load that left the triggers out (store/batches.py).
+REBUILD = (
+    f"DELETE FROM {TOTALS}",
+    f"DELETE FROM {DAYS}",
+    f"INSERT INTO {TOTALS} ({', '.join(KEY)}, n)"
+    f" SELECT {', '.join(key_of('j'))}, count(*) FROM jobs j GROUP BY 1, 2, 3, 4",
+    f"INSERT INTO {DAYS} (end_day, {', '.join(KEY)}, n)"
+    f" SELECT {day_of('j')}, {', '.join(key_of('j'))}, count(*) FROM jobs j"
+    " GROUP BY 1, 2, 3, 4, 5",
+)
+
+
+def covers(q: JobQuery) -> bool:
+    """Whether the kept counts can answer the total of `q`: it filters on nothing the key
+    does not hold, and names no client below 1 (client 0 stands for none)."""
+    named = [*(q.client_ids or ()), *q.scope.clients]
+    return (
+        q.subclient_id is None
+        and q.backupset_id is None
+        and q.instance_id is None
+        and q.app_id is None
+        and q.backup_levels is None
+        and all(client >= 1 for client in named)
+    )
+
+
+_ACTIVE = f"k.status IN ({ACTIVE_LITERALS})"
+_FINISHED = f"k.status NOT IN ({ACTIVE_LITERALS})"
+
+
+async def kept_total(conn: Connection, q: JobQuery) -> int:
+    """The exact number of jobs `q` matches, from the kept counts (`covers(q)` must hold)."""
+    keys = counted_terms(q, "k")
+    total = 0
+    if q.category != "finished":
+        total += await _sum(conn, TOTALS, keys, _ACTIVE)
+    if q.category == "active":
+        return total
+    if q.lookup_seconds is None:
+        return total + await _sum(conn, TOTALS, keys, _FINISHED)
+    # The first and last days any finished job ended on (active jobs count at day 0).
+    span = f"SELECT k.end_day FROM {DAYS} k WHERE {_FINISHED} AND k.n > 0 ORDER BY k.end_day"
+    first = await conn.fetchone(span + " LIMIT 1")
+    last = await conn.fetchone(span + " DESC LIMIT 1")
+    if first is None or last is None:
+        return total
+    oldest, newest = int(first[0]), int(last[0])
+    since = q.now - q.lookup_seconds
+    day = since // DAY
+    if since <= oldest * DAY:  # the window holds every finished job
+        return total + await _sum(conn, TOTALS, keys, _FINISHED)
+    if day > newest:  # and here none
+        return total
+    if newest - day <= day - oldest:  # count the days inside the window
+        inside = await _sum(conn, DAYS, keys, f"{_FINISHED} AND k.end_day > ?", (day,))
+        return total + inside + await _exact(conn, q, since, (day + 1) * DAY)
+    before = await _sum(conn, DAYS, keys, f"{_FINISHED} AND k.end_day < ?", (day,))
+    everything = await _sum(conn, TOTALS, keys, _FINISHED)
+    return total + everything - before - await _exact(conn, q, day * DAY, since)
+
+
+async def _sum(
+    conn: Connection, table: str, keys: Where, condition: str, params: tuple[int, ...] = ()
+) -> int:
+    where = f"{keys.sql} AND {condition}" if keys.terms else f" WHERE {condition}"
+    row = await conn.fetchone(
+        f"SELECT coalesce(sum(k.n), 0) FROM {table} k{where}", [*keys.params, *params]
+    )
+    return int(row[0]) if row else 0
+
+
+async def _exact(conn: Connection, q: JobQuery, start: int, end: int) -> int:
+    """The finished jobs `q` matches that ended from `start` to before `end` (within a
+    day), counted one by one from an index."""
+    where = counted_terms(q, "j")
+    where.add(f"NOT {IS_ACTIVE} AND j.end_time >= ? AND j.end_time < ?", (start, end))
+    row = await conn.fetchone(f"SELECT count(*) FROM jobs j{where.sql}", where.params)
+    return int(row[0]) if row else 0
+
+
+def migration(dialect: str) -> str:
+    """Schema v10 in the dialect's spelling ("sqlite" or "postgresql"): the tables, the
+    counts of the jobs already there, the triggers."""
+    built = "".join(statement + ";\n" for statement in REBUILD[2:])
+    if dialect == "sqlite":
+        return _tables("INTEGER", " WITHOUT ROWID") + built + sqlite_triggers()
+    return _tables("BIGINT", "") + built + postgres_triggers()
