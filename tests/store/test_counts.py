@@ -98,6 +98,7 @@ def grouped(catalogue: Catalogue) -> set[tuple[Any, ...]]:
     rows = catalogue.sql(
         f"SELECT -1, {key}, count(*) FROM jobs GROUP BY {key}"
         f" UNION ALL SELECT end_time / {DAY}, {key}, count(*) FROM jobs"
+        " WHERE status NOT IN ('Running', 'Waiting')"  # the active statuses STATUSES has
         f" GROUP BY end_time / {DAY}, {key}"
     )
     return {tuple(r) for r in rows}

@@ -5,7 +5,7 @@ Two tables, kept by triggers on the jobs table in the same transaction as every 
 whoever writes (ingest, import, the engine, job actions, aging):
 
 - `job_totals`: how many jobs there are per key (client, job type, status, aged);
-- `job_day_counts`: the same per key and end day (UNIX day of end_time).
+- `job_day_counts`: the finished jobs per key and end day (UNIX day of end_time).
 
 A total with a lookup window ("finished in the last N seconds") is the day counts of the
 whole days inside the window plus an exact count of the one day the window's start cuts;
@@ -56,17 +56,23 @@ def _tables(big_integer: str, options: str) -> str:
     )
 
 
+def finished(row: str) -> str:
+    """Whether a jobs row `row` is of a finished job: only those count per day."""
+    return f"{row}.status NOT IN ({ACTIVE_LITERALS})"
+
+
 def _adjust(table: str, row: str, by: str) -> str:
     """SQLite: the statement that adds `by` to the count of `row`'s key in `table`."""
     columns = ("end_day", *KEY) if table == DAYS else KEY
     values = (day_of(row), *key_of(row)) if table == DAYS else key_of(row)
-    if by == "+ 1":
+    only = finished(row) if table == DAYS else "1"
+    if by == "+ 1":  # (INSERT ... SELECT ... WHERE: an upsert needs the WHERE)
         return (
-            f"INSERT INTO {table} ({', '.join(columns)}, n) VALUES ({', '.join(values)}, 1)"
-            f" ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = n + 1;"
+            f"INSERT INTO {table} ({', '.join(columns)}, n) SELECT {', '.join(values)}, 1"
+            f" WHERE {only} ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = n + 1;"
         )
     match = " AND ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))
-    return f"UPDATE {table} SET n = n {by} WHERE {match};"
+    return f"UPDATE {table} SET n = n {by} WHERE {match} AND {only};"
 
 
 def _sqlite_trigger(name: str, event: str, body: str, when: str = "") -> str:
@@ -102,14 +108,15 @@ def postgres_triggers() -> str:
     change in key order, so concurrent writers lock count rows in one order."""
     keys = ", ".join(f"{value} AS {name}" for value, name in zip(key_of("r"), KEY, strict=True))
 
-    def changes(rows: str, sign: str) -> str:
-        return f"SELECT {day_of('r')} AS end_day, {keys}, {sign}1 AS d FROM {rows} r"
+    def changes(op: str, only: str = "TRUE") -> str:
+        rows = {"INSERT": [("new_rows", "")], "DELETE": [("old_rows", "-")]}.get(
+            op, [("new_rows", ""), ("old_rows", "-")]
+        )
+        return " UNION ALL ".join(
+            f"SELECT {day_of('r')} AS end_day, {keys}, {sign}1 AS d FROM {table} r WHERE {only}"
+            for table, sign in rows
+        )
 
-    parts = {
-        "INSERT": changes("new_rows", ""),
-        "DELETE": changes("old_rows", "-"),
-        "UPDATE": changes("new_rows", "") + " UNION ALL " + changes("old_rows", "-"),
-    }
     columns = ", ".join(KEY)
 
     def add(table: str, selected: str, changed: str) -> str:
@@ -123,9 +130,9 @@ def postgres_triggers() -> str:
 
     branches = "\n".join(
         f"    {'IF' if i == 0 else 'ELSIF'} TG_OP = '{op}' THEN\n"
-        f"        {add(TOTALS, columns, changed)}\n"
-        f"        {add(DAYS, 'end_day, ' + columns, changed)}"
-        for i, (op, changed) in enumerate(parts.items())
+        f"        {add(TOTALS, columns, changes(op))}\n"
+        f"        {add(DAYS, 'end_day, ' + columns, changes(op, finished('r')))}"
+        for i, op in enumerate(("INSERT", "DELETE", "UPDATE"))
     )
     function = (
         "CREATE FUNCTION cvjobs_count_jobs() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -152,7 +159,7 @@ REBUILD = (
     f" SELECT {', '.join(key_of('j'))}, count(*) FROM jobs j GROUP BY 1, 2, 3, 4",
     f"INSERT INTO {DAYS} (end_day, {', '.join(KEY)}, n)"
     f" SELECT {day_of('j')}, {', '.join(key_of('j'))}, count(*) FROM jobs j"
-    " GROUP BY 1, 2, 3, 4, 5",
+    f" WHERE {finished('j')} GROUP BY 1, 2, 3, 4, 5",
 )
 
 
@@ -184,8 +191,8 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
         return total
     if q.lookup_seconds is None:
         return total + await _sum(conn, TOTALS, keys, _FINISHED)
-    # The first and last days any finished job ended on (active jobs count at day 0).
-    span = f"SELECT k.end_day FROM {DAYS} k WHERE {_FINISHED} AND k.n > 0 ORDER BY k.end_day"
+    # The first and last days any finished job ended on.
+    span = f"SELECT k.end_day FROM {DAYS} k WHERE k.n > 0 ORDER BY k.end_day"
     first = await conn.fetchone(span + " LIMIT 1")
     last = await conn.fetchone(span + " DESC LIMIT 1")
     if first is None or last is None:
@@ -198,9 +205,9 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
     if day > newest:  # and here none
         return total
     if newest - day <= day - oldest:  # count the days inside the window
-        inside = await _sum(conn, DAYS, keys, f"{_FINISHED} AND k.end_day > ?", (day,))
+        inside = await _sum(conn, DAYS, keys, "k.end_day > ?", (day,))
         return total + inside + await _exact(conn, q, since, (day + 1) * DAY)
-    before = await _sum(conn, DAYS, keys, f"{_FINISHED} AND k.end_day < ?", (day,))
+    before = await _sum(conn, DAYS, keys, "k.end_day < ?", (day,))
     everything = await _sum(conn, TOTALS, keys, _FINISHED)
     return total + everything - before - await _exact(conn, q, day * DAY, since)
 
