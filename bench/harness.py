@@ -296,6 +296,25 @@ def scenarios(jobs: int) -> dict[str, list[Request]]:
         "list page of 100 (client 9, finished)": [
             Request("GET", API + "Job?clientId=9&jobCategory=Finished&limit=100")
         ],
+        # A different page each request (32 clients, 16 pages each): what no kept page
+        # answers, so each costs the count, the page's rows and their render.
+        "list page of 100, 512 different pages": [
+            Request("GET", API + f"Job?clientId={c}&jobCategory=Finished&limit=100&offset={o}")
+            for o in range(0, 1600, 100)
+            for c in range(1, 33)
+        ],
+        "unfiltered list (admin, defaults)": [Request("GET", API + "Job")],
+        "total only (limit 0), client 9 finished": [
+            Request("GET", API + "Job?clientId=9&jobCategory=Finished&limit=0")
+        ],
+        "total only, 512 different filters": [
+            Request(
+                "GET",
+                API + f"Job?clientId={c}&completedJobLookupTime={d * 86400}&limit=0",
+            )
+            for d in range(1, 17)
+            for c in range(1, 33)
+        ],
         "POST Jobs as cvpysdk": [Request("POST", API + "Jobs", body=post_jobs)],
         f"login, {MAX_WAITING_PER_ADDRESS} connections": [
             Request(

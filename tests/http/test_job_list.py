@@ -571,3 +571,19 @@ def test_a_filter_that_is_not_known_is_400_naming_it(
     response = client.post(API + "Jobs", json={"jobFilter": filters}, headers=auth_json)
     assert response.status_code == 400
     assert named in response.json()["errorMessage"]
+
+
+def test_a_list_asked_again_shows_what_another_process_wrote_meanwhile(
+    client: TestClient, auth_json: dict[str, str], catalogue: Catalogue
+) -> None:
+    """Pages are kept while the catalogue is unchanged: a write by anyone ends that."""
+    url = API + "Job?limit=5"
+    before = client.get(url, headers=auth_json).json()
+    assert client.get(url, headers=auth_json).json() == before
+    newest = before["jobs"][0]["jobSummary"]["jobId"]
+    catalogue.sql("UPDATE jobs SET size_of_application = 4321 WHERE id = ?", (newest,))
+    after = client.get(url, headers=auth_json).json()
+    assert after["jobs"][0]["jobSummary"]["sizeOfApplication"] == 4321
+    catalogue.sql("DELETE FROM jobs WHERE id = ?", (newest,))
+    gone = client.get(url, headers=auth_json).json()
+    assert gone["totalRecordsWithoutPaging"] == before["totalRecordsWithoutPaging"] - 1

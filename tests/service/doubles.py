@@ -3,7 +3,7 @@ Each is a mixin over an attribute its double declares as a dataclass field."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 
 from cvjobs.model import AuditEntry, AuditQuery, Job, JobQuery, JsonObject, StoragePolicy
 
@@ -37,6 +37,9 @@ class JobsById:
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
         return 0, []
+
+    async def catalogue_version(self) -> Hashable:
+        return object()  # never the same: nothing read here is kept
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
         return None

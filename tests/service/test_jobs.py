@@ -5,7 +5,7 @@ rendered answer of GET Job/{id}, kept and forgotten."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -46,6 +46,9 @@ class Jobs:
     jobs: dict[int, Job]
     sections: dict[int, dict[str, JsonObject]] = field(default_factory=dict)
     policies: dict[int, StoragePolicy] = field(default_factory=dict)
+    version: int = 0  # what catalogue_version answers; a test moves it as a write would
+    lists: int = 0  # list reads made
+    write_while_listing: bool = False
 
     async def get_job(self, job_id: int) -> Job | None:
         return self.jobs.get(job_id)
@@ -55,7 +58,13 @@ class Jobs:
         return {name: stored[name] for name in names if name in stored}
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
+        self.lists += 1
+        if self.write_while_listing:
+            self.version += 1
         return len(self.jobs), list(self.jobs.values())[: query.limit]
+
+    async def catalogue_version(self) -> Hashable:
+        return self.version
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
         return self.policies.get(policy_id)
@@ -157,3 +166,43 @@ def test_a_finished_jobs_answer_is_kept_and_serves_only_who_may_see_it() -> None
     rendered.forget([4])
     asyncio.run(jobs.rendered_job(4, EVERYTHING, "json", render))
     assert renders[-1] == [4]
+
+
+NOW = 1_000_000
+
+
+def page(total: int, jobs: list[Job]) -> bytes:
+    return f"{total}:{[j.job_id for j in jobs]}".encode()
+
+
+def test_a_page_asked_again_of_an_unchanged_catalogue_is_not_read_again() -> None:
+    store = Jobs({4: BACKUP, 5: AUX_COPY})
+    jobs = JobService(store)
+    query = JobQuery(now=NOW, limit=1)
+    assert asyncio.run(jobs.rendered_page(query, "json", page)) == b"2:[4]"
+    assert asyncio.run(jobs.rendered_page(query, "json", page)) == b"2:[4]"
+    assert store.lists == 1
+    asyncio.run(jobs.rendered_page(query, "xml", page))  # each format its own
+    asyncio.run(jobs.rendered_page(replace(query, now=NOW + 1), "json", page))  # a second on
+    asyncio.run(jobs.rendered_page(replace(query, scope=Scope(False)), "json", page))
+    assert store.lists == 4
+
+
+def test_a_page_is_read_again_once_the_catalogue_changed() -> None:
+    store = Jobs({4: BACKUP})
+    jobs = JobService(store)
+    query = JobQuery(now=NOW)
+    assert asyncio.run(jobs.rendered_page(query, "json", page)) == b"1:[4]"
+    store.jobs[5] = AUX_COPY
+    store.version += 1
+    assert asyncio.run(jobs.rendered_page(query, "json", page)) == b"2:[4, 5]"
+    assert store.lists == 2
+
+
+def test_a_page_read_while_the_catalogue_changed_is_not_kept() -> None:
+    store = Jobs({4: BACKUP}, write_while_listing=True)
+    jobs = JobService(store)
+    query = JobQuery(now=NOW)
+    asyncio.run(jobs.rendered_page(query, "json", page))
+    asyncio.run(jobs.rendered_page(query, "json", page))
+    assert store.lists == 2

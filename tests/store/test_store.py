@@ -374,3 +374,15 @@ def test_the_last_name_given_in_a_batch_wins(store: Store) -> None:
     groups = [(Ref(1, "g1"),), (Ref(2, "g2"), Ref(3, "g3")), (Ref(3, "g3"),)]
     run(store.upsert_jobs(JobRecord(job(i + 1, client_groups=g)) for i, g in enumerate(groups)))
     assert stored(store, 1).client_groups == (Ref(3, "g3"),)
+
+
+def test_the_catalogue_version_moves_with_every_commit_whoever_writes(
+    store: Store, empty_catalogue: Catalogue
+) -> None:
+    first = run(store.catalogue_version())
+    assert run(store.catalogue_version()) == first  # no write, no move
+    run(store.upsert_jobs([JobRecord(job(1))]))
+    second = run(store.catalogue_version())
+    assert second != first
+    empty_catalogue.sql("UPDATE jobs SET status = 'Failed' WHERE id = 1")  # another process
+    assert run(store.catalogue_version()) != second

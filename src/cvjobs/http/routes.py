@@ -165,8 +165,14 @@ async def job_page(ctx: Context, query: JobQuery) -> Response:
     between parts, so that big pages cannot stall every other request; the bytes are the
     same as a one-piece render's."""
     if query.limit <= BIG_PAGE:
-        total, jobs = await ctx.services.jobs.find(query)
-        return ctx.respond(lists.ROOT, shapes.job_list(jobs, total, xml=ctx.fmt.is_xml))
+        body = await ctx.services.jobs.rendered_page(
+            query,
+            ctx.fmt.name,
+            lambda total, jobs: ctx.fmt.render(
+                lists.ROOT, shapes.job_list(jobs, total, xml=ctx.fmt.is_xml)
+            ),
+        )
+        return Response(body, media_type=ctx.fmt.media_type)
     big = ctx.services.big_pages
     async with ctx.turn.slot(big) if ctx.turn else contextlib.nullcontext():
         total, jobs = await ctx.services.jobs.find(query)

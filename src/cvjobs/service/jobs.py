@@ -10,7 +10,7 @@ from collections.abc import Callable
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
 from cvjobs.model import AdvancedDetails, Job, JobQuery, JsonObject, Scope
-from cvjobs.service.rendered import RenderCache
+from cvjobs.service.rendered import PageCache, RenderCache
 from cvjobs.store.protocols import JobReads
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -38,10 +38,12 @@ class JobService:
         *,
         clock: Callable[[], float] = time.time,
         rendered: RenderCache | None = None,
+        pages: PageCache | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._rendered = RenderCache() if rendered is None else rendered
+        self._pages = PageCache() if pages is None else pages
 
     async def rendered_job(
         self, job_id: int, scope: Scope, fmt: str, render: Callable[[list[Job]], bytes]
@@ -72,6 +74,22 @@ class JobService:
     async def find(self, query: JobQuery) -> tuple[int, list[Job]]:
         """(how many jobs match in all, the page asked for)."""
         return await self._store.list_jobs(query)
+
+    async def rendered_page(
+        self, query: JobQuery, fmt: str, render: Callable[[int, list[Job]], bytes]
+    ) -> bytes:
+        """A job list's answer in `fmt`: `render` of (the total, the page). The same
+        query (its scope and second included) of an unchanged catalogue answers the
+        bytes it answered before; an answer is kept only if the catalogue did not change
+        while it was read."""
+        version = await self._store.catalogue_version()
+        body = self._pages.get(query, fmt, version)
+        if body is None:
+            total, jobs = await self._store.list_jobs(query)
+            body = render(total, jobs)
+            if await self._store.catalogue_version() == version:
+                self._pages.put(query, fmt, version, body)
+        return body
 
     async def job_detail(self, job_id: int, scope: Scope) -> tuple[Job, JsonObject]:
         """The job and the JobDetails extras recorded with it (empty if none)."""

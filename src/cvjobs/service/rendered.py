@@ -1,4 +1,6 @@
-"""Rendered answers of finished jobs, kept for a short while (JobService.rendered_job).
+"""Rendered answers kept: of finished jobs, for a short while (`RenderCache`,
+JobService.rendered_job), and of job list pages, while the catalogue is unchanged
+(`PageCache`, JobService.rendered_page).
 
 A finished job does not change in the normal course of things, so GET Job/{id} of one can
 answer bytes already rendered: no query, no render. Job control and the engine move only
@@ -9,10 +11,10 @@ process (an import, another worker's ingest) shows within TTL_SECONDS.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Final
 
-from cvjobs.model import Job
+from cvjobs.model import Job, JobQuery
 
 TTL_SECONDS: Final = 30
 # Bodies kept at most, in bytes: about 8,000 jobs in both formats. Bounded by size, not
@@ -59,3 +61,39 @@ class RenderCache:
     def clear(self) -> None:
         self._entries.clear()
         self._bytes = 0
+
+
+# Pages kept at most, in bytes (a page of 100 jobs is about 250 KB of JSON), and the
+# largest page kept.
+PAGE_BYTES: Final = 32 << 20
+PAGE_MAX: Final = 2 << 20
+
+
+class PageCache:
+    """Job list answers by (query, format), each with the catalogue version it was read
+    at: a poll that asks again at the same second (JobQuery.now) of an unchanged catalogue
+    gets the same bytes without a query. Exact, whoever writes, on every backend (see
+    Database.version). The oldest pages go first when it is full."""
+
+    def __init__(self, max_bytes: int = PAGE_BYTES, max_page: int = PAGE_MAX) -> None:
+        self._entries: dict[tuple[JobQuery, str], tuple[Hashable, bytes]] = {}
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._max_page = max_page
+
+    def get(self, query: JobQuery, fmt: str, version: Hashable) -> bytes | None:
+        entry = self._entries.get((query, fmt))
+        return entry[1] if entry is not None and entry[0] == version else None
+
+    def put(self, query: JobQuery, fmt: str, version: Hashable, body: bytes) -> None:
+        if len(body) > self._max_page:
+            return
+        body = bytes(memoryview(body))  # exactly its length (see RenderCache.put)
+        old = self._entries.pop((query, fmt), None)
+        if old is not None:
+            self._bytes -= len(old[1])
+        while self._entries and self._bytes + len(body) > self._max_bytes:
+            _, dropped = self._entries.pop(next(iter(self._entries)))
+            self._bytes -= len(dropped)
+        self._entries[(query, fmt)] = (version, body)
+        self._bytes += len(body)

@@ -5,7 +5,7 @@ turned into StoreError inside it, so nothing above sees sqlite3 or asyncpg."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +48,12 @@ class Database(Protocol):
         """True if this process is, or has now become, the one that runs the job engine
         on this catalogue. Leadership ends with the process (or its connection), so when
         the leader dies another process takes over at its next try."""
+        ...
+
+    async def version(self) -> Hashable:
+        """A value that differs after any write is committed to the catalogue, by this
+        process or another, so that equal values mean equal contents (unequal values may
+        still mean equal contents: it may change for writes elsewhere)."""
         ...
 
     async def maintain(self) -> None:

@@ -5,7 +5,7 @@ mixin of `SqlStore`, needing only its `Database` and the dialect's job read."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import replace
 
 import orjson
@@ -101,6 +101,9 @@ class JobTables:
         async with self._db.reading() as conn:
             row = await conn.fetchone(self._select_job + " WHERE j.id = ?", (job_id,))
         return job_from_row(row) if row else None
+
+    async def catalogue_version(self) -> Hashable:
+        return await self._db.version()
 
     async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
         if not names:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -134,6 +134,13 @@ class PostgresDatabase:
         with driver_errors():
             async with self._pool.acquire() as conn:
                 yield PostgresConnection(conn)
+
+    async def version(self) -> Hashable:
+        # Two equal snapshots see the same rows: no transaction has committed between
+        # them (in this database, whatever its schema; any commit counts).
+        async with self.reading() as conn:
+            row = await conn.fetchone("SELECT pg_current_snapshot()::text")
+        return row[0] if row else object()
 
     async def try_lead(self) -> bool:
         # A session-level advisory lock on a connection kept for the purpose; PostgreSQL

@@ -8,7 +8,7 @@ talks to, and driver errors reach nobody above it: backends translate them into
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from cvjobs.model import (
@@ -53,6 +53,11 @@ class JobReads(Protocol):
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
         """(the count of all matches, the requested page of them)."""
+        ...
+
+    async def catalogue_version(self) -> Hashable:
+        """A value that differs after any committed write, whoever wrote (see
+        Database.version): what a kept answer was read from."""
         ...
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None: ...

@@ -19,7 +19,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,17 @@ class SqliteDatabase:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqliteConnection]:
         yield self._conn
+
+    async def version(self) -> Hashable:
+        # data_version moves when another connection commits; this connection's own
+        # writes move total_changes (rolled back ones too: a needless change, no harm).
+        # Inside this connection's open transaction reads see what is not committed yet:
+        # no version then, nothing to keep.
+        if self._db.in_transaction:
+            return object()
+        with driver_errors():
+            row = self._db.execute("PRAGMA data_version").fetchone()
+        return (row[0], self._db.total_changes)
 
     async def try_lead(self) -> bool:
         # An exclusive lock on a file beside the catalogue; the kernel drops it when the
