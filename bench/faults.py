@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import PASSWORD, Request, asyncio_client, wrk
+from loads import Request, asyncio_client, wrk
 from probe import API, V1, Client, Tally, serving
+from scenarios import PASSWORD
 
 INTEGRITY = "integrity (SIGKILL mid-stream)"
 LOAD = "load"

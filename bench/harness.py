@@ -17,16 +17,10 @@ non-200 fails the run), with the latencies that many clients see.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import atexit
 import base64
 import json
 import os
-import random
-import re
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,219 +28,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AnyStr
+from typing import Any
+from urllib.parse import quote
 
 import orjson
 
 from cvjobs.service.auth import MAX_WAITING_PER_ADDRESS
+from loads import Request, Result, asyncio_client, wrk
+from processes import checkout, free_port, fresh_database, rss_mb, started
+from scenarios import API, LATENCY_ALONE, LOAD_TEST, PASSWORD, advanced_jobs, scenarios
 
 HERE = Path(__file__).parent
-PASSWORD = "bench-password-1"
-API = "/commandcenter/api/"
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    accept: str = "application/json"
-    body: str = ""
-
-
-@dataclass
-class Result:
-    rate: float
-    p50_ms: float
-    p99_ms: float
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
-
-
-@contextmanager
-def started(
-    args: list[str],
-    port: int,
-    what: str,
-    env: dict[str, str] | None = None,
-    log: Path | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
-    out = log.open("wb") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        args, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for_port(port, process, what)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-# -- load generators -----------------------------------------------------------------
-
-
-def _search(pattern: AnyStr, text: AnyStr) -> re.Match[AnyStr]:
-    """re.search, where no match means a tool's output is not what the harness reads."""
-    found = re.search(pattern, text)
-    if found is None:
-        raise RuntimeError(f"no {pattern!r} in {text[:2000]!r}")
-    return found
-
-
-def _unit_ms(text: str) -> float:
-    number, unit = _search(r"\A([\d.]+)(us|ms|s)\Z", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def wrk(
-    port: int,
-    requests: list[Request],
-    token: str,
-    seconds: float,
-    connections: int,
-    workdir: Path,
-    timeout_seconds: float = 10.0,
-) -> Result:
-    """wrk with a Lua script that cycles through the requests. Socket errors, timeouts and
-    answers other than 2xx fail the run: a rate measured with errors means nothing."""
-    lines = ["local requests = {}"]
-    for i, r in enumerate(requests, 1):
-        # wrk.format sends only the headers given: HTTP/1.1 needs Host (nginx insists).
-        headers = f'{{["Host"] = "127.0.0.1", ["Authtoken"] = "{token}", ["Accept"] = "{r.accept}"'
-        if r.body:
-            headers += ', ["Content-Type"] = "application/json"'
-        headers += "}"
-        lines.append(
-            f"requests[{i}] = wrk.format({json.dumps(r.method)}, {json.dumps(r.path)},"
-            f" {headers}, {json.dumps(r.body) if r.body else 'nil'})"
-        )
-    lines += [
-        "local n = 0",
-        "request = function()",
-        "  n = n % #requests + 1",
-        "  return requests[n]",
-        "end",
-    ]
-    script = workdir / "requests.lua"
-    script.write_text("\n".join(lines) + "\n")
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{max(seconds, 1):.0f}s",
-            f"--timeout={timeout_seconds:.0f}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    rate = float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    if socket_errors:
-        raise RuntimeError(f"wrk saw socket errors ({socket_errors.group(1)}):\n{out}")
-    if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        first = requests[0]
-        probe = urllib.request.Request(
-            f"http://127.0.0.1:{port}{first.path}",
-            method=first.method,
-            data=first.body.encode() or None,
-            headers={
-                "Authtoken": token,
-                "Accept": first.accept,
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(probe, timeout=10) as response:
-                answer = f"{response.status} {response.read()[:200]!r}"
-        except urllib.error.HTTPError as exc:
-            answer = f"{exc.code} {exc.read()[:200]!r}"
-        raise RuntimeError(f"errors under load on {first.method} {first.path}: {answer}")
-    p50 = _unit_ms(_search(r"\s50%\s+([\d.]+\w+)", out).group(1))
-    p99 = _unit_ms(_search(r"\s99%\s+([\d.]+\w+)", out).group(1))
-    return Result(rate, p50, p99)
-
-
-async def _one_connection(port: int, raw: list[bytes], until: float, latencies: list[float]) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    done = 0
-    try:
-        while time.perf_counter() < until:
-            started_at = time.perf_counter()
-            writer.write(raw[done % len(raw)])
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(_search(rb"(?i)content-length:\s*(\d+)", head).group(1))
-            await reader.readexactly(length)
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"unexpected answer: {head[:80]!r}")
-            latencies.append(time.perf_counter() - started_at)
-            done += 1
-    finally:
-        writer.close()
-    return done
-
-
-def asyncio_client(
-    port: int,
-    requests: list[Request],
-    token: str,
-    seconds: float,
-    connections: int,
-    workdir: Path,
-    timeout_seconds: float = 10.0,
-) -> Result:
-    """Any connection error or non-200 answer fails the run (`timeout_seconds` is wrk's)."""
-    raw = []
-    for r in requests:
-        head = (
-            f"{r.method} {r.path} HTTP/1.1\r\nHost: bench\r\nAuthtoken: {token}\r\n"
-            f"Accept: {r.accept}\r\n"
-        )
-        if r.body:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(r.body)}\r\n"
-        raw.append((head + "\r\n" + r.body).encode())
-
-    async def run() -> Result:
-        latencies: list[float] = []
-        start = time.perf_counter()
-        counts = await asyncio.gather(
-            *(_one_connection(port, raw, start + seconds, latencies) for _ in range(connections))
-        )
-        q = statistics.quantiles(latencies, n=100)
-        return Result(sum(counts) / (time.perf_counter() - start), q[49] * 1000, q[98] * 1000)
-
-    return asyncio.run(run())
-
-
-# -- the run -------------------------------------------------------------------------
 
 
 def api(method: str, base: str, path: str, token: str | None = None, body: object = None) -> bytes:
@@ -268,81 +63,6 @@ def api(method: str, base: str, path: str, token: str | None = None, body: objec
 DRAIN_SECONDS = 1.0
 DRAIN_PER_CONNECTION = 0.05  # a list page in flight per connection, about 16 ms each
 LOGIN_DRAIN_SECONDS = 8.0
-LATENCY_ALONE = ("list page of 100 (client 9, finished)", "POST Jobs as cvpysdk")
-
-
-def scenarios(jobs: int) -> dict[str, list[Request]]:
-    rng = random.Random(1)
-    ids = [rng.randint(1, jobs) for _ in range(500)]
-    post_jobs = json.dumps(
-        {
-            "scope": 1,
-            "category": 2,
-            "pagingConfig": {"sortDirection": 1, "offset": 0, "sortField": "jobId", "limit": 20},
-            "jobFilter": {
-                "completedJobLookupTime": 86400,
-                "showAgedJobs": False,
-                "hideAdminJobs": False,
-                "clientList": [],
-                "jobTypeList": [],
-            },
-        }
-    )
-    return {
-        "job by id, JSON": [Request("GET", API + "Job/4")],
-        "job by id, XML": [Request("GET", API + "Job/4", "application/xml")],
-        "random job by id, JSON": [Request("GET", API + f"Job/{i}") for i in ids],
-        "AdvancedDetails 16": [Request("GET", API + "Job/1452/AdvancedDetails?infoType=16")],
-        "list page of 100 (client 9, finished)": [
-            Request("GET", API + "Job?clientId=9&jobCategory=Finished&limit=100")
-        ],
-        # A different page each request (32 clients, 16 pages each): what no kept page
-        # answers, so each costs the count, the page's rows and their render.
-        "list page of 100, 512 different pages": [
-            Request("GET", API + f"Job?clientId={c}&jobCategory=Finished&limit=100&offset={o}")
-            for o in range(0, 1600, 100)
-            for c in range(1, 33)
-        ],
-        "unfiltered list (admin, defaults)": [Request("GET", API + "Job")],
-        "total only (limit 0), client 9 finished": [
-            Request("GET", API + "Job?clientId=9&jobCategory=Finished&limit=0")
-        ],
-        "total only, 512 different filters": [
-            Request(
-                "GET",
-                API + f"Job?clientId={c}&completedJobLookupTime={d * 86400}&limit=0",
-            )
-            for d in range(1, 17)
-            for c in range(1, 33)
-        ],
-        "POST Jobs as cvpysdk": [Request("POST", API + "Jobs", body=post_jobs)],
-        f"login, {MAX_WAITING_PER_ADDRESS} connections": [
-            Request(
-                "POST",
-                API + "Login",
-                body=json.dumps(
-                    {"username": "admin", "password": base64.b64encode(PASSWORD.encode()).decode()}
-                ),
-            )
-        ],
-    }
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (workers), in MB."""
-    total = 0
-    pids = [pid] + [
-        int(p)
-        for p in subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True
-        ).stdout.split()
-    ]
-    for p in pids:
-        status = Path(f"/proc/{p}/status")
-        if status.exists():
-            match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
-            total += int(match.group(1)) if match else 0
-    return total / 1024
 
 
 def time_import(db: str, jobs: int, workdir: Path) -> float:
@@ -363,43 +83,99 @@ def time_import(db: str, jobs: int, workdir: Path) -> float:
     return (jobs + 1) / (time.perf_counter() - started_at)
 
 
-def fresh_database(args: argparse.Namespace, workdir: Path, name: str) -> str:
-    if args.backend == "sqlite":
-        return str(workdir / f"{name}.db")
-    import asyncpg
+@dataclass
+class Side:
+    """One server measured: this tree's, or a git revision's (`--compare`)."""
 
-    database = f"cvjobs_bench_{os.getpid()}_{name}"
+    name: str
+    code: Path | None  # the revision's src/, first on PYTHONPATH; None: this tree
+    results: dict[str, Result] = field(default_factory=dict)
+    build_seconds: float = 0.0
+    memory: float = 0.0
+    port: int = 0
+    token: str = ""
+    asked: dict[str, list[Request]] = field(default_factory=dict)  # its scenarios
 
-    async def create() -> None:
-        conn = await asyncpg.connect(args.pg)
-        await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {database}")
-        await conn.close()
-
-    asyncio.run(create())
-    if not _CREATED:
-        atexit.register(_drop_created, args.pg)
-    _CREATED.append(database)
-    server: str = args.pg  # the PostgreSQL URL, of any database on the server
-    return server.rsplit("/", 1)[0] + "/" + database
+    @property
+    def key(self) -> str:
+        return "this" if self.code is None else "compare"
 
 
-_CREATED: list[str] = []
+@contextmanager
+def serving(args: argparse.Namespace, work: Path, side: Side) -> Iterator[int]:
+    """A demo catalogue built with the side's code, served by it until the block ends;
+    yields the server's pid, with the side's port, token and scenarios set."""
+    code = {"PYTHONPATH": str(side.code)} if side.code else {}
+    db = fresh_database(args, work, side.key)
+    started_at = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cvjobs", "demo", "--jobs", str(args.jobs), "--db", db],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, **code},
+    )
+    side.build_seconds = time.perf_counter() - started_at
+    side.port = port = free_port()
+    env = {
+        **code,
+        "CVJOBS_ADMIN_PASSWORD": PASSWORD,
+        "CVJOBS_DB": db,
+        "CVJOBS_PORT": str(port),
+        "CVJOBS_LOG_LEVEL": "warning",
+        "CVJOBS_WORKERS": str(args.workers),
+    }
+    command = [sys.executable, "-m", "cvjobs", "serve", "--server", args.server]
+    command += ["--workers", str(args.workers)]
+    with started(command, port, "cvjobs", env, work / f"server-{side.key}.log") as server:
+        base = f"http://127.0.0.1:{port}{API}"
+        password = base64.b64encode(PASSWORD.encode()).decode()
+        login = api("POST", base, "Login", body={"username": "admin", "password": password})
+        side.token = token = json.loads(login)["token"]
+        (work / "job4.json").write_bytes(api("GET", base, "Job/4", token))
+
+        def newest(job_type: str) -> int | None:
+            found = json.loads(api("GET", base, f"Job?jobFilter={quote(job_type)}&limit=1", token))
+            jobs = found.get("jobs") or []
+            return int(jobs[0]["jobSummary"]["jobId"]) if jobs else None
+
+        side.asked = scenarios(args.jobs, advanced_jobs(newest))
+        yield server.pid
 
 
-def _drop_created(admin_url: str) -> None:
-    """The bench's PostgreSQL databases go when the run ends, however it ends."""
-    import asyncpg
+def run_scenarios(args: argparse.Namespace, load: Any, work: Path, sides: list[Side]) -> None:
+    """Every scenario on each side in turn (so that the machine's drift between the
+    first scenario and the last weighs on both alike), into side.results."""
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            for database in _CREATED:
-                await conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        finally:
-            await conn.close()
+    def on(side: Side, requests: list[Request], seconds: float, connections: int) -> Result:
+        result: Result = load(side.port, requests, side.token, seconds, connections, work)
+        # The server is still answering what the run left in flight (32 list pages
+        # take half a second): let it drain before the next run.
+        time.sleep(min(DRAIN_SECONDS, connections * DRAIN_PER_CONNECTION))
+        return result
 
-    asyncio.run(drop())
+    for side in sides:
+        # Unmeasured: a fresh server process answers its first thousands of requests
+        # slower (allocation, caches), which made whichever scenario ran first look worse.
+        on(side, side.asked["random job by id, JSON"], min(1.0, args.seconds), args.connections)
+    for name in sides[0].asked:
+        if args.only and not any(word in name for word in args.only):
+            continue
+        connections = args.connections
+        if name.startswith("login"):
+            # One address may have this many logins waiting for a hash; more are
+            # turned away with 503 on purpose (docs/security.md), which is not load.
+            connections = min(connections, MAX_WAITING_PER_ADDRESS)
+        for side in sides:
+            if name not in side.asked:
+                continue
+            side.results[name] = on(side, side.asked[name], args.seconds, connections)
+            if name in LATENCY_ALONE:
+                # The latency one client sees, without 31 others queued ahead of it.
+                alone = on(side, side.asked[name], args.seconds, 1)
+                side.results[name + ", 1 connection"] = alone
+    # At rest: the login scenario leaves logins queued, each hashing with 64 MiB
+    # (argon2id, two at a time), which is working memory, not what the server keeps.
+    time.sleep(min(LOGIN_DRAIN_SECONDS, args.connections * 0.25))
 
 
 def main() -> int:
@@ -424,6 +200,12 @@ def main() -> int:
     )
     parser.add_argument("--client", choices=["auto", "wrk", "asyncio"], default="auto")
     parser.add_argument(
+        "--compare",
+        metavar="REV",
+        help="also measure the server of git revision REV (its own catalogue, the same"
+        " scenarios) in the same run, and print the two side by side with their ratio",
+    )
+    parser.add_argument(
         "--load-test",
         action="store_true",
         help="instead of the scenarios: 1,000 connections for 30 s on the by-id and list"
@@ -442,82 +224,18 @@ def main() -> int:
     )
 
     work = Path(tempfile.mkdtemp(prefix="cvjobs-bench-"))
-    db = fresh_database(args, work, "catalogue")
-    started_at = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "cvjobs", "demo", "--jobs", str(args.jobs), "--db", db],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    build_seconds = time.perf_counter() - started_at
-    port = free_port()
-    env = {
-        "CVJOBS_ADMIN_PASSWORD": PASSWORD,
-        "CVJOBS_DB": db,
-        "CVJOBS_PORT": str(port),
-        "CVJOBS_LOG_LEVEL": "warning",
-        "CVJOBS_WORKERS": str(args.workers),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "cvjobs",
-        "serve",
-        "--server",
-        args.server,
-        "--workers",
-        str(args.workers),
-    ]
-    results: dict[str, Result] = {}
-    with started(command, port, "cvjobs", env, work / "server.log") as server:
-        base = f"http://127.0.0.1:{port}{API}"
-        token = json.loads(
-            api(
-                "POST",
-                base,
-                "Login",
-                body={
-                    "username": "admin",
-                    "password": base64.b64encode(PASSWORD.encode()).decode(),
-                },
-            )
-        )["token"]
-        body = api("GET", base, "Job/4", token)
-        (work / "job4.json").write_bytes(body)
+    sides = [Side("this tree", None)]
+    if args.compare:
+        sides.append(Side(args.compare, checkout(args.compare, work / "compare")))
+    with ExitStack() as stack:
+        pids = [stack.enter_context(serving(args, work, side)) for side in sides]
+        this = sides[0]
         if args.load_test:
-            return load_test(args, load, port, token, work, build_seconds, server.pid)
-        # Unmeasured: a fresh server process answers its first thousands of requests
-        # slower (allocation, caches), which made whichever scenario ran first look worse.
-        warm = min(1.0, args.seconds)
-        load(
-            port,
-            scenarios(args.jobs)["random job by id, JSON"],
-            token,
-            warm,
-            args.connections,
-            work,
-        )
-        for name, requests in scenarios(args.jobs).items():
-            if args.only and not any(word in name for word in args.only):
-                continue
-            connections = args.connections
-            if name.startswith("login"):
-                # One address may have this many logins waiting for a hash; more are
-                # turned away with 503 on purpose (docs/security.md), which is not load.
-                connections = min(connections, MAX_WAITING_PER_ADDRESS)
-            results[name] = load(port, requests, token, args.seconds, connections, work)
-            # The server is still answering what the last run left in flight (32 list
-            # pages take half a second): let it drain before the next scenario.
-            time.sleep(min(DRAIN_SECONDS, args.connections * DRAIN_PER_CONNECTION))
-            if name in LATENCY_ALONE:
-                # The latency one client sees, without 31 others queued ahead of it.
-                results[name + ", 1 connection"] = load(
-                    port, requests, token, args.seconds, 1, work
-                )
-        # At rest: the login scenario leaves logins queued, each hashing with 64 MiB
-        # (argon2id, two at a time), which is working memory, not what the server keeps.
-        time.sleep(min(LOGIN_DRAIN_SECONDS, args.connections * 0.25))
-        memory = rss_mb(server.pid)
+            return load_test(args, load, this.port, this.token, work, this.build_seconds, pids[0])
+        run_scenarios(args, load, work, sides)
+        for side, pid in zip(sides, pids, strict=True):
+            side.memory = rss_mb(pid)
+    token = this.token
 
     floors: dict[str, Result] = {}
     floor_port = free_port()
@@ -562,7 +280,8 @@ def main() -> int:
 
     generator = "wrk (1 thread)" if use_wrk else "asyncio keep-alive client"
     print(
-        f"cvjobs bench: {args.jobs} demo jobs on {args.backend} (built in {build_seconds:.0f}s),"
+        f"cvjobs bench: {args.jobs} demo jobs on {args.backend}"
+        f" (built in {this.build_seconds:.0f}s),"
         f" {args.server} with {args.workers} worker(s); load: {generator},"
         f" {args.connections} connections, {args.seconds:g}s per scenario"
     )
@@ -571,7 +290,7 @@ def main() -> int:
     print(header)
     for name, floor in floors.items():
         print(f"{name + ' floor':<52}{floor.rate:>10.0f}{floor.p50_ms:>9.2f}{floor.p99_ms:>9.2f}")
-    for name, r in results.items():
+    for name, r in this.results.items():
         line = (
             f"{name:<52}{r.rate:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
             f"{r.rate / floors['framework'].rate:>14.2f}"
@@ -581,11 +300,28 @@ def main() -> int:
         print(line)
     if import_rate:
         print(f"bulk import (cvjobs import, NDJSON): {import_rate:,.0f} jobs/s")
-    print(f"server memory at rest after the scenarios (RSS, all processes): {memory:.0f} MB")
+    print(f"server memory at rest after the scenarios (RSS, all processes): {this.memory:.0f} MB")
+    if len(sides) > 1:
+        compare(this, sides[1])
     return 0
 
 
-LOAD_TEST = ("random job by id, JSON", "list page of 100 (client 9, finished)")
+def compare(this: Side, other: Side) -> None:
+    """This tree's figures beside another revision's, measured in the same run."""
+    print(f"\nthis tree beside {other.name} (same run; req/s ratio over 1 is this tree faster)")
+    print(
+        f"{'scenario':<52}{'req/s':>10}{'p99 ms':>9}{other.name[:10]:>11}{'p99 ms':>9}{'ratio':>8}"
+    )
+    for name, r in this.results.items():
+        o = other.results.get(name)
+        if o is None:
+            print(f"{name:<52}{r.rate:>10.0f}{r.p99_ms:>9.2f}{'(none)':>11}")
+            continue
+        print(
+            f"{name:<52}{r.rate:>10.0f}{r.p99_ms:>9.2f}{o.rate:>11.0f}{o.p99_ms:>9.2f}"
+            f"{r.rate / o.rate:>8.2f}"
+        )
+    print(f"memory at rest: {this.memory:.0f} MB beside {other.memory:.0f} MB")
 
 
 def load_test(

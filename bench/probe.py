@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import PASSWORD, free_port, wait_for_port
+from processes import free_port, wait_for_port
+from scenarios import PASSWORD
 
 API = "/commandcenter/api/"
 V1 = "/cvjobs/v1/"

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import attacks
 import faults
-from harness import PASSWORD, fresh_database
 from probe import Tally, cvjobs, serving
+from processes import fresh_database
+from scenarios import PASSWORD
 
 PASSWORDS = {
     "op": "operator-pass-1",

@@ -116,6 +116,9 @@ class Route:
     # Costly to answer (the lists): dropped when the client has gone, or has waited past
     # the queue deadline, before the handler starts (cvjobs.http.admission).
     heavy: bool = False
+    # A heavy route's answer already kept (a list page asked again), or None: tried
+    # before the request queues, since answering it costs no more than a job by id.
+    kept: Callable[[Context], Awaitable[Response | None]] | None = None
     # Its OpenAPI operation (cvjobs.http.operations): what /openapi.json says of it.
     doc: dict[str, Any] = field(kw_only=True, compare=False, repr=False)
     segments: tuple[str, ...] = field(init=False)
@@ -208,6 +211,8 @@ class Dispatcher:
                     request, self._max_body[route.native], self._body_seconds
                 )
             if route.heavy:
+                if route.kept is not None and (answer := await route.kept(ctx)) is not None:
+                    return answer
                 turn = ctx.turn = Turn(request.receive, self._queue_seconds, path, self._heavy)
                 return await turn.run(route.handler, ctx)
             return await route.handler(ctx)

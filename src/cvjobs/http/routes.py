@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -142,17 +143,39 @@ async def job_details(ctx: Context) -> Response:
     return ctx.respond("JobManager_JobDetailResponse", shapes.job_detail(job, extras))
 
 
-async def list_jobs(ctx: Context) -> Response:
+def get_query(ctx: Context) -> JobQuery:
     params: dict[str, list[str]] = {}
     for key, value in ctx.request.query_params.multi_items():
         params.setdefault(key.lower(), []).append(value)
     query = queries.from_get(params, ctx.request.headers, ctx.services.now())
-    return await job_page(ctx, replace(query, scope=ctx.scope))
+    return replace(query, scope=ctx.scope)
+
+
+def post_query(ctx: Context) -> JobQuery:
+    return replace(queries.from_post(body_of(ctx), ctx.services.now()), scope=ctx.scope)
+
+
+async def list_jobs(ctx: Context) -> Response:
+    return await job_page(ctx, get_query(ctx))
 
 
 async def post_jobs(ctx: Context) -> Response:
-    query = queries.from_post(body_of(ctx), ctx.services.now())
-    return await job_page(ctx, replace(query, scope=ctx.scope))
+    return await job_page(ctx, post_query(ctx))
+
+
+def kept_page(
+    query_of: Callable[[Context], JobQuery],
+) -> Callable[[Context], Awaitable[Response | None]]:
+    """A list route's kept answer (JobService.kept_page), if there is one."""
+
+    async def kept(ctx: Context) -> Response | None:
+        query = query_of(ctx)
+        if query.limit > BIG_PAGE:
+            return None
+        body = await ctx.services.jobs.kept_page(query, ctx.fmt.name)
+        return None if body is None else Response(body, media_type=ctx.fmt.media_type)
+
+    return kept
 
 
 # Jobs rendered between two turns of the event loop in a big page: some 20 ms of XML.
@@ -331,8 +354,8 @@ ROUTES: list[Route] = [
     Route("POST", "RenewLoginToken", renew_login_token, auth=False, doc=ops.RENEW_LOGIN_TOKEN),
     Route("POST", "Logout", logout, auth=False, doc=ops.LOGOUT),
     Route("POST", "WhoAmI", who_am_i, doc=ops.WHO_AM_I),
-    Route("GET", "Job", list_jobs, heavy=True, doc=ops.LIST_JOBS),
-    Route("POST", "Jobs", post_jobs, heavy=True, doc=ops.POST_JOBS),
+    Route("GET", "Job", list_jobs, heavy=True, kept=kept_page(get_query), doc=ops.LIST_JOBS),
+    Route("POST", "Jobs", post_jobs, heavy=True, kept=kept_page(post_query), doc=ops.POST_JOBS),
     Route("GET", "Job/{job_id}", get_job, doc=ops.GET_JOB),
     Route("GET", "Job/{job_id}/AdvancedDetails", advanced_details, doc=ops.ADVANCED_DETAILS),
     Route("POST", "JobDetails", job_details, doc=ops.JOB_DETAILS),

@@ -75,6 +75,11 @@ class JobService:
         """(how many jobs match in all, the page asked for)."""
         return await self._store.list_jobs(query)
 
+    async def kept_page(self, query: JobQuery, fmt: str) -> bytes | None:
+        """The answer `rendered_page` keeps for this query and format, if the catalogue
+        has not changed since."""
+        return self._pages.get(query, fmt, await self._store.catalogue_version())
+
     async def rendered_page(
         self, query: JobQuery, fmt: str, render: Callable[[int, list[Job]], bytes]
     ) -> bytes:
