@@ -14,6 +14,7 @@ from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
 from cvjobs.model import (
     EVERYTHING,
+    AdvancedDetails,
     Job,
     JobQuery,
     JsonObject,
@@ -206,3 +207,25 @@ def test_a_page_read_while_the_catalogue_changed_is_not_kept() -> None:
     asyncio.run(jobs.rendered_page(query, "json", page))
     asyncio.run(jobs.rendered_page(query, "json", page))
     assert store.lists == 2
+
+
+def test_advanced_details_asked_again_of_an_unchanged_catalogue_are_kept() -> None:
+    store = Jobs({4: BACKUP}, {4: {"bkpInfo": {"a": 1}}}, {7: POLICY})
+    jobs = JobService(store)
+    renders: list[tuple[str, ...]] = []
+
+    def render(details: AdvancedDetails) -> bytes:
+        renders.append(details.names)
+        return repr(details.names).encode()
+
+    assert asyncio.run(jobs.rendered_advanced(4, 16, EVERYTHING, "json", render)) == b"('bkpInfo',)"
+    asyncio.run(jobs.rendered_advanced(4, 16, EVERYTHING, "json", render))
+    asyncio.run(jobs.rendered_advanced(4, 1, EVERYTHING, "json", render))  # another info type
+    assert renders == [("bkpInfo",), ("jobRetention",)]
+    store.sections[4]["bkpInfo"] = {"a": 2}
+    store.version += 1  # a write
+    asyncio.run(jobs.rendered_advanced(4, 16, EVERYTHING, "json", render))
+    assert len(renders) == 3
+    for _ in range(2):  # a refusal is not kept: it is asked again, and refused again
+        with pytest.raises(OperationFailed, match="No job exists"):
+            asyncio.run(jobs.rendered_advanced(4, 16, ONLY_CLIENT_2, "json", render))

@@ -131,8 +131,16 @@ async def advanced_details(ctx: Context) -> Response:
     info_type = None
     if raw is not None:
         info_type = queries.whole(raw, "infoType", low=parse.MIN_INT)
-    details = await ctx.services.jobs.advanced_details(job_id, info_type, ctx.scope)
-    return ctx.respond("JobManager_AdvanceJobDetailsResp", advanced.advanced_details(details))
+    body = await ctx.services.jobs.rendered_advanced(
+        job_id,
+        info_type,
+        ctx.scope,
+        ctx.fmt.name,
+        lambda details: ctx.fmt.render(
+            "JobManager_AdvanceJobDetailsResp", advanced.advanced_details(details)
+        ),
+    )
+    return Response(body, media_type=ctx.fmt.media_type)
 
 
 async def job_details(ctx: Context) -> Response:

@@ -5,12 +5,12 @@ rules of `vocab.INFO_TYPES` for which info types apply to which jobs (wire contr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest, JobDetailsFailed, OperationFailed
 from cvjobs.model import AdvancedDetails, Job, JobQuery, JsonObject, Scope
-from cvjobs.service.rendered import PageCache, RenderCache
+from cvjobs.service.rendered import KeptAnswers, RenderCache
 from cvjobs.store.protocols import JobReads
 
 JOB_DETAIL_SECTION = "jobDetail"
@@ -38,12 +38,12 @@ class JobService:
         *,
         clock: Callable[[], float] = time.time,
         rendered: RenderCache | None = None,
-        pages: PageCache | None = None,
+        kept: KeptAnswers | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._rendered = RenderCache() if rendered is None else rendered
-        self._pages = PageCache() if pages is None else pages
+        self._kept = KeptAnswers() if kept is None else kept
 
     async def rendered_job(
         self, job_id: int, scope: Scope, fmt: str, render: Callable[[list[Job]], bytes]
@@ -78,22 +78,45 @@ class JobService:
     async def kept_page(self, query: JobQuery, fmt: str) -> bytes | None:
         """The answer `rendered_page` keeps for this query and format, if the catalogue
         has not changed since."""
-        return self._pages.get(query, fmt, await self._store.catalogue_version())
+        return self._kept.get((query, fmt), await self._store.catalogue_version())
 
     async def rendered_page(
         self, query: JobQuery, fmt: str, render: Callable[[int, list[Job]], bytes]
     ) -> bytes:
         """A job list's answer in `fmt`: `render` of (the total, the page). The same
         query (its scope and second included) of an unchanged catalogue answers the
-        bytes it answered before; an answer is kept only if the catalogue did not change
-        while it was read."""
+        bytes it answered before."""
+
+        async def page() -> bytes:
+            return render(*await self._store.list_jobs(query))
+
+        return await self._kept_or_made((query, fmt), page)
+
+    async def rendered_advanced(
+        self,
+        job_id: int,
+        info_type: int | None,
+        scope: Scope,
+        fmt: str,
+        render: Callable[[AdvancedDetails], bytes],
+    ) -> bytes:
+        """AdvancedDetails' answer in `fmt`: `render` of `advanced_details`, kept like a
+        list page while the catalogue is unchanged (refusals are not kept)."""
+
+        async def answer() -> bytes:
+            return render(await self.advanced_details(job_id, info_type, scope))
+
+        return await self._kept_or_made(("advanced", job_id, info_type, scope, fmt), answer)
+
+    async def _kept_or_made(self, key: Hashable, make: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The answer kept under `key` for the catalogue as it is, or `make()`'s, kept
+        only if the catalogue did not change while it was made."""
         version = await self._store.catalogue_version()
-        body = self._pages.get(query, fmt, version)
+        body = self._kept.get(key, version)
         if body is None:
-            total, jobs = await self._store.list_jobs(query)
-            body = render(total, jobs)
+            body = await make()
             if await self._store.catalogue_version() == version:
-                self._pages.put(query, fmt, version, body)
+                self._kept.put(key, version, body)
         return body
 
     async def job_detail(self, job_id: int, scope: Scope) -> tuple[Job, JsonObject]:

@@ -1,6 +1,6 @@
 """Rendered answers kept: of finished jobs, for a short while (`RenderCache`,
-JobService.rendered_job), and of job list pages, while the catalogue is unchanged
-(`PageCache`, JobService.rendered_page).
+JobService.rendered_job), and of job list pages and AdvancedDetails, while the catalogue
+is unchanged (`KeptAnswers`).
 
 A finished job does not change in the normal course of things, so GET Job/{id} of one can
 answer bytes already rendered: no query, no render. Job control and the engine move only
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Final
 
-from cvjobs.model import Job, JobQuery
+from cvjobs.model import Job
 
 TTL_SECONDS: Final = 30
 # Bodies kept at most, in bytes: about 8,000 jobs in both formats. Bounded by size, not
@@ -63,37 +63,38 @@ class RenderCache:
         self._bytes = 0
 
 
-# Pages kept at most, in bytes (a page of 100 jobs is about 250 KB of JSON), and the
-# largest page kept.
-PAGE_BYTES: Final = 32 << 20
-PAGE_MAX: Final = 2 << 20
+# Answers kept at most, in bytes (a page of 100 jobs is about 250 KB of JSON), and the
+# largest answer kept.
+KEPT_BYTES: Final = 32 << 20
+KEPT_MAX: Final = 2 << 20
 
 
-class PageCache:
-    """Job list answers by (query, format), each with the catalogue version it was read
-    at: a poll that asks again at the same second (JobQuery.now) of an unchanged catalogue
-    gets the same bytes without a query. Exact, whoever writes, on every backend (see
-    Database.version). The oldest pages go first when it is full."""
+class KeptAnswers:
+    """Answers by what they answer (a list's query and format; a job's AdvancedDetails
+    request), each with the catalogue version it was read at: asked again of an unchanged
+    catalogue, the same bytes without a query. Exact, whoever writes, on every backend
+    (see Database.version); an answer that depends on the time keeps it in its key
+    (JobQuery.now). The oldest go first when it is full."""
 
-    def __init__(self, max_bytes: int = PAGE_BYTES, max_page: int = PAGE_MAX) -> None:
-        self._entries: dict[tuple[JobQuery, str], tuple[Hashable, bytes]] = {}
+    def __init__(self, max_bytes: int = KEPT_BYTES, max_answer: int = KEPT_MAX) -> None:
+        self._entries: dict[Hashable, tuple[Hashable, bytes]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
-        self._max_page = max_page
+        self._max_answer = max_answer
 
-    def get(self, query: JobQuery, fmt: str, version: Hashable) -> bytes | None:
-        entry = self._entries.get((query, fmt))
+    def get(self, key: Hashable, version: Hashable) -> bytes | None:
+        entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] == version else None
 
-    def put(self, query: JobQuery, fmt: str, version: Hashable, body: bytes) -> None:
-        if len(body) > self._max_page:
+    def put(self, key: Hashable, version: Hashable, body: bytes) -> None:
+        if len(body) > self._max_answer:
             return
         body = bytes(memoryview(body))  # exactly its length (see RenderCache.put)
-        old = self._entries.pop((query, fmt), None)
+        old = self._entries.pop(key, None)
         if old is not None:
             self._bytes -= len(old[1])
         while self._entries and self._bytes + len(body) > self._max_bytes:
             _, dropped = self._entries.pop(next(iter(self._entries)))
             self._bytes -= len(dropped)
-        self._entries[(query, fmt)] = (version, body)
+        self._entries[key] = (version, body)
         self._bytes += len(body)
