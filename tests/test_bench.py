@@ -18,7 +18,7 @@ def test_the_harness_runs_on_a_tiny_catalogue() -> None:
             "--jobs",
             "60",
             "--seconds",
-            "0.3",
+            "0.1",
             "--connections",
             "2",
             "--import-jobs",
@@ -59,3 +59,20 @@ def test_the_load_test_runs_briefly() -> None:
     assert "20 keep-alive connections" in out
     for route in ("random job by id, JSON", "list page of 100"):
         assert route in out
+
+
+def test_the_harness_compares_a_revision_side_by_side() -> None:
+    out = subprocess.run(
+        [
+            *(sys.executable, str(HARNESS), "--jobs", "60", "--seconds", "0.1"),
+            *("--connections", "2", "--import-jobs", "0", "--client", "asyncio"),
+            *("--only", "job by id, JSON", "--compare", "HEAD"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    assert "this tree beside HEAD" in out, out
+    (row,) = [line for line in out.splitlines()[-4:] if line.startswith("job by id, JSON")]
+    assert len(row.split()) == 9, row  # the name's four words, two rates, two p99s, a ratio

@@ -9,8 +9,8 @@ whoever writes (ingest, import, the engine, job actions, aging):
 
 A total with a lookup window ("finished in the last N seconds") is the day counts of the
 whole days inside the window plus an exact count of the one day the window's start cuts;
-or, when fewer days lie before the window than inside it, the totals less the days before
-and less the part of the cut day before the start. Active jobs count whatever their end
+or the totals less the days before the window and less the part of the cut day before its
+start, whichever reads fewer rows (`kept_total`). Active jobs count whatever their end
 time. A list filtered on anything the key does not hold (subclient, backup set, instance,
 agent, backup level) is counted exactly instead (`covers`).
 
@@ -197,7 +197,7 @@ def _bounds() -> Iterator[int | None]:
 
 
 _ACTIVE = f"k.status IN ({ACTIVE_LITERALS})"
-_FINISHED = f"k.status NOT IN ({ACTIVE_LITERALS})"
+_FINISHED = finished("k")
 
 
 async def kept_total(conn: Connection, q: JobQuery) -> int:
