@@ -50,6 +50,7 @@ class Jobs:
     version: int = 0  # what catalogue_version answers; a test moves it as a write would
     lists: int = 0  # list reads made
     write_while_listing: bool = False
+    gate: asyncio.Event | None = None  # a list read waits for it
 
     async def get_job(self, job_id: int) -> Job | None:
         return self.jobs.get(job_id)
@@ -60,6 +61,8 @@ class Jobs:
 
     async def list_jobs(self, query: JobQuery) -> tuple[int, list[Job]]:
         self.lists += 1
+        if self.gate is not None:
+            await self.gate.wait()
         if self.write_while_listing:
             self.version += 1
         return len(self.jobs), list(self.jobs.values())[: query.limit]
@@ -229,3 +232,36 @@ def test_advanced_details_asked_again_of_an_unchanged_catalogue_are_kept() -> No
     for _ in range(2):  # a refusal is not kept: it is asked again, and refused again
         with pytest.raises(OperationFailed, match="No job exists"):
             asyncio.run(jobs.rendered_advanced(4, 16, ONLY_CLIENT_2, "json", render))
+
+
+def test_pages_missed_together_are_read_once() -> None:
+    store = Jobs({4: BACKUP})
+    jobs = JobService(store)
+    query = JobQuery(now=NOW)
+
+    async def together() -> list[bytes]:
+        return await asyncio.gather(*(jobs.rendered_page(query, "json", page) for _ in range(5)))
+
+    assert asyncio.run(together()) == [b"1:[4]"] * 5
+    assert store.lists == 1
+
+
+def test_a_page_being_made_is_finished_for_the_others_when_its_first_asker_goes() -> None:
+    store = Jobs({4: BACKUP})
+    jobs = JobService(store)
+    query = JobQuery(now=NOW)
+
+    async def first_goes() -> bytes:
+        store.gate = asyncio.Event()  # the read waits until the first asker has gone
+        first = asyncio.ensure_future(jobs.rendered_page(query, "json", page))
+        second = asyncio.ensure_future(jobs.rendered_page(query, "json", page))
+        for _ in range(3):
+            await asyncio.sleep(0)  # both wait for the one making, which waits for the gate
+        first.cancel()
+        await asyncio.sleep(0)
+        store.gate.set()
+        assert first.cancelled() or isinstance(first.exception(), asyncio.CancelledError)
+        return await second
+
+    assert asyncio.run(first_goes()) == b"1:[4]"
+    assert store.lists == 1

@@ -4,6 +4,7 @@ rules of `vocab.INFO_TYPES` for which info types apply to which jobs (wire contr
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
@@ -44,6 +45,7 @@ class JobService:
         self._clock = clock
         self._rendered = RenderCache() if rendered is None else rendered
         self._kept = KeptAnswers() if kept is None else kept
+        self._making: dict[tuple[Hashable, Hashable], asyncio.Future[bytes]] = {}
 
     async def rendered_job(
         self, job_id: int, scope: Scope, fmt: str, render: Callable[[list[Job]], bytes]
@@ -109,15 +111,33 @@ class JobService:
         return await self._kept_or_made(("advanced", job_id, info_type, scope, fmt), answer)
 
     async def _kept_or_made(self, key: Hashable, make: Callable[[], Awaitable[bytes]]) -> bytes:
-        """The answer kept under `key` for the catalogue as it is, or `make()`'s, kept
-        only if the catalogue did not change while it was made."""
+        """The answer kept under `key` for the catalogue as it is, or `make()`'s. Requests
+        that miss together (every poll of a page, when a second turns) share one making
+        of it, which runs to its end even if the request that started it goes."""
         version = await self._store.catalogue_version()
         body = self._kept.get(key, version)
-        if body is None:
-            body = await make()
-            if await self._store.catalogue_version() == version:
-                self._kept.put(key, version, body)
+        if body is not None:
+            return body
+        making = self._making.get((key, version))
+        if making is None:
+            making = asyncio.ensure_future(self._make(key, version, make))
+            self._making[(key, version)] = making
+            making.add_done_callback(lambda done: self._made(key, version, done))
+        return await asyncio.shield(making)
+
+    async def _make(
+        self, key: Hashable, version: Hashable, make: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """`make()`, kept only if the catalogue did not change while it was made."""
+        body = await make()
+        if await self._store.catalogue_version() == version:
+            self._kept.put(key, version, body)
         return body
+
+    def _made(self, key: Hashable, version: Hashable, done: asyncio.Future[bytes]) -> None:
+        self._making.pop((key, version), None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: those who waited for it may all have gone
 
     async def job_detail(self, job_id: int, scope: Scope) -> tuple[Job, JsonObject]:
         """The job and the JobDetails extras recorded with it (empty if none)."""
