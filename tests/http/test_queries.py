@@ -10,7 +10,7 @@ import pytest
 from cvjobs import vocab
 from cvjobs.errors import BadRequest
 from cvjobs.http.queries import DEFAULT_LOOKUP_SECONDS, from_get, from_post, paging
-from cvjobs.model import JobQuery
+from cvjobs.model import JobQuery, Scope
 
 NOW = 1_764_000_000
 
@@ -126,3 +126,10 @@ def test_an_entity_client_outside_the_client_list_matches_nothing() -> None:
 def test_post_refuses_what_it_cannot_read_naming_it(body: dict[str, Any], named: str) -> None:
     with pytest.raises(BadRequest, match=named):
         from_post(body, NOW)
+
+
+def test_the_asking_accounts_scope_goes_into_the_query() -> None:
+    scope = Scope(everything=False, clients=frozenset({3}))
+    assert from_get({}, {}, NOW, scope).scope == scope
+    assert from_post({}, NOW, scope).scope == scope
+    assert from_get({}, {}, NOW).scope.everything  # a caller that names none: everything

@@ -9,7 +9,7 @@ from typing import Any
 
 from cvjobs import parse, vocab
 from cvjobs.errors import BadRequest
-from cvjobs.model import JobQuery
+from cvjobs.model import EVERYTHING, JobQuery, Scope
 
 MAX_LIMIT = 10_000
 MAX_OFFSET = 2**31 - 1
@@ -88,10 +88,15 @@ def paging(
     return limit, offset or 0
 
 
-def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: int) -> JobQuery:
+def from_get(
+    params: Mapping[str, list[str]],
+    headers: Mapping[str, str],
+    now: int,
+    scope: Scope = EVERYTHING,
+) -> JobQuery:
     """GET Job. `params` maps lower-cased names to their values. Paging may come as
     headers (the documented way) or as query parameters (what many clients do), or both
-    (see `paging`)."""
+    (see `paging`). `scope`: what the asking account may see."""
 
     def one(name: str) -> str | None:
         values = params.get(name.lower(), [])
@@ -127,6 +132,7 @@ def from_get(params: Mapping[str, list[str]], headers: Mapping[str, str], now: i
     lookup = one("completedJobLookupTime")
     return JobQuery(
         now=now,
+        scope=scope,
         job_types=_hide_admin(types, hide is not None and flag(hide, "hideAdminJobs")),
         client_ids=(whole(ids["clientId"], "clientId", low=1),) if ids["clientId"] else None,
         subclient_id=whole(ids["subclientId"], "subclientId", low=1)
@@ -208,10 +214,10 @@ def backup_levels(words: Iterable[Any]) -> frozenset[int]:
     return frozenset(levels)
 
 
-def from_post(body: Mapping[str, Any], now: int) -> JobQuery:
+def from_post(body: Mapping[str, Any], now: int, scope: Scope = EVERYTHING) -> JobQuery:
     """POST Jobs, as cvpysdk's all_jobs/active_jobs/finished_jobs, the vendor's request
     collection and the official MCP server send it. Every jobFilter key is honoured or
-    refused (JOB_FILTER_KEYS)."""
+    refused (JOB_FILTER_KEYS). `scope`: what the asking account may see."""
     category = _CATEGORIES.get(str(body.get("category", 0)).strip().lower())
     if category is None:
         raise BadRequest(
@@ -245,6 +251,7 @@ def from_post(body: Mapping[str, Any], now: int) -> JobQuery:
     lookup = jf.get("completedJobLookupTime")
     return JobQuery(
         now=now,
+        scope=scope,
         subclient_id=entity.get("subclient"),
         backupset_id=entity.get("backupset"),
         instance_id=entity.get("instance"),

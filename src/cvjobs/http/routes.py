@@ -155,12 +155,11 @@ def get_query(ctx: Context) -> JobQuery:
     params: dict[str, list[str]] = {}
     for key, value in ctx.request.query_params.multi_items():
         params.setdefault(key.lower(), []).append(value)
-    query = queries.from_get(params, ctx.request.headers, ctx.services.now())
-    return replace(query, scope=ctx.scope)
+    return queries.from_get(params, ctx.request.headers, ctx.services.now(), ctx.scope)
 
 
 def post_query(ctx: Context) -> JobQuery:
-    return replace(queries.from_post(body_of(ctx), ctx.services.now()), scope=ctx.scope)
+    return queries.from_post(body_of(ctx), ctx.services.now(), ctx.scope)
 
 
 async def list_jobs(ctx: Context) -> Response:
