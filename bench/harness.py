@@ -211,19 +211,36 @@ def main() -> int:
         help="instead of the scenarios: 1,000 connections for 30 s on the by-id and list"
         " routes, zero errors allowed (--connections and --seconds change that)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work directory (catalogues, server logs) instead of removing it",
+    )
     args = parser.parse_args()
     if args.load_test:
         if args.connections == 32:
             args.connections = 1000
         if args.seconds == 5.0:
             args.seconds = 30.0
+    # The catalogues (5.6 GB at ten million jobs) go with the run unless --keep.
+    work = Path(tempfile.mkdtemp(prefix="cvjobs-bench-"))
+    print(f"work directory: {work}", flush=True)
+    try:
+        return bench(args, work)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, work: Path) -> int:
+    """The run: the servers, their scenarios, the floors, the import, the tables."""
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     load = wrk if use_wrk else asyncio_client
     nginx = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
-
-    work = Path(tempfile.mkdtemp(prefix="cvjobs-bench-"))
     sides = [Side("this tree", None)]
     if args.compare:
         sides.append(Side(args.compare, checkout(args.compare, work / "compare")))

@@ -31,6 +31,8 @@ def test_the_harness_runs_on_a_tiny_catalogue() -> None:
         text=True,
         timeout=300,
     ).stdout
+    work = Path(out.split("work directory: ", 1)[1].split("\n", 1)[0])
+    assert not work.exists(), work  # its catalogues and logs went with the run
     for line in (
         "framework floor",
         "job by id, JSON",
