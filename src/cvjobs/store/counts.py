@@ -66,18 +66,18 @@ def finished(row: str) -> str:
     return f"{row}.status NOT IN ({ACTIVE_LITERALS})"
 
 
-def _adjust(table: str, row: str, by: str) -> str:
-    """SQLite: the statement that adds `by` to the count of `row`'s key in `table`."""
+def _adjust(table: str, row: str, *, counted_in: bool) -> str:
+    """SQLite: the statement that counts `row`'s key in `table` (or out of it)."""
     columns = ("end_day", *KEY) if table == DAYS else KEY
     values = (day_of(row), *key_of(row)) if table == DAYS else key_of(row)
     only = finished(row) if table == DAYS else "1"
-    if by == "+ 1":  # (INSERT ... SELECT ... WHERE: an upsert needs the WHERE)
+    if counted_in:  # (INSERT ... SELECT ... WHERE: an upsert needs the WHERE)
         return (
             f"INSERT INTO {table} ({', '.join(columns)}, n) SELECT {', '.join(values)}, 1"
             f" WHERE {only} ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = n + 1;"
         )
     match = " AND ".join(f"{c} = {v}" for c, v in zip(columns, values, strict=True))
-    return f"UPDATE {table} SET n = n {by} WHERE {match} AND {only};"
+    return f"UPDATE {table} SET n = n - 1 WHERE {match} AND {only};"
 
 
 def _sqlite_trigger(name: str, event: str, body: str, when: str = "") -> str:
@@ -87,8 +87,8 @@ def _sqlite_trigger(name: str, event: str, body: str, when: str = "") -> str:
 def sqlite_triggers() -> str:
     """Schema v10's triggers in SQLite's spelling: a row's key counted in on insert, out
     on delete, and out and in again when an update moves it to another key or day."""
-    count_in = "\n".join(_adjust(table, "NEW", "+ 1") for table in (TOTALS, DAYS))
-    count_out = "\n".join(_adjust(table, "OLD", "- 1") for table in (TOTALS, DAYS))
+    count_in = "\n".join(_adjust(table, "NEW", counted_in=True) for table in (TOTALS, DAYS))
+    count_out = "\n".join(_adjust(table, "OLD", counted_in=False) for table in (TOTALS, DAYS))
     moved = " OR ".join(
         f"{old} IS NOT {new}"
         for old, new in zip(
@@ -122,21 +122,20 @@ def postgres_triggers() -> str:
             for table, sign in rows
         )
 
-    columns = ", ".join(KEY)
-
-    def add(table: str, selected: str, changed: str) -> str:
-        conflict = f"end_day, {columns}" if table == DAYS else columns
-        places = ", ".join(str(i + 1) for i in range(selected.count(",") + 1))
+    def add(table: str, changed: str) -> str:
+        columns = ("end_day", *KEY) if table == DAYS else KEY
+        selected = ", ".join(columns)
+        places = ", ".join(str(i + 1) for i in range(len(columns)))
         return (
             f"INSERT INTO {table} ({selected}, n) SELECT {selected}, sum(d) FROM ({changed}) c"
             f" GROUP BY {places} HAVING sum(d) <> 0 ORDER BY {places}"
-            f" ON CONFLICT ({conflict}) DO UPDATE SET n = {table}.n + excluded.n;"
+            f" ON CONFLICT ({selected}) DO UPDATE SET n = {table}.n + excluded.n;"
         )
 
     branches = "\n".join(
         f"    {'IF' if i == 0 else 'ELSIF'} TG_OP = '{op}' THEN\n"
-        f"        {add(TOTALS, columns, changes(op))}\n"
-        f"        {add(DAYS, 'end_day, ' + columns, changes(op, finished('r')))}"
+        f"        {add(TOTALS, changes(op))}\n"
+        f"        {add(DAYS, changes(op, finished('r')))}"
         for i, op in enumerate(("INSERT", "DELETE", "UPDATE"))
     )
     function = (
@@ -155,17 +154,17 @@ def postgres_triggers() -> str:
     )
 
 
-# The counts of the jobs as they are, from scratch: schema v10 for an existing catalogue,
-# and the end of a bulk load that left the triggers out (store/batches.py).
-REBUILD = (
-    f"DELETE FROM {TOTALS}",
-    f"DELETE FROM {DAYS}",
+# The jobs counted into empty count tables (schema v10, for an existing catalogue)...
+COUNT_ALL = (
     f"INSERT INTO {TOTALS} ({', '.join(KEY)}, n)"
     f" SELECT {', '.join(key_of('j'))}, count(*) FROM jobs j GROUP BY 1, 2, 3, 4",
     f"INSERT INTO {DAYS} (end_day, {', '.join(KEY)}, n)"
     f" SELECT {day_of('j')}, {', '.join(key_of('j'))}, count(*) FROM jobs j"
     f" WHERE {finished('j')} GROUP BY 1, 2, 3, 4, 5",
 )
+# ...and counted from scratch at the end of a bulk load that left the triggers out
+# (store/batches.py).
+REBUILD = (f"DELETE FROM {TOTALS}", f"DELETE FROM {DAYS}", *COUNT_ALL)
 
 
 def covers(q: JobQuery) -> bool:
@@ -284,7 +283,7 @@ async def _exact(conn: Connection, q: JobQuery, start: int, end: int) -> int:
 def migration(dialect: str) -> str:
     """Schema v10 in the dialect's spelling ("sqlite" or "postgresql"): the tables, the
     counts of the jobs already there, the triggers."""
-    built = "".join(statement + ";\n" for statement in REBUILD[2:])
+    built = "".join(statement + ";\n" for statement in COUNT_ALL)
     if dialect == "sqlite":
         return _tables("INTEGER", " WITHOUT ROWID") + built + sqlite_triggers()
     return _tables("BIGINT", "") + built + postgres_triggers()
