@@ -217,6 +217,8 @@ def main() -> int:
         help="keep the work directory (catalogues, server logs) instead of removing it",
     )
     args = parser.parse_args()
+    if args.load_test and args.compare:
+        parser.error("--compare measures the scenarios, not --load-test")
     if args.load_test:
         if args.connections == 32:
             args.connections = 1000
