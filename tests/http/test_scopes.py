@@ -122,6 +122,25 @@ def test_an_out_of_scope_job_takes_the_path_of_an_absent_one(
     assert reads == [tenant.other, ABSENT]
 
 
+def test_a_kept_list_or_advanced_details_is_not_shown_out_of_scope(
+    client: TestClient, tenant: Tenant, auth_json: dict[str, str]
+) -> None:
+    """The admin's answers, kept for an unchanged catalogue, are not anyone else's."""
+    url = API + "Job?completedJobLookupTime=1000000000&limit=50"
+    everyone = client.get(url, headers=auth_json).json()
+    assert client.get(url, headers=auth_json).json() == everyone  # kept
+    mine = client.get(url, headers=tenant.json).json()
+    assert mine["totalRecordsWithoutPaging"] < everyone["totalRecordsWithoutPaging"]
+    assert {j["jobSummary"]["subclient"]["clientId"] for j in mine["jobs"]} == {tenant.client_id}
+    advanced = API + f"Job/{tenant.other}/AdvancedDetails"
+    assert client.get(advanced, headers=auth_json).status_code == 200
+    hidden, absent = same_as_absent(
+        lambda i: client.get(API + f"Job/{i}/AdvancedDetails", headers=tenant.json),
+        tenant.other,
+    )
+    assert hidden == absent
+
+
 @pytest.mark.postgres_too
 def test_lists_and_totals_leave_other_tenants_out(
     client: TestClient, catalogue: Catalogue, tenant: Tenant
