@@ -9,7 +9,14 @@ import pytest
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest
-from cvjobs.http.queries import DEFAULT_LOOKUP_SECONDS, from_get, from_post, paging
+from cvjobs.http.queries import (
+    DEFAULT_LOOKUP_SECONDS,
+    MAX_KEPT_INPUT,
+    from_get,
+    from_post,
+    from_query_string,
+    paging,
+)
 from cvjobs.model import JobQuery, Scope
 
 NOW = 1_764_000_000
@@ -133,3 +140,35 @@ def test_the_asking_accounts_scope_goes_into_the_query() -> None:
     assert from_get({}, {}, NOW, scope).scope == scope
     assert from_post({}, NOW, scope).scope == scope
     assert from_get({}, {}, NOW).scope.everything  # a caller that names none: everything
+
+
+def test_a_raw_query_string_reads_as_its_parameters_would() -> None:
+    raw = b"clientId=9&JOBCATEGORY=Finished&jobFilter=Backup%2CRestore&limit=20"
+    assert from_query_string(raw, "5", "40", NOW, Scope()) == from_get(
+        {"clientid": ["9"], "jobcategory": ["Finished"], "jobfilter": ["Backup,Restore"],
+         "limit": ["20"]},
+        {"limit": "5", "offset": "40"},
+        NOW,
+    )  # fmt: skip
+
+
+def test_a_query_read_again_is_remembered_by_all_it_was_read_from() -> None:
+    raw = b"clientId=9&jobCategory=Finished"
+    scoped = Scope(everything=False, clients=frozenset({9}))
+    first = from_query_string(raw, None, None, NOW, scoped)
+    assert from_query_string(raw, None, None, NOW, scoped) is first
+    # another second, scope, raw string or paging header is read on its own
+    assert from_query_string(raw, None, None, NOW + 1, scoped).now == NOW + 1
+    assert from_query_string(raw, None, None, NOW, Scope()).scope.everything
+    assert from_query_string(raw + b"&limit=7", None, None, NOW, scoped).limit == 7
+    assert from_query_string(raw, "3", None, NOW, scoped).limit == 3
+
+
+def test_a_refused_query_is_refused_every_time_and_a_big_one_is_not_kept() -> None:
+    for _ in range(2):
+        with pytest.raises(BadRequest, match="jobCategory"):
+            from_query_string(b"jobCategory=Sometimes", None, None, NOW, Scope())
+    padded = b"clientId=9" + b"&" * MAX_KEPT_INPUT  # empty pairs: read as none
+    first = from_query_string(padded, None, None, NOW, Scope())
+    assert first.client_ids == (9,)
+    assert from_query_string(padded, None, None, NOW, Scope()) is not first

@@ -21,7 +21,7 @@ from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
 from cvjobs.http import entity_routes, queries
 from cvjobs.http import operations as ops
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
-from cvjobs.model import EventQuery, Job, JobQuery
+from cvjobs.model import EventQuery, Job, JobQuery, Scope
 from cvjobs.render import advanced, lists, shapes
 from cvjobs.service import lifecycle
 from cvjobs.service.control import MAX_AUTO_RESUME_SECONDS
@@ -47,10 +47,12 @@ REQUEST_LIST_KEYS = frozenset({"clientList", "jobTypeList", "statusList", "jobs"
 
 
 def body_of(ctx: Context) -> dict[str, Any]:
+    return _body(ctx.body, ctx.request.headers.get("content-type", ""))
+
+
+def _body(raw: bytes, content_type: str) -> dict[str, Any]:
     try:
-        _, body = read_object(
-            ctx.body, ctx.request.headers.get("content-type", ""), REQUEST_LIST_KEYS
-        )
+        _, body = read_object(raw, content_type, REQUEST_LIST_KEYS)
     except DocumentError as exc:
         raise BadRequest(f"unreadable request body: {exc}") from None
     return body
@@ -152,14 +154,24 @@ async def job_details(ctx: Context) -> Response:
 
 
 def get_query(ctx: Context) -> JobQuery:
-    params: dict[str, list[str]] = {}
-    for key, value in ctx.request.query_params.multi_items():
-        params.setdefault(key.lower(), []).append(value)
-    return queries.from_get(params, ctx.request.headers, ctx.services.now(), ctx.scope)
+    headers = ctx.request.headers
+    return queries.from_query_string(
+        ctx.request.scope["query_string"],
+        headers.get("limit"),
+        headers.get("offset"),
+        ctx.services.now(),
+        ctx.scope,
+    )
 
 
 def post_query(ctx: Context) -> JobQuery:
-    return queries.from_post(body_of(ctx), ctx.services.now(), ctx.scope)
+    content_type = ctx.request.headers.get("content-type", "")
+    return _post_query(ctx.body, content_type, ctx.services.now(), ctx.scope)
+
+
+@queries.remembered
+def _post_query(raw: bytes, content_type: str, now: int, scope: Scope) -> JobQuery:
+    return queries.from_post(_body(raw, content_type), now, scope)
 
 
 async def list_jobs(ctx: Context) -> Response:
