@@ -214,6 +214,28 @@ def test_a_flood_of_abandoned_big_lists_is_dropped(slow: Slow) -> None:
     assert "Traceback" not in log_since(srv, before)
 
 
+def test_big_pages_left_half_read_cost_no_trace_and_free_their_slot(slow: Slow) -> None:
+    srv, token = slow.srv, slow.token
+    before = log_size(srv)
+    request = (
+        f"GET {API}Job?jobFilter=&completedJobLookupTime=2000000000 HTTP/1.1\r\n"
+        f"Host: {LOOPBACK}\r\nAuthtoken: {token}\r\nAccept: application/xml\r\n"
+        "limit: 10000\r\n\r\n"
+    ).encode()
+    for _ in range(5):  # each reads the head and a little of 13 MB, and hangs up
+        with socket.create_connection((LOOPBACK, srv.port), timeout=10) as sock:
+            sock.sendall(request)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    # Had a page kept the one big-page slot, this one would wait for it and be a 503.
+    status, seconds = timed_get(srv.port, token, "Job?jobFilter=&limit=5000", timeout=30)
+    print(f"\n{slow.name}: a big page after 5 left half read: {seconds * 1000:.0f} ms")
+    assert status == 200
+    time.sleep(0.2)  # let the server write whatever it would log
+    logged = log_since(srv, before)
+    assert "Traceback" not in logged and "ASGI callable" not in logged, logged[:2000]
+    assert not [line for line in besides_access(logged) if "DEBUG" not in line], logged[:2000]
+
+
 @pytest.mark.parametrize(
     "first", [f"GET {API} HTTP/1.1\r\nHo".encode(), b""], ids=["trickled-headers", "silent"]
 )

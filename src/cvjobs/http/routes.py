@@ -21,6 +21,7 @@ from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
 from cvjobs.http import entity_routes, queries
 from cvjobs.http import operations as ops
 from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
+from cvjobs.http.streaming import PartsResponse
 from cvjobs.model import EventQuery, Job, JobQuery, Scope
 from cvjobs.render import advanced, lists, shapes
 from cvjobs.service import lifecycle
@@ -203,9 +204,10 @@ PART_JOBS = 250
 
 async def job_page(ctx: Context, query: JobQuery) -> Response:
     """A page of the job list. A big one (over BIG_PAGE jobs: up to 13 MB of XML) waits
-    for the worker's one big-page slot and is rendered in parts, giving the loop a turn
-    between parts, so that big pages cannot stall every other request; the bytes are the
-    same as a one-piece render's."""
+    for the worker's one big-page slot, holds it until it is sent, and is rendered in
+    parts as it is sent (http/streaming.py), giving the loop a turn between parts, so
+    that big pages cannot stall every other request; the bytes are the same as a
+    one-piece render's."""
     if query.limit <= BIG_PAGE:
         body = await ctx.services.jobs.rendered_page(
             query,
@@ -215,14 +217,16 @@ async def job_page(ctx: Context, query: JobQuery) -> Response:
             ),
         )
         return Response(body, media_type=ctx.fmt.media_type)
-    big = ctx.services.big_pages
-    async with ctx.turn.slot(big) if ctx.turn else contextlib.nullcontext():
+    held = contextlib.AsyncExitStack()  # let go by the response, once sent
+    try:
+        if ctx.turn:
+            await held.enter_async_context(ctx.turn.slot(ctx.services.big_pages))
         total, jobs = await ctx.services.jobs.find(query)
-        parts: list[bytes] = []
-        for part in lists.job_list_parts(ctx.fmt, jobs, total, PART_JOBS):
-            parts.append(part)
-            await asyncio.sleep(0)
-    return Response(b"".join(parts), media_type=ctx.fmt.media_type)
+    except BaseException:
+        await held.aclose()
+        raise
+    parts = lists.job_list_parts(ctx.fmt, jobs, total, PART_JOBS)
+    return PartsResponse(parts, ctx.fmt.media_type, held)
 
 
 def action_named(word: str) -> str:
