@@ -5,6 +5,7 @@ migrate once."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Sequence
@@ -106,6 +107,17 @@ class PostgresConnection:
             return row
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pool connection given back without asyncpg's reset query (unlock every advisory
+    lock, close cursors, UNLISTEN, RESET ALL): a round trip on every release, that is on
+    every read, for session state this server never leaves on a pooled connection (the
+    engine's lock lives on a connection it keeps, and is let go before that goes back).
+    An open transaction is still rolled back, by asyncpg itself."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class PostgresDatabase:
     dialect = DIALECT
 
@@ -160,6 +172,8 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         if self._lead is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._lead.execute(f"SELECT pg_advisory_unlock({_ENGINE_LOCK})")
             await self._pool.release(self._lead)
             self._lead = None
         await self._pool.close()
@@ -177,7 +191,11 @@ class PostgresStore(SqlStore):
         where = redacted(url)
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max_connections, command_timeout=60
+                url,
+                min_size=1,
+                max_size=max_connections,
+                command_timeout=60,
+                connection_class=PooledConnection,
             )
         except (*_DRIVER_ERRORS, ValueError) as exc:
             raise StoreError(f"cannot open the PostgreSQL catalogue {where}: {exc}") from exc
