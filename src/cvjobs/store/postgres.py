@@ -18,6 +18,7 @@ import asyncpg
 from cvjobs.errors import NoCatalogue, StoreError
 from cvjobs.store import redacted
 from cvjobs.store.driver import Connection, Dialect, Row, Undo
+from cvjobs.store.gathered import Gathered
 from cvjobs.store.postgres_schema import MIGRATIONS, statements
 from cvjobs.store.schema import migrate
 from cvjobs.store.sql_store import SqlStore
@@ -124,6 +125,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._lead: asyncpg.Connection | None = None
+        self._snapshot = Gathered(self._read_snapshot)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
@@ -149,7 +151,11 @@ class PostgresDatabase:
 
     async def version(self) -> Hashable:
         # Two equal snapshots see the same rows: no transaction has committed between
-        # them (in this database, whatever its schema; any commit counts).
+        # them (in this database, whatever its schema; any commit counts). Requests that
+        # ask together share one read of it (store/gathered.py).
+        return await self._snapshot()
+
+    async def _read_snapshot(self) -> Hashable:
         async with self.reading() as conn:
             row = await conn.fetchone("SELECT pg_current_snapshot()::text")
         return row[0] if row else object()
