@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cvjobs.errors import StoreError
 from cvjobs.model import JobRecord
 from cvjobs.store import open_store
 from cvjobs.store.postgres import PostgresDatabase, PostgresStore
@@ -72,6 +73,28 @@ def test_requests_that_ask_together_share_a_version_and_a_commit_moves_it(
             assert await db.version() != before
         finally:
             await other.close()
+            await store.close()
+
+    run(scenario())
+
+
+def test_a_version_read_whose_connection_dies_fails_once_and_the_next_one_reads(
+    pg: Catalogue,
+) -> None:
+    async def scenario() -> None:
+        store = await open_store(pg.url)
+        try:
+            db = database(store)
+            await db.version()
+            assert db._versions is not None
+            pid = db._versions.get_server_pid()
+            async with db.reading() as conn:  # an administrator ends that session
+                await conn.execute("SELECT pg_terminate_backend(?)", [pid])
+            with pytest.raises(StoreError):
+                await db.version()
+            assert await db.version()  # on a connection of its own again
+            assert db._versions is not None and db._versions.get_server_pid() != pid
+        finally:
             await store.close()
 
     run(scenario())

@@ -125,6 +125,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._lead: asyncpg.Connection | None = None
+        self._versions: asyncpg.Connection | None = None
         self._snapshot = Gathered(self._read_snapshot)
 
     @asynccontextmanager
@@ -156,9 +157,23 @@ class PostgresDatabase:
         return await self._snapshot()
 
     async def _read_snapshot(self) -> Hashable:
-        async with self.reading() as conn:
-            row = await conn.fetchone("SELECT pg_current_snapshot()::text")
-        return row[0] if row else object()
+        # One read at a time (Gathered), on a connection kept for it: the pool's acquire
+        # and release cost as much as the read. One that fails goes back to the pool.
+        with driver_errors():
+            if self._versions is None:
+                self._versions = await self._pool.acquire()
+            try:
+                snapshot: str = await self._versions.fetchval("SELECT pg_current_snapshot()::text")
+            except BaseException:
+                await self._let_go_of_versions()
+                raise
+        return snapshot
+
+    async def _let_go_of_versions(self) -> None:
+        conn, self._versions = self._versions, None
+        if conn is not None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await self._pool.release(conn)
 
     async def try_lead(self) -> bool:
         # A session-level advisory lock on a connection kept for the purpose; PostgreSQL
@@ -177,6 +192,7 @@ class PostgresDatabase:
         pass  # PostgreSQL's own background writer and autovacuum do this
 
     async def close(self) -> None:
+        await self._let_go_of_versions()
         if self._lead is not None:
             with contextlib.suppress(*_DRIVER_ERRORS):
                 await self._lead.execute(f"SELECT pg_advisory_unlock({_ENGINE_LOCK})")
