@@ -200,7 +200,7 @@ def _serve_uvicorn(settings: Settings, sock: socket.socket) -> None:
     # On the socket claimed at start (uvicorn.run would bind its own).
     sock.listen(2048)
     if settings.workers == 1:
-        config = uvicorn.Config(create_app(settings), **options)
+        config = uvicorn.Config(create_app(settings, server=True), **options)
         config.load_app()
         uvicorn.Server(config).run(sockets=[sock])
     else:
