@@ -39,7 +39,14 @@ DIALECT = Dialect(
 )
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# InternalClientError: asyncpg's own, e.g. a connection whose server session was ended
+# (pg_terminate_backend) found in a state it did not expect.
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 COPY_FROM = 500  # rows; fewer go row by row
 _VALUES = re.compile(r"VALUES \([?, ]+\)")
 
