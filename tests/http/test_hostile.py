@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.testclient import TestClient
-from starlette.types import Message
+from starlette.types import Message, Scope
 
 from cvjobs.app import create_app
 from cvjobs.config import Settings
@@ -143,6 +143,25 @@ def impatient(catalogue: Catalogue, clock: FakeClock) -> Iterator[TestClient]:
 Answer = tuple[int, dict[str, str], bytes]
 
 
+def http_scope(app: Starlette, method: str, path: str, headers: dict[str, str]) -> Scope:
+    """The ASGI scope a server on 127.0.0.1:8400 would pass for this request."""
+    path_only, _, query = path.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path_only,
+        "raw_path": path_only.encode(),
+        "query_string": query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8400),
+        "app": app,
+    }
+
+
 async def call(
     app: Starlette,
     method: str,
@@ -169,22 +188,7 @@ async def call(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    path_only, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path_only,
-        "raw_path": path_only.encode(),
-        "query_string": query.encode(),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8400),
-        "app": app,
-    }
-    await app(scope, receive, send)
+    await app(http_scope(app, method, path, headers), receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     head = {k.decode(): v.decode() for k, v in start["headers"]}

@@ -18,6 +18,7 @@ from cvjobs.errors import StoreError
 from cvjobs.http import routes, streaming
 from cvjobs.render import lists
 from tests.conftest import API, JSON_HEADERS
+from tests.http.test_hostile import http_scope
 
 BIG = {"limit": "10000"}
 EVERY_JOB = "Job?jobFilter=&completedJobLookupTime=2000000000"  # the demo's 301, a part each
@@ -52,22 +53,8 @@ class Client:
             self.hung_up.set()
 
     async def get(self, app: Starlette, token: str, path: str = EVERY_JOB) -> None:
-        path_only, _, query = (API + path).partition("?")
         headers = {"Authtoken": token, **JSON_HEADERS, **BIG}
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path_only,
-            "raw_path": path_only.encode(),
-            "query_string": query.encode(),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8400),
-            "app": app,
-        }
+        scope = http_scope(app, "GET", API + path, headers)
         await app(scope, self.receive, self.send)
 
     @property
