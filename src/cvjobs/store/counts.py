@@ -209,13 +209,13 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
         return total
     if q.lookup_seconds is None:
         return total + await _sum(conn, TOTALS, keys, _FINISHED)
-    # The first and last days any finished job ended on.
+    # The first and last days any finished job ended on (one statement: on PostgreSQL
+    # each is a round trip).
     span = f"SELECT k.end_day FROM {DAYS} k WHERE k.n > 0 ORDER BY k.end_day"
-    first = await conn.fetchone(span + " LIMIT 1")
-    last = await conn.fetchone(span + " DESC LIMIT 1")
-    if first is None or last is None:
+    ends = await conn.fetchone(f"SELECT ({span} LIMIT 1), ({span} DESC LIMIT 1)")
+    if ends is None or ends[0] is None or ends[1] is None:
         return total
-    oldest, newest = int(first[0]), int(last[0])
+    oldest, newest = int(ends[0]), int(ends[1])
     since = q.now - q.lookup_seconds
     day = since // DAY
     if since <= oldest * DAY:  # the window holds every finished job
