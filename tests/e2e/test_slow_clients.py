@@ -155,7 +155,12 @@ def test_hang_ups_mid_body_leave_at_most_a_line_each(slow: Slow) -> None:
     logged = log_since(srv, before)
     assert "Traceback" not in logged, logged[:2000]
     assert len(besides_access(logged)) <= 50, logged[:2000]
-    assert len(logged.splitlines()) - len(besides_access(logged)) <= 51  # one per request
+    # One access line per request (lines of the server's start-up may land here too: the
+    # access log is written every second).
+    hung_up = [
+        line for line in logged.splitlines() if "cvjobs.access" in line and "status=400" in line
+    ]
+    assert len(hung_up) <= 50, logged[:2000]
 
 
 @pytest.mark.parametrize("every", [1.0, None], ids=["a-byte-a-second", "silent"])
