@@ -27,6 +27,8 @@ from tests.catalogues import Catalogue, Templates, postgres_problem
 BACKENDS = ("sqlite", "postgres")
 # scripts/test fast: SQLite only, and no test that starts server processes.
 FAST = os.environ.get("CVJOBS_TEST_FAST") == "1"
+# What only PostgreSQL does, not even collected by the SQLite-only fast loop.
+collect_ignore = ["store/test_postgres.py"] if FAST else []
 # Tests that start real processes (servers, the cvjobs command, the bench scripts), or
 # spend seconds on purpose (password hashing, whole-catalogue copies, property runs over
 # HTTP): the fast loop leaves them out. More are marked `slow` where they are.

@@ -14,15 +14,13 @@ from cvjobs.model import JobRecord
 from cvjobs.store import open_store
 from cvjobs.store.postgres import PostgresDatabase, PostgresStore
 from tests.catalogues import Catalogue, Templates
-from tests.conftest import FAST, PG_PROBLEM
+from tests.conftest import PG_PROBLEM
 from tests.store.loop import run
 from tests.store.test_store import job
 
 
 @pytest.fixture
 def pg(templates: Templates, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Catalogue]:
-    if FAST:
-        pytest.skip("scripts/test fast runs SQLite only")
     if problem := request.config.stash.get(PG_PROBLEM, None):
         pytest.skip(problem)
     made = templates.empty("postgres", tmp_path)
