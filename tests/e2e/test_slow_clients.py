@@ -219,7 +219,9 @@ def test_a_flood_of_abandoned_big_lists_is_dropped(slow: Slow) -> None:
     assert "Traceback" not in log_since(srv, before)
 
 
-def test_big_pages_left_half_read_cost_a_line_at_most_and_free_their_slot(slow: Slow) -> None:
+def test_big_pages_left_half_read_cost_no_more_than_a_few_lines_and_free_their_slot(
+    slow: Slow,
+) -> None:
     srv, token = slow.srv, slow.token
     before = log_size(srv)
     request = (
@@ -238,8 +240,12 @@ def test_big_pages_left_half_read_cost_a_line_at_most_and_free_their_slot(slow: 
     time.sleep(0.2)  # let the server write whatever it would log
     logged = log_since(srv, before)
     assert "Traceback" not in logged and "ASGI callable" not in logged, logged[:2000]
-    # At most a line each (granian may say at info that it wrote to a closed connection).
-    assert len([line for line in besides_access(logged) if "DEBUG" not in line]) <= 5, logged
+    # granian may say at info that it wrote to a closed connection, for a part or two sent
+    # before the hang-up was heard (seen under load only); nothing else, and never a line
+    # for each of a page's 40 parts.
+    said = [line for line in besides_access(logged) if "DEBUG" not in line]
+    assert all("ASGI transport error" in line for line in said), logged[:2000]
+    assert len(said) <= 3 * 5, logged[:2000]
 
 
 @pytest.mark.parametrize(
