@@ -55,7 +55,6 @@ class PartsResponse(Response):
         # Some servers (uvicorn) drop what is sent to a client that has gone without
         # saying so: its hang-up is heard on `receive`.
         gone = asyncio.ensure_future(hangup(receive))
-        self._sent = 0
         try:
             async with self._held, asyncio.timeout(SEND_SECONDS):
                 await self._send_all(send, gone)
