@@ -4,7 +4,7 @@ PATCH) and by the engine before it writes.
 The bounds keep stored values far enough from 2^63 that what the engine adds to them
 cannot overflow the store's 64-bit columns, and keep ids and counts exact in a JSON double,
 which is what a JavaScript client parses them into. `RANGES` is the one source: both
-readers (`summaries.job_from_summary` and `commands.imports.plain_job`), the engine's
+readers (`summaries.job_from_summary` and `commands.plain_records`), the engine's
 check of what it writes and the README's "Value ranges" table derive from it (tests
 check the README and that the readers agree).
 """

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from cvjobs import demo, ranges
 from cvjobs.cli import main
 from cvjobs.commands import imports
+from cvjobs.commands.plain_records import plain_job
 from cvjobs.errors import InvalidRecord
 from cvjobs.ranges import RANGES
 from cvjobs.store.batches import EntityWriter
@@ -155,7 +157,7 @@ def entity_state(writer: EntityWriter) -> Any:
 
 def test_plain_records_take_the_fast_path() -> None:
     for summary in DEMO_SUMMARIES:
-        assert imports.plain_job(summary) is not None, summary["jobId"]
+        assert plain_job(orjson.dumps(summary)) is not None, summary["jobId"]
 
 
 @pytest.mark.slow  # seconds on purpose; the fast loop leaves it out
@@ -177,7 +179,7 @@ def test_the_fast_path_agrees_with_the_careful_way(base: dict[str, Any], data: A
             where.pop(key, None)
         else:
             where[key] = data.draw(twists(where.get(key)))
-    fast = imports.plain_job(summary)
+    fast = plain_job(orjson.dumps(summary))
     if fast is None:
         return  # the careful way takes it, whatever it makes of it
     row, entities = fast
@@ -223,11 +225,54 @@ def _edited(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_the_fast_path_agrees_on_the_edge_cases(summary: dict[str, Any]) -> None:
-    fast = imports.plain_job(summary)
+    fast = plain_job(orjson.dumps(summary))
     assert fast is not None
     writer = EntityWriter()
     writer.add_entities(*fast[1])
     assert careful(summary) == (fast[0], entity_state(writer))
+
+
+def test_a_wrapped_record_goes_the_careful_way_even_beside_another_record() -> None:
+    outer, inner = DEMO_SUMMARIES[3], DEMO_SUMMARIES[4]
+    assert plain_job(orjson.dumps(outer)) is not None
+    assert plain_job(orjson.dumps({**outer, "jobSummary": inner})) is None  # inner is meant
+
+
+def _renamed(name: str, job_id: int | str) -> dict[str, Any]:
+    summary = copy.deepcopy(DEMO_SUMMARIES[3])
+    summary["subclient"]["clientName"] = name
+    summary.pop("destinationClient", None)  # which names the client too
+    summary["jobId"] = job_id  # as text: the careful way
+    return summary
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["A", "B", "A"],  # the last use counts, not the first
+        ["B", "A", " 1 B"],  # a careful record after plain ones
+        ["A", "B", "", "A", " 2 B", "", "B", "A"],
+    ],
+)
+def test_a_piece_names_its_entities_as_its_records_would_one_by_one(
+    tmp_path: Path, names: list[str]
+) -> None:
+    """Entity sets are added once each, in the order of their last use: renames back and
+    forth, ids named without a name, and a careful record between them end the same."""
+    records = [
+        _renamed(name.split()[-1], f" {name.split()[0]} ") if " " in name else _renamed(name, n)
+        for n, name in enumerate(names, 10)
+    ]
+    path = tmp_path / "jobs.ndjson"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    [piece] = imports.pieces(path)
+    batch = imports.prepare_piece(piece)
+    writer = EntityWriter()
+    for record in records:
+        made = job_from_summary(copy.deepcopy(record), "x")
+        writer.add(made.job, made.set_client_groups)
+    assert entity_state(batch.entities) == entity_state(writer)
+    assert len(batch.jobs) == len(records)
 
 
 # -- value ranges: both readers refuse what is outside RANGES, naming the field -----------
@@ -252,11 +297,11 @@ def test_both_readers_take_each_range_to_its_ends_and_no_further(key: str) -> No
     low, high = RANGES[key]
     for inside in (low, high):
         summary = _with(key, inside)
-        assert imports.plain_job(summary) is not None, (key, inside)
+        assert plain_job(orjson.dumps(summary)) is not None, (key, inside)
         assert careful(summary) is not None, (key, inside)
     for outside in (low - 1, high + 1, 2**63 - 1):
         summary = _with(key, outside)
-        assert imports.plain_job(summary) is None, (key, outside)
+        assert plain_job(orjson.dumps(summary)) is None, (key, outside)
         with pytest.raises(InvalidRecord, match=f"field '{key.rpartition('.')[2]}'"):
             job_from_summary(summary, "x")
         xml_spelled = _with(key, f" {outside} ")  # the careful way's other reading

@@ -16,13 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import Any
 
-from cvjobs import job_files, parse, vocab
+from cvjobs import job_files
+from cvjobs.commands.plain_records import Entities, plain_job
 from cvjobs.errors import InvalidRecord
-from cvjobs.ranges import RANGES, bounds
 from cvjobs.store.batches import BATCH, Batch, prepare_batches
-from cvjobs.summaries import JOB_NUMBERS, job_from_summary
+from cvjobs.summaries import job_from_summary
 
 PIECE_BYTES = 4 << 20  # about 3,000 vendor-sized records
 
@@ -59,165 +58,28 @@ def prepare_piece(piece: Piece) -> Batch:
     with piece.path.open("rb") as f:
         f.seek(piece.start)
         raw = f.read(piece.end - piece.start)
-    batch = Batch()
-    for where, summary in job_files.ndjson_summaries(raw, str(piece.path), piece.first_line):
-        plain = plain_job(summary)
-        if plain is None:
-            batch.add(job_from_summary(summary, where))
-        else:
+    batch, where = Batch(), str(piece.path)
+    # Most records name the same few entities: each set is added once, in the order of its
+    # last use, which leaves the entity writer as adding them all in turn would.
+    named: dict[Entities, None] = {}
+    for number, line in enumerate(raw.splitlines(), piece.first_line):
+        plain = plain_job(line)
+        if plain is not None:
             batch.jobs.append(plain[0])
-            batch.entities.add_entities(*plain[1])
+            named.pop(plain[1], None)
+            named[plain[1]] = None
+        elif line.strip():
+            _add_named(batch, named)
+            for at, summary in job_files.ndjson_summaries(line, where, number):
+                batch.add(job_from_summary(summary, at))
+    _add_named(batch, named)
     return batch
 
 
-# -- the plain record's fast path ----------------------------------------------------------
-#
-# Checking a record field by field (summaries.job_from_summary) and turning the Job into rows
-# (store.batches.prepare) cost about 24 us of the 30 a record takes; building the rows straight
-# from a record costs about 8. The fast path takes only records that are plain: every value
-# already of its JSON type and in range, every name XML can carry, status and level known.
-# Anything else goes the careful way, which also words the errors. tests/commands/test_imports.py
-# checks that both ways give the same rows and entities. The ranges are RANGES', looked up
-# once here.
-
-_NOT_XML = parse.NOT_XML.search
-_JOB_ID = RANGES["jobId"]
-_SUBCLIENT = bounds(
-    "subclient.", ("clientId", "applicationId", "instanceId", "backupsetId", "subclientId")
-)
-_DEST, _POLICY, _USER, _GROUP = (
-    RANGES[key]
-    for key in (
-        "destinationClient.clientId",
-        "storagePolicy.storagePolicyId",
-        "userName.userId",
-        "clientGroups.clientGroupId",
-    )
-)
-_COUNTERS = bounds("", JOB_NUMBERS)
-_SUBMIT = RANGES["jobSubmitErrorCode"]
-_COMPLETE, _SAVINGS = RANGES["percentComplete"], RANGES["percentSavings"]
-_TEXTS = ("currentPhaseName", "pendingReason", "pendingReasonErrorCode")
-_EMPTY: dict[str, Any] = {}
-
-
-def _pair(value: Any, id_key: str, name_key: str, span: tuple[int, int]) -> tuple[int, str] | None:
-    if type(value) is not dict:
-        return None
-    entity_id, name = value.get(id_key, 0), value.get(name_key, "")
-    if type(entity_id) is not int or not span[0] <= entity_id <= span[1] or type(name) is not str:
-        return None
-    return entity_id, name
-
-
-def _percent(value: Any, span: tuple[int, int]) -> float | None:
-    kind = type(value)
-    if (kind is int or kind is float) and span[0] <= value <= span[1]:  # NaN fails the range
-        return float(value)
-    return None
-
-
-def plain_job(summary: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
-    """(the jobs row, the entities) of a plain record, or None for the careful way."""
-    if type(summary) is not dict:
-        return None
-    get = summary.get
-    job_id = get("jobId")
-    if type(job_id) is not int or not _JOB_ID[0] <= job_id <= _JOB_ID[1]:
-        return None
-    status_text, job_text = get("status", ""), get("jobType", "")
-    if type(status_text) is not str or type(job_text) is not str:
-        return None
-    status = vocab.canonical_status(status_text)
-    job_type = job_text.strip()
-    level = vocab.backup_level_code(get("backupLevel", get("backupLevelName", 0)))
-    if status is None or not job_type or level is None:
-        return None
-    sub = get("subclient", _EMPTY)
-    if type(sub) is not dict:
-        return None
-    found = [
-        _pair(sub, "clientId", "clientName", _SUBCLIENT[0]),
-        _pair(sub, "applicationId", "appName", _SUBCLIENT[1]),
-        _pair(sub, "instanceId", "instanceName", _SUBCLIENT[2]),
-        _pair(sub, "backupsetId", "backupsetName", _SUBCLIENT[3]),
-        _pair(sub, "subclientId", "subclientName", _SUBCLIENT[4]),
-        _pair(get("destinationClient", _EMPTY), "clientId", "clientName", _DEST),
-        _pair(get("storagePolicy", _EMPTY), "storagePolicyId", "storagePolicyName", _POLICY),
-        _pair(get("userName", _EMPTY), "userId", "userName", _USER),
-    ]
-    pairs = [pair for pair in found if pair is not None]
-    if len(pairs) < len(found):
-        return None
-    client, app, instance, backupset, subclient, dest, policy, user = pairs
-    app_type, dest_name = get("appTypeName", ""), get("destClientName", "")
-    texts = [get(key, "") for key in _TEXTS]
-    counters = [get(key, 0) for key in JOB_NUMBERS]  # isPreemptable, vsaParentJobID last
-    for value, (low, high) in zip(counters, _COUNTERS, strict=True):
-        if type(value) is not int or not low <= value <= high:
-            return None
-    if type(app_type) is not str or type(dest_name) is not str:
-        return None
-    for value in texts:
-        if type(value) is not str:
-            return None
-    groups_value = get("clientGroups")
-    groups: tuple[tuple[int, str], ...] | None = None
-    if "clientGroups" in summary:
-        if groups_value is None or groups_value == "" or groups_value == []:
-            groups = ()
-        elif type(groups_value) is list:
-            listed = [_pair(g, "clientGroupId", "clientGroupName", _GROUP) for g in groups_value]
-            groups = tuple(g for g in listed if g is not None)
-            if len(groups) < len(listed):
-                return None
-        else:
-            return None
-    names = [p[1] for p in pairs] + texts + [app_type, dest_name, status_text, job_text]
-    names += [g[1] for g in groups or ()]
-    if _NOT_XML("".join(names)):
-        return None
-    complete = _percent(get("percentComplete", 0), _COMPLETE)
-    savings = _percent(get("percentSavings", 0), _SAVINGS)
-    aged, visible = get("isAged", False), get("isVisible", True)
-    submit = get("jobSubmitErrorCode", 0)
-    if (
-        complete is None
-        or savings is None
-        or type(aged) is not bool
-        or type(visible) is not bool
-        or type(submit) is not int
-        or not _SUBMIT[0] <= submit <= _SUBMIT[1]
-    ):
-        return None
-    if not dest[0] and dest_name and dest_name == client[1]:
-        dest = client  # only the name was given, and it is the job's own client
-    app = (app[0], app[1] or app_type)
-    row = (
-        job_id,
-        status,
-        vocab.job_type_named(job_type) or job_type,
-        client[0] or None,
-        app[0] or None,
-        instance[0] or None,
-        backupset[0] or None,
-        subclient[0] or None,
-        dest[0] or None,
-        policy[0] or None,
-        user[0] or None,
-        level,
-        *texts,
-        complete,
-        savings,
-        *counters[:9],
-        int(aged),
-        int(visible),
-        submit,
-        counters[9],
-        0,  # auto_resume_at
-        counters[10],
-    )
-    return row, (client, dest, app, instance, policy, user, backupset, subclient, groups)
+def _add_named(batch: Batch, named: dict[Entities, None]) -> None:
+    for entities in named:
+        batch.entities.add_entities(*entities)
+    named.clear()
 
 
 def _first_line(path: Path) -> bytes:

@@ -259,7 +259,8 @@ async def write_batches(
             await entities.flush(conn)
             if batch.jobs:
                 await conn.upsert_many(UPSERT_JOB, "jobs", COLUMN_NAMES, batch.jobs)
-                await _set_owner(conn, batch, for_engine)
+                # An empty catalogue has no engine jobs to take over.
+                await _set_owner(conn, batch, for_engine, taken_over=not deferred)
             if batch.sections:
                 await conn.upsert_many(
                     UPSERT_SECTION, "job_sections", SECTION_COLUMNS, batch.sections
@@ -276,13 +277,14 @@ async def write_batches(
     return count
 
 
-async def _set_owner(conn: Connection, batch: Batch, for_engine: bool) -> None:
+async def _set_owner(conn: Connection, batch: Batch, for_engine: bool, taken_over: bool) -> None:
     """Jobs written for the engine (the demo's) are its to move, if active; any other
-    write is a report, and the reporter takes the job over."""
+    write is a report, and the reporter takes the job over (`taken_over`: if the engine
+    may have any)."""
     if for_engine:
         active = [(row[0],) for row in batch.jobs if vocab.is_active(row[1])]
         await conn.executemany(OWN, active)
-    else:
+    elif taken_over:
         job_ids = batch.job_ids
         for start in range(0, len(job_ids), 500):
             part = job_ids[start : start + 500]
@@ -292,10 +294,11 @@ async def _set_owner(conn: Connection, batch: Batch, for_engine: bool) -> None:
 async def _defer_structure_if_empty(db: Database, conn: Connection) -> list[str]:
     """A big load into an empty catalogue builds the job indexes (and checks foreign keys,
     and counts the jobs) once at the end instead of row by row, inside the same
-    transaction: on SQLite twice as fast, on PostgreSQL five times. Returns the statements
-    to run then."""
+    transaction: on SQLite twice as fast, on PostgreSQL five times. The engine then owns
+    no job, so the load need not take any over. Returns the statements to run then."""
     if await conn.fetchone("SELECT 1 FROM jobs LIMIT 1") is not None:
         return []
+    await conn.execute("DELETE FROM engine_jobs")  # left by deleted jobs, if any
     structure = await conn.fetchall(db.dialect.job_structure)
     for drop, _ in structure:
         await conn.execute(drop)
