@@ -350,6 +350,21 @@ def test_a_big_load_into_an_empty_catalogue_rebuilds_the_indexes(
     assert _job_indexes(store) == indexes
 
 
+def test_a_big_load_into_an_empty_catalogue_takes_over_what_the_engine_left(
+    store: Store, empty_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load into an empty catalogue takes no job over batch by batch: it clears what
+    the engine owned once, ownership left by jobs since deleted included."""
+    monkeypatch.setattr(jobs, "BATCH", 50)
+    monkeypatch.setattr(batches, "DEFER_FROM", 50)
+    running = [JobRecord(job(i, status="Running", end_time=0)) for i in range(1, 101)]
+    run(store.upsert_jobs(running, for_engine=True))
+    assert run(store.engine_jobs()) == set(range(1, 101))
+    empty_catalogue.sql("DELETE FROM jobs")
+    assert run(store.upsert_jobs(running)) == 100  # now reported, not the engine's
+    assert run(store.engine_jobs()) == set()
+
+
 def test_a_big_load_that_fails_keeps_the_indexes(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
