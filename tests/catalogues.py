@@ -126,8 +126,21 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_changes(self) -> None:
+        """Take the catalogue back from schema v11 (the change log) to v10."""
+        if self.backend == "sqlite":
+            for trigger in ("jobs_logged_in", "jobs_logged_out", "jobs_logged_changed"):
+                self.sql(f"DROP TRIGGER {trigger}")
+        else:
+            self.sql("DROP FUNCTION cvjobs_log_jobs CASCADE")
+            self.sql("DROP FUNCTION cvjobs_sequence_changes")
+        self.sql("DROP TABLE job_changes")
+        self.sql("DROP TABLE job_change_state")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 11")
+
     def undo_counts(self) -> None:
         """Take the catalogue back from schema v10 (the kept job counts) to v9."""
+        self.undo_changes()
         if self.backend == "sqlite":
             for trigger in ("jobs_counted_in", "jobs_counted_out", "jobs_counted_moved"):
                 self.sql(f"DROP TRIGGER {trigger}")

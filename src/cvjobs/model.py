@@ -261,6 +261,31 @@ class JobQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """A record of the change log: job `job_id` (of client `client_id`, 0 for none)
+    changed in a way of `vocab.CHANGE_KINDS`, from `old_status` to `new_status` ("" for
+    none: a job created has no old status, one deleted no new one), at `time`."""
+
+    seq: int
+    job_id: int
+    client_id: int
+    kind: str
+    old_status: str
+    new_status: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """Records of the change log after a cursor, with the log's head when they were read
+    (every record up to it is final) and the highest sequence number pruned."""
+
+    head: int
+    pruned_through: int
+    changes: list[Change]
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     job_id: int | None = None
     client_id: int | None = None

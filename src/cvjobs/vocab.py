@@ -53,6 +53,16 @@ class JobStatus(StrEnum):
 STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
+
+# The kinds of change the change log records (store/changes.py), as the feed names them.
+CHANGE_KINDS: Final[dict[str, str]] = {
+    "created": "the job appeared in the catalogue (reported, imported, started or resubmitted)",
+    "status": "its status changed to another active one (running, suspended, pending...)",
+    "finished": "its status changed to a finished one (completed, failed, killed...)",
+    "progress": "anything else about it changed, status unchanged (phase, percent, sizes,"
+    " times, aging)",
+    "deleted": "it left the catalogue",
+}
 _STATUS_BY_FOLDED: Final[dict[str, str]] = {s.casefold(): s.value for s in JobStatus}
 _COLOR: Final[dict[str, str]] = {s.value: s.color for s in JobStatus}
 

@@ -16,7 +16,7 @@ import orjson
 from cvjobs import vocab
 from cvjobs.errors import StaleUpdate
 from cvjobs.model import AuditEntry, Job, JobRecord
-from cvjobs.store import counts
+from cvjobs.store import changes, counts
 from cvjobs.store.audit import write_audit
 from cvjobs.store.driver import Connection, Database
 from cvjobs.store.events import INSERT_EVENT, event_params
@@ -295,14 +295,19 @@ async def _defer_structure_if_empty(db: Database, conn: Connection) -> list[str]
     """A big load into an empty catalogue builds the job indexes (and checks foreign keys,
     and counts the jobs) once at the end instead of row by row, inside the same
     transaction: on SQLite twice as fast, on PostgreSQL five times. The engine then owns
-    no job, so the load need not take any over. Returns the statements to run then."""
+    no job, so the load need not take any over, and every job loaded is logged as
+    created in one statement. Returns the statements to run then."""
     if await conn.fetchone("SELECT 1 FROM jobs LIMIT 1") is not None:
         return []
     await conn.execute("DELETE FROM engine_jobs")  # left by deleted jobs, if any
     structure = await conn.fetchall(db.dialect.job_structure)
     for drop, _ in structure:
         await conn.execute(drop)
-    return [*counts.REBUILD, *(create for _, create in reversed(structure))]
+    return [
+        *counts.REBUILD,
+        changes.log_all(db.dialect.name),
+        *(create for _, create in reversed(structure)),
+    ]
 
 
 async def job_states(conn: Connection, job_ids: Sequence[int]) -> dict[int, JobState]:

@@ -44,6 +44,12 @@ class Database(Protocol):
         """A connection for reads outside a transaction."""
         ...
 
+    async def committed(self) -> None:
+        """Returns once `reading` would see only what is committed: SQLite's one
+        connection reads what its own open transaction wrote, so this waits for that
+        to end (PostgreSQL's readers have their own connections)."""
+        ...
+
     async def try_lead(self) -> bool:
         """True if this process is, or has now become, the one that runs the job engine
         on this catalogue. Leadership ends with the process (or its connection), so when

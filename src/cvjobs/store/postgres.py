@@ -195,6 +195,9 @@ class PostgresDatabase:
             await self._pool.release(conn)
         return False
 
+    async def committed(self) -> None:
+        pass  # every reader has a connection of its own
+
     async def maintain(self) -> None:
         pass  # PostgreSQL's own background writer and autovacuum do this
 

@@ -15,6 +15,7 @@ from cvjobs.model import (
     Account,
     AuditEntry,
     AuditQuery,
+    ChangePage,
     ClientGroupInfo,
     ClientInfo,
     EntityPath,
@@ -349,7 +350,28 @@ class AuditStore(Protocol):
         ...
 
 
-class Store(JobStore, EventStore, EntityStore, AccountStore, AuditStore, Protocol):
+class ChangeLog(Protocol):
+    """The change log (store/changes.py): what changed in which job, in commit order."""
+
+    async def changes_after(self, after: int, limit: int, scope: Scope) -> ChangePage:
+        """Up to `limit` records after sequence number `after` that `scope` sees, oldest
+        first, with the log's head and the highest number pruned."""
+        ...
+
+    async def change_head(self) -> int:
+        """The last sequence number given (0 for none yet)."""
+        ...
+
+    async def sequence_changes(self) -> None:
+        """Number the committed records that wait for a number (PostgreSQL)."""
+        ...
+
+    async def prune_changes(self, before: int) -> int:
+        """Delete the records older than `before` (UNIX seconds); how many went."""
+        ...
+
+
+class Store(JobStore, EventStore, EntityStore, AccountStore, AuditStore, ChangeLog, Protocol):
     """A whole job catalogue, as a server or a command opens it."""
 
     created: bool

@@ -1,12 +1,14 @@
 """The job catalogue in SQL, the same on every backend: `SqlStore` implements the `Store`
 protocol over a `Database` (sqlite.py, postgres.py), whose connections take the shared SQL
 and differ only where the dialect says so. Each concept has its room, a mixin needing only
-the database: jobs.py, events.py, entities.py, accounts.py, logins.py, audit.py."""
+the database: jobs.py, events.py, entities.py, accounts.py, logins.py, audit.py,
+changes.py."""
 
 from __future__ import annotations
 
 from cvjobs.store.accounts import AccountTables
 from cvjobs.store.audit import AuditTables
+from cvjobs.store.changes import ChangeTables
 from cvjobs.store.driver import Database
 from cvjobs.store.entities import EntityTables
 from cvjobs.store.events import EventTables
@@ -15,7 +17,9 @@ from cvjobs.store.logins import LoginTables
 from cvjobs.store.rows import select_job
 
 
-class SqlStore(JobTables, EventTables, EntityTables, AccountTables, LoginTables, AuditTables):
+class SqlStore(
+    JobTables, EventTables, EntityTables, AccountTables, LoginTables, AuditTables, ChangeTables
+):
     """A job catalogue in a SQL database."""
 
     def __init__(self, db: Database, *, created: bool = False) -> None:

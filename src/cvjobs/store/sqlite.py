@@ -191,6 +191,10 @@ class SqliteDatabase:
     async def reading(self) -> AsyncIterator[SqliteConnection]:
         yield self._conn
 
+    async def committed(self) -> None:
+        while self._db.in_transaction:  # noqa: ASYNC110 - sqlite3 tells no end of one
+            await asyncio.sleep(0.001)
+
     async def version(self) -> Hashable:
         # data_version moves when another connection commits; this connection's own
         # writes move total_changes (rolled back ones too: a needless change, no harm).

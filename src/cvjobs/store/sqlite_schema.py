@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store import counts
+from cvjobs.store import changes, counts
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -164,5 +164,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     *serial_ids(SHARED_MIGRATIONS, "INTEGER PRIMARY KEY"),
     # v10: job counts kept ahead by triggers (store/counts.py).
     (10, counts.migration("sqlite")),
+    # v11: the change log, appended by triggers (store/changes.py).
+    (11, changes.migration("sqlite")),
 )
 LATEST: Final = MIGRATIONS[-1][0]
