@@ -25,6 +25,7 @@ DOCUMENTED = {
     "quiet": False,
     "seed": 42,
     "token_idle_minutes": 30,
+    "change_retention_days": 7,
     "admin_password": "",  # none: a random one is printed on first start
     "engine": True,
     "engine_speed": 1,
@@ -87,6 +88,7 @@ def test_environment_and_precedence() -> None:
         ({"CVJOBS_DEMO": "perhaps"}, "CVJOBS_DEMO: expected true or false"),
         ({"CVJOBS_PORT": "70000"}, "port must be"),
         ({"CVJOBS_TOKEN_IDLE_MINUTES": "0"}, "token_idle_minutes"),
+        ({"CVJOBS_CHANGE_RETENTION_DAYS": "0"}, "change_retention_days"),
         ({"CVJOBS_ADMIN_PASSWORD": "short"}, "at least 8"),
         ({"CVJOBS_LOG_LEVEL": "loud"}, "log level"),
     ],

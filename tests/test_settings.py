@@ -23,6 +23,7 @@ DECLARED = [
     ("quiet", bool, False),
     ("seed", int, 42),
     ("token_idle_minutes", int, 30),
+    ("change_retention_days", int, 7),
     ("admin_password", str, ""),
     ("engine", bool, True),
     ("engine_speed", int, 1),

@@ -31,6 +31,7 @@ from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
 from cvjobs.service.auth import AuthService
+from cvjobs.service.changes import ChangeFeed
 from cvjobs.service.clients import ClientService
 from cvjobs.service.control import JobControl
 from cvjobs.service.engine import JobEngine, NewJobSource
@@ -47,6 +48,7 @@ ENGINE_TICK_SECONDS = 1.0
 SERVER_BUSY_SECONDS = 2.0
 PURGE_SECONDS = 600.0
 MAINTAIN_SECONDS = 5.0
+PRUNE_SECONDS = 60.0
 STOP_SECONDS = 20.0
 log = logging.getLogger("cvjobs")
 
@@ -172,6 +174,7 @@ def create_app(
             events=EventService(store),
             ingest=IngestService(store, clock=job_clock, rendered=rendered),
             clients=ClientService(store),
+            changes=ChangeFeed(store, retention_days=settings.change_retention_days),
             commcell=CommCell(
                 name=settings.commcell_name,
                 guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),
@@ -203,6 +206,13 @@ def create_app(
             ),
             asyncio.create_task(
                 _every(MAINTAIN_SECONDS, store.maintain, "store housekeeping", stopping)
+            ),
+            # (PostgreSQL) records are numbered within a second of their commit, read or not.
+            asyncio.create_task(
+                _every(1.0, store.sequence_changes, "numbering the change log", stopping)
+            ),
+            asyncio.create_task(
+                _every(PRUNE_SECONDS, services.changes.prune, "pruning the change log", stopping)
             ),
         ]
         if settings.engine and run_engine:

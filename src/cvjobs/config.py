@@ -85,6 +85,11 @@ class Settings:
         "minutes of inactivity after which a login token expires (a Login may ask for"
         " another timeout)",
     )
+    change_retention_days: int = _setting(
+        7,
+        "days the change log keeps its records (GET /cvjobs/v1/changes); a reader whose"
+        " cursor is older gets 410 and reads the jobs again",
+    )
     admin_password: str = _setting(
         "",
         "password of the admin account created on first start; empty: a random one is"
@@ -198,6 +203,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError(f"server must be granian or uvicorn, not {settings.server!r}")
     if not 1 <= settings.workers <= 64:
         raise ValueError("workers must be between 1 and 64")
+    if not 1 <= settings.change_retention_days <= 3650:
+        raise ValueError("change_retention_days must be between 1 and 3650")
     if settings.token_idle_minutes < 1:
         raise ValueError("token_idle_minutes must be at least 1")
     if not 1 <= settings.engine_speed <= 100_000:

@@ -108,6 +108,23 @@ class StaleUpdate(CvjobsError):
     error_code = CODE_CONFLICT
 
 
+class CursorGone(CvjobsError):
+    """A change-log cursor from before the oldest record kept (pruned past it), or from
+    beyond the log's head (another catalogue's): HTTP 410 with the oldest sequence number
+    available and the head, so the client resyncs from GET Job and reads on from there."""
+
+    http_status = 410
+    error_code = 410
+
+    def __init__(self, message: str, oldest: int, head: int) -> None:
+        super().__init__(message)
+        self.oldest = oldest
+        self.head = head
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "oldest": self.oldest, "head": self.head}
+
+
 class AccountExists(CvjobsError):
     """An account with this name (in any casing) exists already (HTTP 409)."""
 

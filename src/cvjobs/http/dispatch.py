@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from cvjobs.errors import (
+    BadRequest,
     ClientGone,
     CvjobsError,
     MethodNotAllowed,
@@ -32,6 +33,7 @@ from cvjobs.http.negotiation import choose
 from cvjobs.model import Account, Scope
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
+from cvjobs.service.changes import ChangeFeed
 from cvjobs.service.clients import ClientService
 from cvjobs.service.control import JobControl
 from cvjobs.service.events import EventService
@@ -68,6 +70,7 @@ class Services:
     ingest: IngestService
     clients: ClientService
     commcell: CommCell
+    changes: ChangeFeed
     clock: Callable[[], float]
     # One big page (over BIG_PAGE jobs) at a time: four of them at once would otherwise
     # stall every other request behind their reads for seconds.
@@ -101,6 +104,14 @@ class Context:
 
     def respond(self, root: str, body: dict[str, object], status: int = 200) -> Response:
         return Response(self.fmt.render(root, body), status, media_type=self.fmt.media_type)
+
+
+def single_query(ctx: Context, name: str) -> str | None:
+    """A query parameter named in any casing, given at most once."""
+    values = [v for k, v in ctx.request.query_params.multi_items() if k.lower() == name.lower()]
+    if len(values) > 1:
+        raise BadRequest(f"{name} is given {len(values)} times")
+    return values[0] if values else None
 
 
 Handler = Callable[[Context], Awaitable[Response]]

@@ -305,6 +305,29 @@ GET_POLICY: Final[JsonSchema] = {
     "responses": responses({"oneOf": [obj(("storagePolicy", "copy")), ref("Error")]}),
 }
 
+CHANGES: Final[JsonSchema] = {
+    "summary": "the change log after a cursor (JSON, or server-sent events)",
+    "description": "Records oldest first. `after` omitted: from the oldest record kept (for"
+    " an event stream: from now). `next` is the cursor to ask with next time. A cursor"
+    " the log no longer holds is 410 with the oldest sequence number and the head."
+    " `Accept: text/event-stream` streams the records as they are written (`id:` the"
+    " sequence number; a reconnect resumes from `Last-Event-ID`).",
+    "parameters": [
+        query("after", integer()),
+        query("limit", integer(1, 1000)),
+        query("wait", integer(0, 60), "seconds to wait for a record if there is none yet"),
+    ],
+    "responses": responses(
+        obj(
+            ("changes", "next", "head"),
+            changes={"type": "array", "items": obj(("seq", "jobId", "kind"))},
+            next=integer(),
+            head=integer(),
+        ),
+        native=True,
+    ),
+}
+
 INGEST_JOBS: Final[JsonSchema] = {
     "summary": 'create or replace jobs: one, or {"jobs": [...]}',
     "requestBody": body(ref("IngestJob"), xml=False),

@@ -18,9 +18,9 @@ from starlette.responses import PlainTextResponse, Response
 from cvjobs import parse
 from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
-from cvjobs.http import entity_routes, queries
+from cvjobs.http import change_routes, entity_routes, queries
 from cvjobs.http import operations as ops
-from cvjobs.http.dispatch import BIG_PAGE, Context, Route, token_of
+from cvjobs.http.dispatch import BIG_PAGE, Context, Route, single_query, token_of
 from cvjobs.http.streaming import PartsResponse
 from cvjobs.model import EventQuery, Job, JobQuery, Scope
 from cvjobs.render import advanced, lists, shapes
@@ -57,14 +57,6 @@ def _body(raw: bytes, content_type: str) -> dict[str, Any]:
     except DocumentError as exc:
         raise BadRequest(f"unreadable request body: {exc}") from None
     return body
-
-
-def single_query(ctx: Context, name: str) -> str | None:
-    """A query parameter named in any casing, given at most once."""
-    values = [v for k, v in ctx.request.query_params.multi_items() if k.lower() == name.lower()]
-    if len(values) > 1:
-        raise BadRequest(f"{name} is given {len(values)} times")
-    return values[0] if values else None
 
 
 # -- authentication -------------------------------------------------------------------
@@ -389,6 +381,7 @@ ROUTES: list[Route] = [
     Route("GET", "Events/{event_id}", get_event, doc=ops.GET_EVENT),
     Route("GET", "CommServ", commserv, doc=ops.COMMSERV),
     *entity_routes.ROUTES,
+    *change_routes.ROUTES,
     Route("POST", "jobs", ingest_jobs, native=True, doc=ops.INGEST_JOBS),
     Route("PATCH", "jobs/{job_id}", ingest_job_update, native=True, doc=ops.INGEST_JOB_UPDATE),
     Route("POST", "events", ingest_events, native=True, doc=ops.INGEST_EVENTS),
