@@ -132,7 +132,11 @@ def _postgres(now: str) -> str:
         f" (ORDER BY id) AS k FROM {TABLE} WHERE seq IS NULL ORDER BY id"
         f" LIMIT {NUMBERED_AT_ONCE}) p WHERE c.id = p.id;\n"
         "    GET DIAGNOSTICS numbered = ROW_COUNT;\n"
-        "    UPDATE job_change_state SET head = base + numbered;\n"
+        # Nothing written when nothing was numbered: a write would move the catalogue's
+        # version (pg_current_snapshot) every second, and every kept answer with it.
+        "    IF numbered > 0 THEN\n"
+        "        UPDATE job_change_state SET head = base + numbered;\n"
+        "    END IF;\n"
         "    RETURN numbered;\n"
         "END\n$$;\n"
     )
