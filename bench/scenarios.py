@@ -13,6 +13,7 @@ from cvjobs.service.auth import MAX_WAITING_PER_ADDRESS
 from loads import Request
 
 API = "/commandcenter/api/"
+CHANGES = "/cvjobs/v1/changes"
 PASSWORD = "bench-password-1"
 # Measured again with one connection: the latency one client sees alone.
 LATENCY_ALONE = ("list page of 100 (client 9, finished)", "POST Jobs as cvpysdk")
@@ -72,6 +73,14 @@ def scenarios(jobs: int, advanced: dict[int, int] | None = None) -> dict[str, li
             for c in range(1, 33)
         ],
         "POST Jobs as cvpysdk": [Request("POST", API + "Jobs", body=post_jobs)],
+        # The change log holds a record per demo job (the load logs them) and the engine's.
+        "change feed, 100 records after a cursor": [
+            Request("GET", CHANGES + f"?after={jobs // 2}&limit=100")
+        ],
+        "change feed, 512 different cursors": [
+            Request("GET", CHANGES + f"?after={rng.randint(0, max(0, jobs - 100))}&limit=100")
+            for _ in range(512)
+        ],
         f"login, {MAX_WAITING_PER_ADDRESS} connections": [
             Request(
                 "POST",

@@ -33,6 +33,7 @@ def test_the_harness_runs_on_a_tiny_catalogue() -> None:
         "AdvancedDetails 16",
         "list page of 100",
         "POST Jobs as cvpysdk",
+        "change feed, 100 records after a cursor",
         "login",
         "bulk import",
         "server memory",

@@ -178,6 +178,26 @@ def test_sigkill_loses_no_acknowledged_write(empty_catalogue: Catalogue, tmp_pat
             status, events = call(srv, "GET", API + f"Events?jobId={job_id}", token=token)
             descriptions = [e["description"] for e in events["commservEvents"]]
             assert any("to [Killed]" in d for d in descriptions), job_id
+        # ...and its change log record, written in the same transaction: one record per
+        # job written, none for what was not.
+        records, cursor = [], 0
+        while True:
+            status, page = call(srv, "GET", V1 + f"changes?after={cursor}&limit=1000", token=token)
+            assert status == 200, page
+            records += page["changes"]
+            if not page["changes"]:
+                break
+            cursor = page["next"]
+        seqs = [r["seq"] for r in records]
+        assert seqs == sorted(set(seqs))
+        created = [r["jobId"] for r in records if r["kind"] == "created"]
+        stored = [
+            first + n for first in sent_batches for n in range(BATCH) if job(first + n) is not None
+        ]
+        assert sorted(j for j in created if j >= 800_000) == stored
+        killed = {r["jobId"] for r in records if r["newStatus"] == "Killed"}
+        assert set(acked_kills) <= killed
+        assert killed <= set(sent_kills)
 
 
 def test_sigterm_finishes_requests_in_flight_and_exits_0(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from cvjobs.model import VIEWER, Job, JobRecord, Ref, Scope
+from cvjobs.errors import StoreError
+from cvjobs.http.change_routes import EventStream
+from cvjobs.model import VIEWER, Change, ChangePage, Job, JobRecord, Ref, Scope
 from cvjobs.service.changes import ChangeFeed, HeadWatch
 from cvjobs.store import open_store
 from tests.catalogues import Catalogue
@@ -112,10 +114,10 @@ def test_a_cursor_pruned_past_or_beyond_the_head_is_410_with_where_to_resume(
     head = read(client, token, limit=1)["head"]
     catalogue.sql("UPDATE job_changes SET time = 1000 WHERE seq <= 10")
 
-    async def prune() -> int:
+    async def prune() -> None:
         store = await open_store(catalogue.url)
         try:
-            return await ChangeFeed(store, retention_days=1).prune() or 0
+            await ChangeFeed(store, retention_days=1).prune()
         finally:
             await store.close()
 
@@ -171,3 +173,42 @@ def test_a_long_poll_with_nothing_new_returns_empty_after_its_wait(catalogue: Ca
             await store.close()
 
     assert asyncio.run(scenario()) == 0
+
+
+class FailingFeed:
+    """A feed whose catalogue fails after its first page."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def read(self, after: int, limit: int, scope: Scope, wait: float = 0) -> ChangePage:
+        self.reads += 1
+        if self.reads > 1:
+            raise StoreError("the catalogue went away")
+        change = Change(after + 1, 5, 2, "created", "", "Running", 100)
+        return ChangePage(head=after + 1, pruned_through=0, changes=[change])
+
+
+def test_a_stream_whose_catalogue_fails_ends_with_one_line_and_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()  # the client stays
+
+    stream = EventStream(FailingFeed(), 7, Scope())  # type: ignore[arg-type]
+    asyncio.run(stream({"type": "http", "path": CHANGES}, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent)
+    assert sent[0]["status"] == 200 and sent[-1] == {
+        "type": "http.response.body",
+        "body": b"",
+        "more_body": False,
+    }
+    assert b"id: 8\nevent: change\n" in body
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "/cvjobs/v1/changes: event stream ended: the catalogue went away"
+    ]

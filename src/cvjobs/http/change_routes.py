@@ -11,6 +11,7 @@ STALL_SECONDS or hangs up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -19,14 +20,13 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from cvjobs import parse
-from cvjobs.errors import TryLater
+from cvjobs import model, parse
+from cvjobs.errors import CvjobsError, TryLater
 from cvjobs.http import operations as ops
 from cvjobs.http import queries
 from cvjobs.http.admission import hangup
 from cvjobs.http.dispatch import Context, Route, single_query
 from cvjobs.model import Change
-from cvjobs.model import Scope as Seen
 from cvjobs.service.changes import ChangeFeed
 
 log = logging.getLogger("cvjobs.http")
@@ -92,7 +92,7 @@ class EventStream(Response):
     """The change log after `after` as server-sent events: `id:` the sequence number,
     `event: change`, `data:` the record as JSON; a comment every KEEPALIVE_SECONDS."""
 
-    def __init__(self, feed: ChangeFeed, after: int, scope: Seen) -> None:
+    def __init__(self, feed: ChangeFeed, after: int, scope: model.Scope) -> None:
         if _streams.locked():
             raise TryLater(f"{MAX_STREAMS} event streams are open already", retry_after=5)
         self.status_code = 200
@@ -119,15 +119,20 @@ class EventStream(Response):
                     except TimeoutError:
                         log.info("%s: the client stopped reading events: cut off", scope["path"])
                         return
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _end(send)
         except TimeoutError:  # the stream's time is up: the client reconnects
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _end(send)
         except (OSError, ClientDisconnect):
             log.debug("%s: the event stream's client hung up", scope["path"])
+        except CvjobsError as exc:  # the catalogue failed mid-stream: the client reconnects
+            log.warning("%s: event stream ended: %s", scope["path"], exc.message)
+            await _end(send)
         finally:
             gone.cancel()
 
     async def _events(self) -> AsyncIterator[bytes]:
+        """The stream's parts: its retry pause, then records, or a keep-alive when none
+        came within KEEPALIVE_SECONDS."""
         yield f"retry: {RETRY_MS}\n\n".encode()
         while True:
             page = await self._feed.read(
@@ -143,3 +148,9 @@ class EventStream(Response):
 ROUTES: list[Route] = [
     Route("GET", "changes", changes, native=True, doc=ops.CHANGES),
 ]
+
+
+async def _end(send: Send) -> None:
+    """The end of a stream's body, if its client is still there to be told."""
+    with contextlib.suppress(OSError, ClientDisconnect):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
