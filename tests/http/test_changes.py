@@ -212,3 +212,13 @@ def test_a_stream_whose_catalogue_fails_ends_with_one_line_and_no_traceback(
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         "/cvjobs/v1/changes: event stream ended: the catalogue went away"
     ]
+
+
+@pytest.mark.parametrize("last", ["abc", "-3", "1.5", "99999999999999999999999"])
+def test_a_bad_last_event_id_is_400_before_any_stream(
+    client: TestClient, token: str, last: str
+) -> None:
+    headers = {"Authtoken": token, "Accept": "text/event-stream", "Last-Event-ID": last}
+    response = client.get(CHANGES, headers=headers)
+    assert response.status_code == 400
+    assert "Last-Event-ID" in response.json()["errorMessage"]
