@@ -77,6 +77,7 @@ def scenarios(jobs: int, advanced: dict[int, int] | None = None) -> dict[str, li
         "change feed, 100 records after a cursor": [
             Request("GET", CHANGES + f"?after={jobs // 2}&limit=100")
         ],
+        "/metrics scrape (admin)": [Request("GET", "/metrics", "text/plain")],
         "change feed, 512 different cursors": [
             Request("GET", CHANGES + f"?after={rng.randint(0, max(0, jobs - 100))}&limit=100")
             for _ in range(512)

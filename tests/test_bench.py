@@ -34,6 +34,7 @@ def test_the_harness_runs_on_a_tiny_catalogue() -> None:
         "list page of 100",
         "POST Jobs as cvpysdk",
         "change feed, 100 records after a cursor",
+        "/metrics scrape",
         "login",
         "bulk import",
         "server memory",

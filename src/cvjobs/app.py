@@ -38,6 +38,7 @@ from cvjobs.service.engine import JobEngine, NewJobSource
 from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
+from cvjobs.service.metrics import MetricsService
 from cvjobs.service.rendered import RenderCache
 from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
@@ -175,6 +176,7 @@ def create_app(
             ingest=IngestService(store, clock=job_clock, rendered=rendered),
             clients=ClientService(store),
             changes=ChangeFeed(store, retention_days=settings.change_retention_days),
+            metrics=MetricsService(store, store),
             commcell=CommCell(
                 name=settings.commcell_name,
                 guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),
@@ -190,6 +192,7 @@ def create_app(
             max_ingest_body=settings.max_ingest_body_mib * 1024 * 1024,
             body_seconds=settings.body_timeout_seconds,
             queue_seconds=settings.queue_seconds,
+            metrics_open=settings.metrics_open,
         )
         engine = JobEngine(
             store,

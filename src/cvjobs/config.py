@@ -90,6 +90,11 @@ class Settings:
         "days the change log keeps its records (GET /cvjobs/v1/changes); a reader whose"
         " cursor is older gets 410 and reads the jobs again",
     )
+    metrics_open: bool = _setting(
+        False,
+        "serve /metrics without a token (for a Prometheus that sends none); otherwise a"
+        " token (Authorization: Bearer) is required and its account's scope applies",
+    )
     admin_password: str = _setting(
         "",
         "password of the admin account created on first start; empty: a random one is"

@@ -286,6 +286,25 @@ class ChangePage:
 
 
 @dataclass(frozen=True, slots=True)
+class LastJob:
+    """A subclient's last job of a /metrics selector (last, last_successful,
+    last_successful_full), with what its gauges show."""
+
+    selector: str
+    subclient: str
+    subclient_id: int
+    client: str
+    client_id: int
+    status: str
+    end_time: int
+    duration: int
+    application_bytes: int
+    media_bytes: int
+    files: int
+    failed_files: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     job_id: int | None = None
     client_id: int | None = None

@@ -53,6 +53,8 @@ class JobStatus(StrEnum):
 STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
+# What /metrics' last_successful selectors count as a successful job.
+SUCCESSFUL_STATUSES: Final[frozenset[str]] = frozenset({JobStatus.COMPLETED.value})
 
 # The kinds of change the change log records (store/changes.py), as the feed names them.
 CHANGE_KINDS: Final[dict[str, str]] = {

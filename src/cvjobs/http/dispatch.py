@@ -30,7 +30,7 @@ from cvjobs.http.access_log import remember_account
 from cvjobs.http.admission import Turn
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
-from cvjobs.model import Account, Scope
+from cvjobs.model import EVERYTHING, Account, Scope
 from cvjobs.render import JSON, Format
 from cvjobs.service.auth import AuthService
 from cvjobs.service.changes import ChangeFeed
@@ -39,6 +39,7 @@ from cvjobs.service.control import JobControl
 from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
+from cvjobs.service.metrics import CONTENT_TYPE, MetricsService
 
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
@@ -61,6 +62,9 @@ class CommCell:
     service_pack: int = 40
 
 
+METRICS_PATH = "/metrics"
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     auth: AuthService
@@ -71,6 +75,7 @@ class Services:
     clients: ClientService
     commcell: CommCell
     changes: ChangeFeed
+    metrics: MetricsService
     clock: Callable[[], float]
     # One big page (over BIG_PAGE jobs) at a time: four of them at once would otherwise
     # stall every other request behind their reads for seconds.
@@ -171,7 +176,9 @@ class Dispatcher:
         max_ingest_body: int,
         body_seconds: float,
         queue_seconds: float,
+        metrics_open: bool = False,
     ) -> None:
+        self._metrics_open = metrics_open
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         self._body_seconds = body_seconds
         self._queue_seconds = queue_seconds
@@ -186,6 +193,8 @@ class Dispatcher:
         fmt = JSON
         path: str = request.scope["path"]
         try:
+            if path == METRICS_PATH:
+                return await self._metrics(request)
             found = split_path(path)
             if found is None or not found[0]:  # cvjobs' own API is JSON only
                 fmt = choose(request.headers.get("accept"))
@@ -194,6 +203,19 @@ class Dispatcher:
             return error_response(exc, fmt)
         except Exception as exc:  # noqa: BLE001 - the one place that answers for bugs
             return unexpected_response(exc, fmt, f"{request.method} {path}")
+
+    async def _metrics(self, request: Request) -> Response:
+        """/metrics (service/metrics.py) for a token's account and its scope, or for
+        anyone with --metrics-open."""
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(f"{request.method} is not allowed on {METRICS_PATH}; use GET")
+        scope = EVERYTHING
+        if not self._metrics_open:
+            account = await self._services.auth.authenticate(token_of(request))
+            remember_account(request.scope, account.name)
+            scope = account.sees
+        body = await self._services.metrics.exposition(scope)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE})
 
     async def _dispatch(
         self, request: Request, path: str, found: tuple[bool, list[str]] | None, fmt: Format

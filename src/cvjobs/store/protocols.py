@@ -25,6 +25,7 @@ from cvjobs.model import (
     JobQuery,
     JobRecord,
     JsonObject,
+    LastJob,
     Ref,
     Scope,
     StoragePolicy,
@@ -371,7 +372,21 @@ class ChangeLog(Protocol):
         ...
 
 
-class Store(JobStore, EventStore, EntityStore, AccountStore, AuditStore, ChangeLog, Protocol):
+class MetricReads(Protocol):
+    """What /metrics reads (store/metrics.py)."""
+
+    async def job_count_rows(self, scope: Scope) -> list[tuple[int, str, str, str, int]]:
+        """(client id, client name, job type, status, jobs) of every key with jobs."""
+        ...
+
+    async def last_jobs(self, scope: Scope) -> list[LastJob]:
+        """Each subclient's last job of each selector that has one."""
+        ...
+
+
+class Store(
+    JobStore, EventStore, EntityStore, AccountStore, AuditStore, ChangeLog, MetricReads, Protocol
+):
     """A whole job catalogue, as a server or a command opens it."""
 
     created: bool

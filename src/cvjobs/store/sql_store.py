@@ -2,7 +2,7 @@
 protocol over a `Database` (sqlite.py, postgres.py), whose connections take the shared SQL
 and differ only where the dialect says so. Each concept has its room, a mixin needing only
 the database: jobs.py, events.py, entities.py, accounts.py, logins.py, audit.py,
-changes.py."""
+changes.py, metrics.py."""
 
 from __future__ import annotations
 
@@ -14,11 +14,19 @@ from cvjobs.store.entities import EntityTables
 from cvjobs.store.events import EventTables
 from cvjobs.store.jobs import JobTables
 from cvjobs.store.logins import LoginTables
+from cvjobs.store.metrics import MetricTables
 from cvjobs.store.rows import select_job
 
 
 class SqlStore(
-    JobTables, EventTables, EntityTables, AccountTables, LoginTables, AuditTables, ChangeTables
+    JobTables,
+    EventTables,
+    EntityTables,
+    AccountTables,
+    LoginTables,
+    AuditTables,
+    ChangeTables,
+    MetricTables,
 ):
     """A job catalogue in a SQL database."""
 

@@ -1,0 +1,112 @@
+"""`/metrics`: the catalogue as Prometheus metrics, in the text exposition format
+(prometheus_client renders it), within the scope of the account that scrapes.
+
+Everything is read from what is kept ahead (the job counts, the change log's head) or
+found by a few index probes per subclient (store/metrics.py), so a scrape at a million
+jobs costs milliseconds. No series carries a job id: one per job would grow without end.
+
+- `cvjobs_up` 1; `cvjobs_catalogue_jobs` every job in scope; `cvjobs_change_log_head`.
+- `cvjobs_jobs_finished_total{client, job_type, status}` finished jobs (aged ones too),
+  `cvjobs_active_jobs{status}`.
+- Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
+  `cvjobs_last_job_end_timestamp_seconds`, `cvjobs_last_job_status{status}` (one-hot over
+  the finished statuses), `_duration_seconds`, `_application_bytes`, `_media_bytes`,
+  `_files`, `_failed_files`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from cvjobs import vocab
+from cvjobs.model import LastJob, Scope
+from cvjobs.store.protocols import ChangeLog, MetricReads
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LAST_LABELS = ["client", "subclient", "subclient_id", "selector"]
+_LAST_GAUGES = (
+    ("end_timestamp_seconds", "end time of the job (UNIX seconds)", "end_time"),
+    ("duration_seconds", "elapsed time of the job", "duration"),
+    ("application_bytes", "application size the job protected", "application_bytes"),
+    ("media_bytes", "media the job wrote", "media_bytes"),
+    ("files", "files the job protected", "files"),
+    ("failed_files", "files the job failed to protect", "failed_files"),
+)
+_FINISHED = sorted(vocab.FINISHED_STATUSES)
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+class MetricsService:
+    def __init__(self, store: MetricReads, log: ChangeLog) -> None:
+        self._store = store
+        self._log = log
+
+    async def exposition(self, scope: Scope) -> bytes:
+        counts = await self._store.job_count_rows(scope)
+        last = await self._store.last_jobs(scope)
+        head = await self._log.change_head()
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Families([*_catalogue(counts, head), *_last_job(last)]))
+        return generate_latest(registry)
+
+
+def _catalogue(counts: list[tuple[int, str, str, str, int]], head: int) -> Iterator[Metric]:
+    up = GaugeMetricFamily("cvjobs_up", "1 while the server answers")
+    up.add_metric([], 1)
+    yield up
+    total = GaugeMetricFamily("cvjobs_catalogue_jobs", "jobs in the catalogue (in scope)")
+    total.add_metric([], sum(row[4] for row in counts))
+    yield total
+    log = GaugeMetricFamily("cvjobs_change_log_head", "the change log's last sequence number")
+    log.add_metric([], head)
+    yield log
+    finished = CounterMetricFamily(
+        "cvjobs_jobs_finished",
+        "finished jobs by client, job type and status (aged ones too)",
+        labels=["client", "job_type", "status"],
+    )
+    active: dict[str, int] = defaultdict(int)
+    for _, client, job_type, status, n in counts:
+        if vocab.is_active(status):
+            active[status] += n
+        else:
+            finished.add_metric([client, job_type, status], n)
+    yield finished
+    running = GaugeMetricFamily("cvjobs_active_jobs", "active jobs by status", labels=["status"])
+    for status in sorted(vocab.ACTIVE_STATUSES):
+        running.add_metric([status], active.get(status, 0))
+    yield running
+
+
+def _last_job(jobs: list[LastJob]) -> Iterator[Metric]:
+    gauges = {
+        field: GaugeMetricFamily(
+            f"cvjobs_last_job_{name}", f"{text}, per selector", labels=_LAST_LABELS
+        )
+        for name, text, field in _LAST_GAUGES
+    }
+    status = GaugeMetricFamily(
+        "cvjobs_last_job_status",
+        "1 for the status of the job, 0 for the other finished statuses, per selector",
+        labels=[*_LAST_LABELS, "status"],
+    )
+    for job in jobs:
+        labels = [job.client, job.subclient, str(job.subclient_id), job.selector]
+        for field, gauge in gauges.items():
+            gauge.add_metric(labels, getattr(job, field))
+        for name in _FINISHED:
+            status.add_metric([*labels, name], int(name == job.status))
+    yield from gauges.values()
+    yield status
