@@ -13,12 +13,16 @@ from cvjobs.model import LastJob, Scope
 from cvjobs.store.driver import Database
 from cvjobs.store.filters import ACTIVE_LITERALS, in_list, scope_filter
 
-# The selectors and the condition each puts on the subclient's jobs, newest first.
+# The selectors and the condition each puts on the subclient's jobs, newest first. The
+# columns are wrapped in expressions so that no planner takes the status index instead of
+# the subclient's (walked back from its newest job, stopping at the first match): SQLite
+# did, and a scrape of a million demo jobs took 1.5 s instead of 4 ms.
+_STATUS = "(j.status || '')"
 _SUCCESSFUL = ", ".join(f"'{s}'" for s in sorted(vocab.SUCCESSFUL_STATUSES))
 SELECTORS = {
-    "last": f"j.status NOT IN ({ACTIVE_LITERALS})",
-    "last_successful": f"j.status IN ({_SUCCESSFUL})",
-    "last_successful_full": f"j.status IN ({_SUCCESSFUL}) AND j.backup_level = 1",
+    "last": f"{_STATUS} NOT IN ({ACTIVE_LITERALS})",
+    "last_successful": f"{_STATUS} IN ({_SUCCESSFUL})",
+    "last_successful_full": f"{_STATUS} IN ({_SUCCESSFUL}) AND j.backup_level + 0 = 1",
 }
 _LAST = (
     "SELECT s.id, s.name, "
