@@ -32,6 +32,7 @@ from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
 from cvjobs.model import EVERYTHING, Account, Scope
 from cvjobs.render import JSON, Format
+from cvjobs.render.prometheus import CONTENT_TYPE
 from cvjobs.service.auth import AuthService
 from cvjobs.service.changes import ChangeFeed
 from cvjobs.service.clients import ClientService
@@ -39,7 +40,7 @@ from cvjobs.service.control import JobControl
 from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
-from cvjobs.service.metrics import CONTENT_TYPE, MetricsService
+from cvjobs.service.metrics import MetricsService
 
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.

@@ -1,5 +1,5 @@
 """`/metrics`: the catalogue as Prometheus metrics, in the text exposition format
-(prometheus_client renders it), within the scope of the account that scrapes.
+(render/prometheus.py), within the scope of the account that scrapes.
 
 Everything is read from what is kept ahead (the job counts, the change log's head) or
 found by a few index probes per subclient (store/metrics.py), so a scrape at a million
@@ -17,18 +17,14 @@ jobs costs milliseconds. No series carries a job id: one per job would grow with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from collections.abc import Iterator
 
 from cvjobs import vocab
 from cvjobs.model import LastJob, Scope
+from cvjobs.render.prometheus import Family, render
 from cvjobs.store.protocols import ChangeLog, MetricReads
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_LAST_LABELS = ["client", "subclient", "subclient_id", "selector"]
+_LAST_LABELS = ("client", "subclient", "subclient_id", "selector")
 _LAST_GAUGES = (
     ("end_timestamp_seconds", "end time of the job (UNIX seconds)", "end_time"),
     ("duration_seconds", "elapsed time of the job", "duration"),
@@ -40,14 +36,6 @@ _LAST_GAUGES = (
 _FINISHED = sorted(vocab.FINISHED_STATUSES)
 
 
-class _Families(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families
-
-
 class MetricsService:
     def __init__(self, store: MetricReads, log: ChangeLog) -> None:
         self._store = store
@@ -57,56 +45,55 @@ class MetricsService:
         counts = await self._store.job_count_rows(scope)
         last = await self._store.last_jobs(scope)
         head = await self._log.change_head()
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families([*_catalogue(counts, head), *_last_job(last)]))
-        return generate_latest(registry)
+        return render([*_catalogue(counts, head), *_last_job(last)])
 
 
-def _catalogue(counts: list[tuple[int, str, str, str, int]], head: int) -> Iterator[Metric]:
-    up = GaugeMetricFamily("cvjobs_up", "1 while the server answers")
-    up.add_metric([], 1)
-    yield up
-    total = GaugeMetricFamily("cvjobs_catalogue_jobs", "jobs in the catalogue (in scope)")
-    total.add_metric([], sum(row[4] for row in counts))
-    yield total
-    log = GaugeMetricFamily("cvjobs_change_log_head", "the change log's last sequence number")
-    log.add_metric([], head)
-    yield log
-    finished = CounterMetricFamily(
+def _single(name: str, text: str, value: int) -> Family:
+    family = Family(name, "gauge", text)
+    family.add(value)
+    return family
+
+
+def _catalogue(counts: list[tuple[int, str, str, str, int]], head: int) -> Iterator[Family]:
+    yield _single("cvjobs_up", "1 while the server answers", 1)
+    total = sum(row[4] for row in counts)
+    yield _single("cvjobs_catalogue_jobs", "jobs in the catalogue (in scope)", total)
+    yield _single("cvjobs_change_log_head", "the change log's last sequence number", head)
+    finished = Family(
         "cvjobs_jobs_finished",
+        "counter",
         "finished jobs by client, job type and status (aged ones too)",
-        labels=["client", "job_type", "status"],
+        ("client", "job_type", "status"),
     )
     active: dict[str, int] = defaultdict(int)
     for _, client, job_type, status, n in counts:
         if vocab.is_active(status):
             active[status] += n
         else:
-            finished.add_metric([client, job_type, status], n)
+            finished.add(n, client, job_type, status)
     yield finished
-    running = GaugeMetricFamily("cvjobs_active_jobs", "active jobs by status", labels=["status"])
+    running = Family("cvjobs_active_jobs", "gauge", "active jobs by status", ("status",))
     for status in sorted(vocab.ACTIVE_STATUSES):
-        running.add_metric([status], active.get(status, 0))
+        running.add(active.get(status, 0), status)
     yield running
 
 
-def _last_job(jobs: list[LastJob]) -> Iterator[Metric]:
+def _last_job(jobs: list[LastJob]) -> Iterator[Family]:
     gauges = {
-        field: GaugeMetricFamily(
-            f"cvjobs_last_job_{name}", f"{text}, per selector", labels=_LAST_LABELS
-        )
+        field: Family(f"cvjobs_last_job_{name}", "gauge", f"{text}, per selector", _LAST_LABELS)
         for name, text, field in _LAST_GAUGES
     }
-    status = GaugeMetricFamily(
+    status = Family(
         "cvjobs_last_job_status",
+        "gauge",
         "1 for the status of the job, 0 for the other finished statuses, per selector",
-        labels=[*_LAST_LABELS, "status"],
+        (*_LAST_LABELS, "status"),
     )
     for job in jobs:
-        labels = [job.client, job.subclient, str(job.subclient_id), job.selector]
+        labels = (job.client, job.subclient, str(job.subclient_id), job.selector)
         for field, gauge in gauges.items():
-            gauge.add_metric(labels, getattr(job, field))
+            gauge.add(getattr(job, field), *labels)
         for name in _FINISHED:
-            status.add_metric([*labels, name], int(name == job.status))
+            status.add(int(name == job.status), *labels, name)
     yield from gauges.values()
     yield status
