@@ -126,8 +126,19 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_durations(self) -> None:
+        """Take the catalogue back from schema v12 (kept durations) to v11."""
+        if self.backend == "sqlite":
+            for trigger in ("jobs_timed_in", "jobs_timed_out", "jobs_timed_moved"):
+                self.sql(f"DROP TRIGGER {trigger}")
+        else:
+            self.sql("DROP FUNCTION cvjobs_time_jobs CASCADE")
+        self.sql("DROP TABLE job_duration_counts")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 12")
+
     def undo_changes(self) -> None:
         """Take the catalogue back from schema v11 (the change log) to v10."""
+        self.undo_durations()
         if self.backend == "sqlite":
             for trigger in ("jobs_logged_in", "jobs_logged_out", "jobs_logged_changed"):
                 self.sql(f"DROP TRIGGER {trigger}")

@@ -305,6 +305,18 @@ class LastJob:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What /metrics shows: job counts as (client id, client name, job type, status,
+    jobs), finished jobs' durations as (job type, status, bucket, jobs, seconds), each
+    subclient's last jobs, and the change log's head."""
+
+    counts: list[tuple[int, str, str, str, int]]
+    durations: list[tuple[str, str, int, int, int]]
+    last: list[LastJob]
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     job_id: int | None = None
     client_id: int | None = None

@@ -53,6 +53,10 @@ class JobStatus(StrEnum):
 STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
+# /metrics' histogram of finished jobs' elapsed times: each bucket's upper bound in
+# seconds (1 minute to a day; the last bucket, +Inf, has none). store/durations.py keeps
+# the jobs per bucket.
+DURATION_BUCKETS: Final = (60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400)
 # What /metrics' last_successful selectors count as a successful job.
 SUCCESSFUL_STATUSES: Final[frozenset[str]] = frozenset({JobStatus.COMPLETED.value})
 

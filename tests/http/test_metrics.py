@@ -135,3 +135,25 @@ def test_open_metrics_answer_anyone_everything(
     assert named(samples, "cvjobs_catalogue_jobs") == {
         (): catalogue.scalar("SELECT count(*) FROM jobs")
     }
+
+
+def test_the_duration_histogram_is_the_finished_jobs_elapsed_times(
+    client: TestClient, token: str, catalogue: Catalogue
+) -> None:
+    samples = scrape(client, token)
+    finished = f"status IN ({', '.join(repr(s) for s in sorted(vocab.FINISHED_STATUSES))})"
+    for job_type, status, count, total in catalogue.sql(
+        "SELECT job_type, status, count(*), sum(elapsed_time) FROM jobs"
+        f" WHERE {finished} GROUP BY 1, 2"
+    ):
+        labels = (("job_type", job_type), ("status", status))
+        assert samples[("cvjobs_job_duration_seconds_count", labels)] == count
+        assert samples[("cvjobs_job_duration_seconds_sum", labels)] == total
+        for le in (*vocab.DURATION_BUCKETS, None):
+            within = catalogue.scalar(
+                f"SELECT count(*) FROM jobs WHERE {finished} AND job_type = ? AND status = ?"
+                + ("" if le is None else f" AND elapsed_time <= {le}"),
+                (job_type, status),
+            )
+            bucket = (*labels, ("le", "+Inf" if le is None else f"{float(le):g}"))
+            assert samples[("cvjobs_job_duration_seconds_bucket", tuple(sorted(bucket)))] == within

@@ -202,7 +202,7 @@ def test_a_bulk_load_into_an_empty_catalogue_counts_its_jobs_once_at_the_end(
         if empty_catalogue.backend == "sqlite"
         else "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal"
     )
-    assert empty_catalogue.scalar(triggers) == 6  # the counts' and the log's, put back
+    assert empty_catalogue.scalar(triggers) == 9  # the counts', durations' and log's, put back
     run(store.upsert_jobs([JobRecord(replace(loaded[0], status="Killed", end_time=NOW))]))
     assert kept(empty_catalogue) == grouped(empty_catalogue)
 

@@ -31,7 +31,7 @@ from cvjobs.http.admission import Turn
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
 from cvjobs.model import EVERYTHING, Account, Scope
-from cvjobs.render import JSON, Format
+from cvjobs.render import JSON, Format, metrics
 from cvjobs.render.prometheus import CONTENT_TYPE
 from cvjobs.service.auth import AuthService
 from cvjobs.service.changes import ChangeFeed
@@ -215,7 +215,7 @@ class Dispatcher:
             account = await self._services.auth.authenticate(token_of(request))
             remember_account(request.scope, account.name)
             scope = account.sees
-        body = await self._services.metrics.exposition(scope)
+        body = metrics.exposition(await self._services.metrics.snapshot(scope))
         return Response(body, headers={"Content-Type": CONTENT_TYPE})
 
     async def _dispatch(

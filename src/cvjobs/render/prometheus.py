@@ -17,17 +17,29 @@ Value = int | float
 
 @dataclass(slots=True)
 class Family:
-    """A metric: its name, kind ("gauge" or "counter": a counter's samples are named
-    `name_total`), help text, label names, and samples as (label values, value)."""
+    """A metric: its name, kind ("gauge"; "counter", whose samples are named `name_total`;
+    or "histogram", whose series are `_bucket` samples with an `le` label, `_count` and
+    `_sum`), help text, label names, and samples as (name suffix, label values, value)."""
 
     name: str
     kind: str
     help: str
     labels: tuple[str, ...] = ()
-    samples: list[tuple[tuple[str, ...], Value]] = field(default_factory=list)
+    samples: list[tuple[str, tuple[str, ...], Value]] = field(default_factory=list)
 
     def add(self, value: Value, *labels: str) -> None:
-        self.samples.append((labels, value))
+        self.samples.append(("", labels, value))
+
+    def observed(
+        self, labels: tuple[str, ...], buckets: list[tuple[float, int]], count: int, total: Value
+    ) -> None:
+        """One histogram series: `buckets` as (upper bound, observations up to it, so
+        cumulative), then the count and the sum."""
+        for bound, within in buckets:
+            le = "+Inf" if bound == float("inf") else f"{bound:g}"
+            self.samples.append(("_bucket", (*labels, le), within))
+        self.samples.append(("_count", labels, count))
+        self.samples.append(("_sum", labels, total))
 
 
 def _escaped(value: str) -> str:
@@ -41,18 +53,18 @@ def render(families: Iterable[Family]) -> bytes:
     escaped: dict[str, str] = {}  # label values repeat (client names): escaped once each
     for f in families:
         text = f.help.replace("\\", "\\\\").replace("\n", "\\n")
-        sample = f.name + "_total" if f.kind == "counter" else f.name
-        lines.append(f"# HELP {sample} {text}\n# TYPE {sample} {f.kind}\n")
-        if not f.labels:
-            lines.extend(f"{sample} {value}\n" for _, value in f.samples)
-            continue
-        names = [f'{label}="' for label in f.labels]
-        for values, value in f.samples:
+        base = f.name + "_total" if f.kind == "counter" else f.name
+        lines.append(f"# HELP {base} {text}\n# TYPE {base} {f.kind}\n")
+        names = [f'{label}="' for label in (*f.labels, "le")]  # le: a histogram's buckets
+        for suffix, values, value in f.samples:
+            if not values:
+                lines.append(f"{base}{suffix} {value}\n")
+                continue
             pairs = []
-            for name, raw in zip(names, values, strict=True):
+            for name, raw in zip(names, values, strict=False):
                 done = escaped.get(raw)
                 if done is None:
                     done = escaped[raw] = _escaped(raw)
                 pairs.append(name + done + '"')
-            lines.append(f"{sample}{{{','.join(pairs)}}} {value}\n")
+            lines.append(f"{base}{suffix}{{{','.join(pairs)}}} {value}\n")
     return "".join(lines).encode()

@@ -1,39 +1,15 @@
-"""`/metrics`: the catalogue as Prometheus metrics, in the text exposition format
-(render/prometheus.py), within the scope of the account that scrapes.
+"""`/metrics`: what the catalogue's metrics are made of, read within the scope of the
+account that scrapes (render/metrics.py writes them in Prometheus' format).
 
-Everything is read from what is kept ahead (the job counts, the change log's head) or
-found by a few index probes per subclient (store/metrics.py), so a scrape at a million
-jobs costs milliseconds. No series carries a job id: one per job would grow without end.
-
-- `cvjobs_up` 1; `cvjobs_catalogue_jobs` every job in scope; `cvjobs_change_log_head`.
-- `cvjobs_jobs_finished_total{client, job_type, status}` finished jobs (aged ones too),
-  `cvjobs_active_jobs{status}`.
-- Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
-  `cvjobs_last_job_end_timestamp_seconds`, `cvjobs_last_job_status{status}` (one-hot over
-  the finished statuses), `_duration_seconds`, `_application_bytes`, `_media_bytes`,
-  `_files`, `_failed_files`.
+Everything is read from what is kept ahead (the job counts, the durations, the change
+log's head) or found by a few index probes per subclient (store/metrics.py), so a scrape
+at a million jobs costs milliseconds.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
-
-from cvjobs import vocab
-from cvjobs.model import LastJob, Scope
-from cvjobs.render.prometheus import Family, render
+from cvjobs.model import MetricsSnapshot, Scope
 from cvjobs.store.protocols import ChangeLog, MetricReads
-
-_LAST_LABELS = ("client", "subclient", "subclient_id", "selector")
-_LAST_GAUGES = (
-    ("end_timestamp_seconds", "end time of the job (UNIX seconds)", "end_time"),
-    ("duration_seconds", "elapsed time of the job", "duration"),
-    ("application_bytes", "application size the job protected", "application_bytes"),
-    ("media_bytes", "media the job wrote", "media_bytes"),
-    ("files", "files the job protected", "files"),
-    ("failed_files", "files the job failed to protect", "failed_files"),
-)
-_FINISHED = sorted(vocab.FINISHED_STATUSES)
 
 
 class MetricsService:
@@ -41,59 +17,10 @@ class MetricsService:
         self._store = store
         self._log = log
 
-    async def exposition(self, scope: Scope) -> bytes:
-        counts = await self._store.job_count_rows(scope)
-        last = await self._store.last_jobs(scope)
-        head = await self._log.change_head()
-        return render([*_catalogue(counts, head), *_last_job(last)])
-
-
-def _single(name: str, text: str, value: int) -> Family:
-    family = Family(name, "gauge", text)
-    family.add(value)
-    return family
-
-
-def _catalogue(counts: list[tuple[int, str, str, str, int]], head: int) -> Iterator[Family]:
-    yield _single("cvjobs_up", "1 while the server answers", 1)
-    total = sum(row[4] for row in counts)
-    yield _single("cvjobs_catalogue_jobs", "jobs in the catalogue (in scope)", total)
-    yield _single("cvjobs_change_log_head", "the change log's last sequence number", head)
-    finished = Family(
-        "cvjobs_jobs_finished",
-        "counter",
-        "finished jobs by client, job type and status (aged ones too)",
-        ("client", "job_type", "status"),
-    )
-    active: dict[str, int] = defaultdict(int)
-    for _, client, job_type, status, n in counts:
-        if vocab.is_active(status):
-            active[status] += n
-        else:
-            finished.add(n, client, job_type, status)
-    yield finished
-    running = Family("cvjobs_active_jobs", "gauge", "active jobs by status", ("status",))
-    for status in sorted(vocab.ACTIVE_STATUSES):
-        running.add(active.get(status, 0), status)
-    yield running
-
-
-def _last_job(jobs: list[LastJob]) -> Iterator[Family]:
-    gauges = {
-        field: Family(f"cvjobs_last_job_{name}", "gauge", f"{text}, per selector", _LAST_LABELS)
-        for name, text, field in _LAST_GAUGES
-    }
-    status = Family(
-        "cvjobs_last_job_status",
-        "gauge",
-        "1 for the status of the job, 0 for the other finished statuses, per selector",
-        (*_LAST_LABELS, "status"),
-    )
-    for job in jobs:
-        labels = (job.client, job.subclient, str(job.subclient_id), job.selector)
-        for field, gauge in gauges.items():
-            gauge.add(getattr(job, field), *labels)
-        for name in _FINISHED:
-            status.add(int(name == job.status), *labels, name)
-    yield from gauges.values()
-    yield status
+    async def snapshot(self, scope: Scope) -> MetricsSnapshot:
+        return MetricsSnapshot(
+            counts=await self._store.job_count_rows(scope),
+            durations=await self._store.duration_rows(scope),
+            last=await self._store.last_jobs(scope),
+            head=await self._log.change_head(),
+        )

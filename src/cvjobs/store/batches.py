@@ -16,7 +16,7 @@ import orjson
 from cvjobs import vocab
 from cvjobs.errors import StaleUpdate
 from cvjobs.model import AuditEntry, Job, JobRecord
-from cvjobs.store import changes, counts
+from cvjobs.store import changes, counts, durations
 from cvjobs.store.audit import write_audit
 from cvjobs.store.driver import Connection, Database
 from cvjobs.store.events import INSERT_EVENT, event_params
@@ -305,6 +305,7 @@ async def _defer_structure_if_empty(db: Database, conn: Connection) -> list[str]
         await conn.execute(drop)
     return [
         *counts.REBUILD,
+        *durations.REBUILD,
         changes.log_all(db.dialect.name),
         *(create for _, create in reversed(structure)),
     ]

@@ -59,6 +59,22 @@ class MetricTables:
             )
         return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
+    async def duration_rows(self, scope: Scope) -> list[tuple[str, str, int, int, int]]:
+        """(job type, status, bucket, jobs, seconds) of finished jobs in `scope`
+        (store/durations.py's buckets)."""
+        where, params = "", list[Any]()
+        if not scope.everything:
+            condition, params = scope_filter("client_id", scope)
+            where = f" WHERE {condition}"
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT job_type, status, bucket, sum(n), sum(seconds)"
+                f" FROM job_duration_counts{where} GROUP BY 1, 2, 3 HAVING sum(n) > 0"
+                " ORDER BY 1, 2, 3",
+                params,
+            )
+        return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
     async def last_jobs(self, scope: Scope) -> list[LastJob]:
         """Each subclient's last job of each selector that has one, within `scope`."""
         async with self._db.reading() as conn:

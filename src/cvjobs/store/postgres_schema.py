@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store import changes, counts
+from cvjobs.store import changes, counts, durations
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -137,6 +137,8 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (10, counts.migration("postgresql")),
     # v11: the change log, appended by triggers (store/changes.py).
     (11, changes.migration("postgresql")),
+    # v12: finished jobs' durations kept ahead by triggers (store/durations.py).
+    (12, durations.migration("postgresql")),
 )
 
 

@@ -379,6 +379,10 @@ class MetricReads(Protocol):
         """(client id, client name, job type, status, jobs) of every key with jobs."""
         ...
 
+    async def duration_rows(self, scope: Scope) -> list[tuple[str, str, int, int, int]]:
+        """(job type, status, duration bucket, jobs, their seconds) of finished jobs."""
+        ...
+
     async def last_jobs(self, scope: Scope) -> list[LastJob]:
         """Each subclient's last job of each selector that has one."""
         ...

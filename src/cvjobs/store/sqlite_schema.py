@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store import changes, counts
+from cvjobs.store import changes, counts, durations
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -166,5 +166,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (10, counts.migration("sqlite")),
     # v11: the change log, appended by triggers (store/changes.py).
     (11, changes.migration("sqlite")),
+    # v12: finished jobs' durations kept ahead by triggers (store/durations.py).
+    (12, durations.migration("sqlite")),
 )
 LATEST: Final = MIGRATIONS[-1][0]

@@ -1,0 +1,118 @@
+"""The catalogue's metrics in Prometheus' text format, from a `MetricsSnapshot`
+(service/metrics.py). No series carries a job id: one per job would grow without end.
+
+- `cvjobs_up` 1; `cvjobs_catalogue_jobs` every job in scope; `cvjobs_change_log_head`.
+- `cvjobs_jobs_finished_total{client, job_type, status}` finished jobs (aged ones too),
+  `cvjobs_active_jobs{status}`, and the histogram `cvjobs_job_duration_seconds{job_type,
+  status}` of finished jobs' elapsed times.
+- Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
+  `cvjobs_last_job_end_timestamp_seconds`, `cvjobs_last_job_status{status}` (one-hot over
+  the finished statuses), `_duration_seconds`, `_application_bytes`, `_media_bytes`,
+  `_files`, `_failed_files`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from cvjobs import vocab
+from cvjobs.model import LastJob, MetricsSnapshot
+from cvjobs.render.prometheus import Family, render
+
+_LAST_LABELS = ("client", "subclient", "subclient_id", "selector")
+_LAST_GAUGES = (
+    ("end_timestamp_seconds", "end time of the job (UNIX seconds)", "end_time"),
+    ("duration_seconds", "elapsed time of the job", "duration"),
+    ("application_bytes", "application size the job protected", "application_bytes"),
+    ("media_bytes", "media the job wrote", "media_bytes"),
+    ("files", "files the job protected", "files"),
+    ("failed_files", "files the job failed to protect", "failed_files"),
+)
+_FINISHED = sorted(vocab.FINISHED_STATUSES)
+
+
+def exposition(snapshot: MetricsSnapshot) -> bytes:
+    return render(
+        [
+            *_catalogue(snapshot.counts, snapshot.head),
+            _durations(snapshot.durations),
+            *_last_job(snapshot.last),
+        ]
+    )
+
+
+def _single(name: str, text: str, value: int) -> Family:
+    family = Family(name, "gauge", text)
+    family.add(value)
+    return family
+
+
+def _catalogue(counts: list[tuple[int, str, str, str, int]], head: int) -> Iterator[Family]:
+    yield _single("cvjobs_up", "1 while the server answers", 1)
+    total = sum(row[4] for row in counts)
+    yield _single("cvjobs_catalogue_jobs", "jobs in the catalogue (in scope)", total)
+    yield _single("cvjobs_change_log_head", "the change log's last sequence number", head)
+    finished = Family(
+        "cvjobs_jobs_finished",
+        "counter",
+        "finished jobs by client, job type and status (aged ones too)",
+        ("client", "job_type", "status"),
+    )
+    active: dict[str, int] = defaultdict(int)
+    for _, client, job_type, status, n in counts:
+        if vocab.is_active(status):
+            active[status] += n
+        else:
+            finished.add(n, client, job_type, status)
+    yield finished
+    running = Family("cvjobs_active_jobs", "gauge", "active jobs by status", ("status",))
+    for status in sorted(vocab.ACTIVE_STATUSES):
+        running.add(active.get(status, 0), status)
+    yield running
+
+
+def _durations(rows: list[tuple[str, str, int, int, int]]) -> Family:
+    """The histogram of finished jobs' elapsed times per job type and status, from the
+    kept bucket counts (store/durations.py)."""
+    histogram = Family(
+        "cvjobs_job_duration_seconds",
+        "histogram",
+        "elapsed time of finished jobs, by job type and status",
+        ("job_type", "status"),
+    )
+    series: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
+    for job_type, status, bucket, n, seconds in rows:
+        series[(job_type, status)].append((bucket, n, seconds))
+    bounds = [*map(float, vocab.DURATION_BUCKETS), float("inf")]
+    for labels, found in series.items():
+        within = dict.fromkeys(range(len(bounds)), 0)
+        for bucket, n, _ in found:
+            within[bucket] += n
+        cumulative, buckets = 0, []
+        for index, bound in enumerate(bounds):
+            cumulative += within[index]
+            buckets.append((bound, cumulative))
+        histogram.observed(labels, buckets, cumulative, sum(f[2] for f in found))
+    return histogram
+
+
+def _last_job(jobs: list[LastJob]) -> Iterator[Family]:
+    gauges = {
+        field: Family(f"cvjobs_last_job_{name}", "gauge", f"{text}, per selector", _LAST_LABELS)
+        for name, text, field in _LAST_GAUGES
+    }
+    status = Family(
+        "cvjobs_last_job_status",
+        "gauge",
+        "1 for the status of the job, 0 for the other finished statuses, per selector",
+        (*_LAST_LABELS, "status"),
+    )
+    for job in jobs:
+        labels = (job.client, job.subclient, str(job.subclient_id), job.selector)
+        for field, gauge in gauges.items():
+            gauge.add(getattr(job, field), *labels)
+        for name in _FINISHED:
+            status.add(int(name == job.status), *labels, name)
+    yield from gauges.values()
+    yield status
