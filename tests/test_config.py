@@ -26,6 +26,7 @@ DOCUMENTED = {
     "seed": 42,
     "token_idle_minutes": 30,
     "change_retention_days": 7,
+    "metrics_open": False,
     "admin_password": "",  # none: a random one is printed on first start
     "engine": True,
     "engine_speed": 1,

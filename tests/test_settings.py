@@ -24,6 +24,7 @@ DECLARED = [
     ("seed", int, 42),
     ("token_idle_minutes", int, 30),
     ("change_retention_days", int, 7),
+    ("metrics_open", bool, False),
     ("admin_password", str, ""),
     ("engine", bool, True),
     ("engine_speed", int, 1),
