@@ -126,8 +126,15 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_webhooks(self) -> None:
+        """Take the catalogue back from schema v13 (webhooks) to v12."""
+        self.sql("DROP TABLE webhook_deliveries")
+        self.sql("DROP TABLE webhooks")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 13")
+
     def undo_durations(self) -> None:
         """Take the catalogue back from schema v12 (kept durations) to v11."""
+        self.undo_webhooks()
         if self.backend == "sqlite":
             for trigger in ("jobs_timed_in", "jobs_timed_out", "jobs_timed_moved"):
                 self.sql(f"DROP TRIGGER {trigger}")

@@ -30,6 +30,7 @@ from cvjobs.http.access_log import AccessLog, AccessWriter
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
+from cvjobs.outbox import Outbox
 from cvjobs.service.auth import AuthService
 from cvjobs.service.changes import ChangeFeed
 from cvjobs.service.clients import ClientService
@@ -218,6 +219,15 @@ def create_app(
                 _every(PRUNE_SECONDS, services.changes.prune, "pruning the change log", stopping)
             ),
         ]
+        outbox = Outbox(store)
+
+        async def lead_and_deliver() -> None:
+            # The process that leads makes and sends the webhooks' deliveries.
+            if await store.try_lead():
+                await outbox.step()
+
+        if run_engine:
+            tasks.append(asyncio.create_task(_every(1.0, lead_and_deliver, "webhooks", stopping)))
         if settings.engine and run_engine:
 
             async def lead_and_step() -> None:

@@ -1,5 +1,6 @@
 """The `cvjobs` command: its parsers, and demo, import and copy (the commands' own work is
-in cvjobs.commands: serve.py; imports.py; copy.py; user, token and audit in accounts.py).
+in cvjobs.commands: serve.py; imports.py; copy.py; user, token and audit in accounts.py;
+webhook in webhooks.py).
 
 `serve` options come from the settings table (`cvjobs.config.SETTINGS`), so every setting
 is also a CVJOBS_* environment variable and the help text is written once.
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cvjobs import __version__, job_files, vocab
-from cvjobs.commands import accounts
+from cvjobs.commands import accounts, webhooks
 from cvjobs.commands.bulk import fill_demo, no_gc, say_if_new
 from cvjobs.commands.copy import copy_catalogue
 from cvjobs.commands.imports import Loader
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         " takes the source's password, role and scope; without it the target's is kept",
     )
     accounts.add_parsers(sub)
+    webhooks.add_parsers(sub)
     return parser
 
 
@@ -250,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command in ("user", "token", "audit"):
             return asyncio.run(accounts.run(args))
+        if args.command == "webhook":
+            return asyncio.run(webhooks.run(args))
         return asyncio.run(run_import(args))
     except InvalidRecord as exc:
         # Where it went wrong, unless that is only the command itself.

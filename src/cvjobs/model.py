@@ -317,6 +317,42 @@ class MetricsSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """An endpoint told of job changes: the events it wants (vocab.WEBHOOK_EVENTS), the
+    clients whose jobs it hears of (empty: all), its signing secret (whsec_...), and the
+    change log's sequence number up to which its deliveries are made."""
+
+    hook_id: int
+    url: str
+    events: tuple[str, ...]
+    clients: tuple[int, ...] = ()
+    secret: str = ""
+    enabled: bool = True
+    disabled_reason: str = ""
+    cursor: int = 0
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message to one webhook, kept until it is delivered or given up: pending (due
+    at `next_at`), delivered or failed, with its last attempt's outcome."""
+
+    delivery_id: int
+    hook_id: int
+    event: str
+    job_id: int
+    body: str
+    state: str = "pending"
+    attempts: int = 0
+    next_at: int = 0
+    last_status: int = 0
+    last_error: str = ""
+    latency_ms: int = 0
+    created_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     job_id: int | None = None
     client_id: int | None = None

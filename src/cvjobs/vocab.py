@@ -53,6 +53,44 @@ class JobStatus(StrEnum):
 STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in JobStatus)
 ACTIVE_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in JobStatus if s.active)
 FINISHED_STATUSES: Final[frozenset[str]] = frozenset(STATUSES) - ACTIVE_STATUSES
+# Statuses a webhook's job.failed (and the alerting rules) count as a failure.
+FAILED_STATUSES: Final[frozenset[str]] = frozenset(
+    s.value
+    for s in (
+        JobStatus.FAILED,
+        JobStatus.FAILED_TO_START,
+        JobStatus.KILLED,
+        JobStatus.INTERRUPTED,
+        JobStatus.ABNORMAL_TERMINATED_CLEANUP,
+    )
+)
+# The events a webhook may subscribe to, made from the change log's records
+# (service/webhooks.py; `progress` records make none: too many).
+WEBHOOK_EVENTS: Final[dict[str, str]] = {
+    "job.created": "a job appeared (reported, imported, started, resubmitted)",
+    "job.status": "a job's status changed to another active one",
+    "job.finished": "a job finished, whatever its outcome (also one reported already finished)",
+    "job.completed": "a job finished Completed",
+    "job.failed": "a job finished failed, failed to start, killed, interrupted or abnormally",
+    "job.deleted": "a job left the catalogue",
+    "webhook.test": "sent by `cvjobs webhook test` (always delivered, whatever the events)",
+}
+
+
+def webhook_events(kind: str, new_status: str) -> list[str]:
+    """The events a change log record of `kind` to `new_status` makes."""
+    finished = kind == "finished" or (kind == "created" and new_status in FINISHED_STATUSES)
+    made = {"created": ["job.created"], "status": ["job.status"], "deleted": ["job.deleted"]}
+    events = list(made.get(kind, []))
+    if finished:
+        events.append("job.finished")
+        if new_status == JobStatus.COMPLETED.value:
+            events.append("job.completed")
+        elif new_status in FAILED_STATUSES:
+            events.append("job.failed")
+    return events
+
+
 # /metrics' histogram of finished jobs' elapsed times: each bucket's upper bound in
 # seconds (1 minute to a day; the last bucket, +Inf, has none). store/durations.py keeps
 # the jobs per bucket.

@@ -102,6 +102,20 @@ class JobTables:
             row = await conn.fetchone(self._select_job + " WHERE j.id = ?", (job_id,))
         return job_from_row(row) if row else None
 
+    async def get_jobs(self, job_ids: Collection[int]) -> dict[int, Job]:
+        """Those of the jobs that exist, by id, a query per thousand."""
+        found: dict[int, Job] = {}
+        wanted = sorted(set(job_ids))
+        async with self._db.reading() as conn:
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                for row in await conn.fetchall(
+                    self._select_job + " WHERE " + in_list("j.id", chunk), chunk
+                ):
+                    job = job_from_row(row)
+                    found[job.job_id] = job
+        return found
+
     async def catalogue_version(self) -> Hashable:
         return await self._db.version()
 

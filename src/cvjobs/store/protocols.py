@@ -18,6 +18,7 @@ from cvjobs.model import (
     ChangePage,
     ClientGroupInfo,
     ClientInfo,
+    Delivery,
     EntityPath,
     Event,
     EventQuery,
@@ -29,6 +30,7 @@ from cvjobs.model import (
     Ref,
     Scope,
     StoragePolicy,
+    Webhook,
 )
 from cvjobs.store.batches import Batch
 from cvjobs.store.values import (
@@ -388,8 +390,50 @@ class MetricReads(Protocol):
         ...
 
 
+class WebhookStore(Protocol):
+    """Webhooks and their deliveries: the durable outbox (store/webhooks.py), and the
+    jobs their messages show."""
+
+    async def get_jobs(self, job_ids: Collection[int]) -> dict[int, Job]:
+        """Those of the jobs that exist, by id."""
+        ...
+
+    async def add_webhook(self, hook: Webhook) -> int: ...
+
+    async def webhooks(self) -> list[Webhook]: ...
+
+    async def remove_webhook(self, hook_id: int) -> bool: ...
+
+    async def disable_webhook(self, hook_id: int, reason: str) -> None: ...
+
+    async def enqueue_deliveries(
+        self, hook_id: int, expected_cursor: int, cursor: int, deliveries: Sequence[Delivery]
+    ) -> bool:
+        """Deliveries written and the cursor moved together, or nothing (False) if the
+        cursor was no longer `expected_cursor`."""
+        ...
+
+    async def due_deliveries(self, now: int, limit: int) -> list[Delivery]: ...
+
+    async def record_attempt(self, delivery: Delivery) -> None: ...
+
+    async def deliveries(self, hook_id: int | None, limit: int) -> list[Delivery]:
+        """Newest first."""
+        ...
+
+    async def replay_delivery(self, delivery_id: int, now: int) -> bool: ...
+
+
 class Store(
-    JobStore, EventStore, EntityStore, AccountStore, AuditStore, ChangeLog, MetricReads, Protocol
+    JobStore,
+    EventStore,
+    EntityStore,
+    AccountStore,
+    AuditStore,
+    ChangeLog,
+    MetricReads,
+    WebhookStore,
+    Protocol,
 ):
     """A whole job catalogue, as a server or a command opens it."""
 

@@ -2,7 +2,7 @@
 protocol over a `Database` (sqlite.py, postgres.py), whose connections take the shared SQL
 and differ only where the dialect says so. Each concept has its room, a mixin needing only
 the database: jobs.py, events.py, entities.py, accounts.py, logins.py, audit.py,
-changes.py, metrics.py."""
+changes.py, metrics.py, webhooks.py."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cvjobs.store.jobs import JobTables
 from cvjobs.store.logins import LoginTables
 from cvjobs.store.metrics import MetricTables
 from cvjobs.store.rows import select_job
+from cvjobs.store.webhooks import WebhookTables
 
 
 class SqlStore(
@@ -27,6 +28,7 @@ class SqlStore(
     AuditTables,
     ChangeTables,
     MetricTables,
+    WebhookTables,
 ):
     """A job catalogue in a SQL database."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store import changes, counts, durations
+from cvjobs.store import changes, counts, durations, webhooks
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -168,5 +168,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (11, changes.migration("sqlite")),
     # v12: finished jobs' durations kept ahead by triggers (store/durations.py).
     (12, durations.migration("sqlite")),
+    # v13: webhooks and their deliveries (store/webhooks.py).
+    (13, webhooks.migration("INTEGER PRIMARY KEY")),
 )
 LATEST: Final = MIGRATIONS[-1][0]

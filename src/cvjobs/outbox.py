@@ -1,0 +1,214 @@
+"""The webhook outbox: job changes told to HTTP endpoints, signed as the Standard Webhooks
+spec says (the rules of a webhook are service/webhooks.py's).
+
+The outbox is durable. Each second the process that leads (the engine's lock) makes the
+deliveries of the change log's new records for each enabled hook and moves the hook's
+cursor past them, in one transaction (store/webhooks.py), then sends what is due:
+
+- a POST of `{"type": event, "timestamp": ISO 8601, "data": {"jobSummary": ...}}` with
+  `webhook-id` (the delivery's, the same on every attempt, so a receiver can drop a
+  repeat), `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of
+  id.timestamp.body>` under the hook's secret;
+- 2xx is delivered; 410 Gone disables the hook; a redirect is refused (an endpoint must
+  be named as it answers), as are other statuses, timeouts (TIMEOUT_SECONDS) and
+  connection errors, which are tried again after RETRIES (with a tenth of jitter, and at
+  least the `Retry-After` a 429 or 503 asks for), about three days in all, then failed;
+- every attempt is a log line: hook, delivery, attempt, status, latency.
+
+A delivery written but not yet marked delivered when the process dies is sent again by
+the next leader: at least once, so receivers should drop repeats by `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+import httpx
+
+from cvjobs import vocab
+from cvjobs.errors import BadRequest
+from cvjobs.model import Delivery, Scope, Webhook
+from cvjobs.render.webhooks import job_data, message
+from cvjobs.store.protocols import ChangeLog, WebhookStore
+
+log = logging.getLogger("cvjobs.webhooks")
+
+TIMEOUT_SECONDS = 15.0
+# Seconds before each retry: 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h
+# (about 62 hours), then the delivery has failed.
+RETRIES = (5, 60, 300, 1800, 7200, 18_000, 36_000, 36_000, 50_400, 72_000)
+MAX_RETRY_AFTER = 86_400
+BATCH = 500  # change log records read per hook and round; deliveries sent per round
+
+
+class OutboxStore(ChangeLog, WebhookStore, Protocol):
+    """What the outbox asks of the store."""
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under a `whsec_` secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def _retry_after(value: str | None, now: float) -> int:
+    if not value:
+        return 0
+    if value.strip().isdigit():
+        return min(int(value.strip()), MAX_RETRY_AFTER)
+    try:
+        return min(max(0, int(parsedate_to_datetime(value).timestamp() - now)), MAX_RETRY_AFTER)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: OutboxStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._client = client
+        self._rng = rng or random.Random()
+
+    async def queue_test(self, hook_id: int) -> None:
+        """Queue a webhook.test delivery for the hook, due now."""
+        hook = await self._hook(hook_id)
+        now = int(self._clock())
+        body = message("webhook.test", now, {"webhookId": hook.hook_id})
+        delivery = Delivery(0, hook.hook_id, "webhook.test", 0, body, next_at=now, created_at=now)
+        # The cursor stays where it is: compare and set it to itself.
+        if not await self._store.enqueue_deliveries(
+            hook.hook_id, hook.cursor, hook.cursor, [delivery]
+        ):
+            raise BadRequest("the webhook changed meanwhile; try again")
+
+    async def _hook(self, hook_id: int) -> Webhook:
+        for hook in await self._store.webhooks():
+            if hook.hook_id == hook_id:
+                return hook
+        raise BadRequest(f"there is no webhook {hook_id}")
+
+    # -- the outbox (the leader, each second) -------------------------------------------
+
+    async def step(self) -> None:
+        for hook in await self._store.webhooks():
+            if hook.enabled:
+                await self._enqueue(hook)
+        await self._send_due()
+
+    async def _enqueue(self, hook: Webhook) -> None:
+        scope = Scope(everything=not hook.clients, clients=frozenset(hook.clients))
+        page = await self._store.changes_after(hook.cursor, BATCH, scope)
+        if page.head <= hook.cursor and not page.changes:
+            return
+        now = int(self._clock())
+        wanted = [(c, e) for c in page.changes for e in vocab.webhook_events(c.kind, c.new_status)]
+        wanted = [(c, e) for c, e in wanted if e in hook.events]
+        jobs = await self._store.get_jobs({c.job_id for c, _ in wanted if c.kind != "deleted"})
+        deliveries = [
+            Delivery(
+                0,
+                hook.hook_id,
+                event,
+                change.job_id,
+                message(event, change.time, job_data(change, jobs.get(change.job_id))),
+                next_at=now,
+                created_at=now,
+            )
+            for change, event in wanted
+        ]
+        cursor = page.changes[-1].seq if len(page.changes) >= BATCH else page.head
+        await self._store.enqueue_deliveries(hook.hook_id, hook.cursor, cursor, deliveries)
+
+    async def _send_due(self) -> None:
+        due = await self._store.due_deliveries(int(self._clock()), BATCH)
+        if not due:
+            return
+        hooks = {hook.hook_id: hook for hook in await self._store.webhooks()}
+        client = self._client or httpx.AsyncClient(follow_redirects=False, timeout=TIMEOUT_SECONDS)
+        try:
+            for delivery in due:
+                hook = hooks.get(delivery.hook_id)
+                if hook is not None and hook.enabled:
+                    await self._attempt(client, hook, delivery)
+        finally:
+            if self._client is None:
+                await client.aclose()
+
+    async def _attempt(self, client: httpx.AsyncClient, hook: Webhook, d: Delivery) -> None:
+        now = self._clock()
+        message_id = f"msg_{d.delivery_id}"
+        body = d.body.encode()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "cvjobs-webhooks",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now)),
+            "webhook-signature": signature(hook.secret, message_id, int(now), body),
+        }
+        started = time.perf_counter()
+        status, error, wait = 0, "", 0
+        try:
+            response = await client.post(hook.url, content=body, headers=headers)
+            status = response.status_code
+            if 300 <= status < 400:
+                error = f"redirected to {response.headers.get('location', '?')[:200]}: refused"
+            elif not 200 <= status < 300:
+                error = f"answered {status}"
+                wait = _retry_after(response.headers.get("retry-after"), now)
+        except httpx.TimeoutException:
+            error = f"no answer within {TIMEOUT_SECONDS:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        latency = int((time.perf_counter() - started) * 1000)
+        attempts = d.attempts + 1
+        if not error:
+            state, next_at = "delivered", d.next_at
+        elif status == 410:
+            state, next_at = "failed", d.next_at
+            await self._store.disable_webhook(
+                hook.hook_id, f"the endpoint answered 410 Gone at {int(now)}"
+            )
+        elif attempts > len(RETRIES):
+            state, next_at = "failed", d.next_at
+        else:
+            pause = RETRIES[attempts - 1]
+            pause = max(wait, int(pause * (1 + self._rng.uniform(-0.1, 0.1))))
+            state, next_at = "pending", int(now) + pause
+        await self._store.record_attempt(
+            replace(
+                d,
+                state=state,
+                attempts=attempts,
+                next_at=next_at,
+                last_status=status,
+                last_error=error,
+                latency_ms=latency,
+            )
+        )
+        log.info(
+            "webhook %d delivery %d (%s) attempt %d: %s in %d ms%s",
+            hook.hook_id,
+            d.delivery_id,
+            d.event,
+            attempts,
+            status or "no answer",
+            latency,
+            f" ({error}); {state}" if error else "",
+        )
