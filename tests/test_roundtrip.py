@@ -108,10 +108,17 @@ def test_ingested_names_come_back_unchanged(
     check_both_formats(app_client, sent)
 
 
+# Every character XML 1.0 cannot carry that UTF-8 can (drawn from, not filtered for:
+# filtering all characters for these few failed Hypothesis' health check now and then).
+XML_CANNOT = [
+    c for c in map(chr, [*range(0x20), 0xFFFE, 0xFFFF]) if parse.xml_problem(c) is not None
+]
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     before=xml_text,
-    bad=st.characters(codec="utf-8").filter(lambda c: parse.xml_problem(c) is not None),
+    bad=st.sampled_from(XML_CANNOT),
     after=xml_text,
     where=st.sampled_from(list(NAMES) + [(None, t) for t in TEXTS]),
 )
