@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from cvjobs import vocab
+from tests.catalogues import Catalogue
 
 DOCS = Path(__file__).parent.parent / "docs"
 ALERTS = DOCS / "prometheus" / "alerts.yml"
@@ -66,7 +67,13 @@ def test_the_dashboard_is_importable_grafana_json() -> None:
         assert all(t["expr"].strip() and t["refId"] for t in p["targets"]), p["title"]
 
 
-def test_they_name_only_what_metrics_serves(client: TestClient, token: str) -> None:
+def test_they_name_only_what_metrics_serves(
+    client: TestClient, token: str, catalogue: Catalogue
+) -> None:
+    catalogue.sql(  # a webhook, for its metrics
+        "INSERT INTO webhooks (url, events, secret, cursor_seq, created_at)"
+        " VALUES ('http://127.0.0.1:9/', 'job.failed', 'whsec_AAAA', 0, 0)"
+    )
     response = client.get("/metrics", headers={"Authtoken": token})
     served = {
         sample.name

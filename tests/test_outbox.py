@@ -253,3 +253,18 @@ def test_the_test_message_reaches_the_endpoint(store: Store) -> None:
         assert len(receiver.received) == 2
 
     scenario(store, [], body)
+
+
+def test_deliveries_done_are_pruned_and_pending_ones_kept(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        await store.upsert_jobs([job(1, "Running"), job(2, "Running")])
+        await outbox.step()  # job 1's delivered; job 2's refused, pending
+        states = sorted(d.state for d in await store.deliveries(hook.hook_id, 10))
+        assert states == ["delivered", "pending"]
+        await outbox.prune(int(clock.now) + 1)
+        assert [d.state for d in await store.deliveries(hook.hook_id, 10)] == ["pending"]
+
+    scenario(store, [(200, {}), (500, {})], body)

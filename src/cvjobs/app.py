@@ -226,8 +226,16 @@ def create_app(
             if await store.try_lead():
                 await outbox.step()
 
+        async def prune_deliveries() -> None:
+            await outbox.prune(int(time.time()) - settings.change_retention_days * 86_400)
+
         if run_engine:
             tasks.append(asyncio.create_task(_every(1.0, lead_and_deliver, "webhooks", stopping)))
+        tasks.append(
+            asyncio.create_task(
+                _every(PRUNE_SECONDS, prune_deliveries, "pruning webhook deliveries", stopping)
+            )
+        )
         if settings.engine and run_engine:
 
             async def lead_and_step() -> None:

@@ -308,12 +308,14 @@ class LastJob:
 class MetricsSnapshot:
     """What /metrics shows: job counts as (client id, client name, job type, status,
     jobs), finished jobs' durations as (job type, status, bucket, jobs, seconds), each
-    subclient's last jobs, and the change log's head."""
+    subclient's last jobs, the change log's head, and the webhooks' deliveries by state
+    (only for a scrape that sees everything: webhooks are the administrators')."""
 
     counts: list[tuple[int, str, str, str, int]]
     durations: list[tuple[str, str, int, int, int]]
     last: list[LastJob]
     head: int
+    webhooks: list[tuple[int, bool, str, int]]  # (id, enabled, state, deliveries): admins'
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,12 @@ class Outbox:
         self._client = client
         self._rng = rng or random.Random()
 
+    async def prune(self, before: int) -> None:
+        """Forget deliveries done (delivered or failed) before `before`."""
+        gone = await self._store.prune_deliveries(before)
+        if gone:
+            log.info("pruned %d webhook deliveries done before the retention", gone)
+
     async def queue_test(self, hook_id: int) -> None:
         """Queue a webhook.test delivery for the hook, due now."""
         hook = await self._hook(hook_id)

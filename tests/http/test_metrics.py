@@ -157,3 +157,24 @@ def test_the_duration_histogram_is_the_finished_jobs_elapsed_times(
             )
             bucket = (*labels, ("le", "+Inf" if le is None else f"{float(le):g}"))
             assert samples[("cvjobs_job_duration_seconds_bucket", tuple(sorted(bucket)))] == within
+
+
+def test_webhook_deliveries_are_counted_for_administrators_only(
+    client: TestClient, token: str, catalogue: Catalogue
+) -> None:
+    catalogue.sql(
+        "INSERT INTO webhooks (url, events, secret, enabled, cursor_seq, created_at)"
+        " VALUES ('http://127.0.0.1:9/', 'job.failed', 'whsec_AAAA', 0, 0, 0)"
+    )
+    hook = catalogue.scalar("SELECT max(id) FROM webhooks")
+    for state in ("pending", "delivered", "delivered"):
+        catalogue.sql(
+            "INSERT INTO webhook_deliveries (hook_id, event, body, state, next_at, created_at)"
+            f" VALUES ({hook}, 'job.failed', '{{}}', '{state}', 0, 0)"
+        )
+    samples = scrape(client, token)
+    kept = {dict(k)["state"]: v for k, v in named(samples, "cvjobs_webhook_deliveries").items()}
+    assert kept == {"pending": 1, "delivered": 2, "failed": 0}
+    assert named(samples, "cvjobs_webhook_enabled") == {(("webhook", str(hook)),): 0}
+    tenant = Tenant(catalogue, VIEWER)
+    assert not [n for n, _ in scrape(client, tenant.token) if n.startswith("cvjobs_webhook")]

@@ -5,6 +5,8 @@
 - `cvjobs_jobs_finished_total{client, job_type, status}` finished jobs (aged ones too),
   `cvjobs_active_jobs{status}`, and the histogram `cvjobs_job_duration_seconds{job_type,
   status}` of finished jobs' elapsed times.
+- For a scrape that sees everything: `cvjobs_webhook_enabled{webhook}` and
+  `cvjobs_webhook_deliveries{webhook, state}`.
 - Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
   `cvjobs_last_job_end_timestamp_seconds`, `cvjobs_last_job_status{status}` (one-hot over
   the finished statuses), `_duration_seconds`, `_application_bytes`, `_media_bytes`,
@@ -38,8 +40,32 @@ def exposition(snapshot: MetricsSnapshot) -> bytes:
             *_catalogue(snapshot.counts, snapshot.head),
             _durations(snapshot.durations),
             *_last_job(snapshot.last),
+            *_webhooks(snapshot.webhooks),
         ]
     )
+
+
+def _webhooks(rows: list[tuple[int, bool, str, int]]) -> Iterator[Family]:
+    if not rows:
+        return
+    enabled = Family("cvjobs_webhook_enabled", "gauge", "1 if the webhook is enabled", ("webhook",))
+    kept = Family(
+        "cvjobs_webhook_deliveries",
+        "gauge",
+        "deliveries kept, by state (pending, delivered, failed; pruned with the change log)",
+        ("webhook", "state"),
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for hook_id, on, state, n in rows:
+        if hook_id not in counts:
+            counts[hook_id] = {}
+            enabled.add(int(on), str(hook_id))
+        counts[hook_id][state] = n
+    for hook_id, by_state in counts.items():
+        for state in ("pending", "delivered", "failed"):
+            kept.add(by_state.get(state, 0), str(hook_id), state)
+    yield enabled
+    yield kept
 
 
 def _single(name: str, text: str, value: int) -> Family:

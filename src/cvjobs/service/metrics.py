@@ -23,4 +23,5 @@ class MetricsService:
             durations=await self._store.duration_rows(scope),
             last=await self._store.last_jobs(scope),
             head=await self._log.change_head(),
+            webhooks=await self._store.delivery_counts() if scope.everything else [],
         )

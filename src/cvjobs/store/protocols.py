@@ -389,6 +389,10 @@ class MetricReads(Protocol):
         """Each subclient's last job of each selector that has one."""
         ...
 
+    async def delivery_counts(self) -> list[tuple[int, bool, str, int]]:
+        """(webhook id, enabled, delivery state or "" for none, deliveries kept)."""
+        ...
+
 
 class WebhookStore(Protocol):
     """Webhooks and their deliveries: the durable outbox (store/webhooks.py), and the
@@ -422,6 +426,10 @@ class WebhookStore(Protocol):
         ...
 
     async def replay_delivery(self, delivery_id: int, now: int) -> bool: ...
+
+    async def prune_deliveries(self, before: int) -> int:
+        """Forget deliveries delivered or failed before `before`; how many went."""
+        ...
 
 
 class Store(

@@ -52,6 +52,7 @@ def migration(serial: str) -> str:
         ");\n"
         "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_at);\n"
         "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (hook_id, id);\n"
+        "CREATE INDEX webhook_deliveries_made ON webhook_deliveries (created_at);\n"
     )
 
 
@@ -165,6 +166,25 @@ class WebhookTables:
                 [*params, limit],
             )
         return [_delivery(r) for r in rows]
+
+    async def delivery_counts(self) -> list[tuple[int, bool, str, int]]:
+        """(hook id, enabled, state, deliveries kept) of every hook and state."""
+        async with self._db.reading() as conn:
+            rows = await conn.fetchall(
+                "SELECT w.id, w.enabled, d.state, count(d.id) FROM webhooks w"
+                " LEFT JOIN webhook_deliveries d ON d.hook_id = w.id"
+                " GROUP BY w.id, w.enabled, d.state ORDER BY 1, 3"
+            )
+        return [(int(r[0]), bool(r[1]), r[2] or "", int(r[3])) for r in rows]
+
+    async def prune_deliveries(self, before: int) -> int:
+        """Forget deliveries delivered or failed before `before` (UNIX seconds)."""
+        async with self._db.transaction() as conn:
+            return await conn.execute(
+                "DELETE FROM webhook_deliveries WHERE created_at < ?"
+                " AND state IN ('delivered', 'failed')",
+                [before],
+            )
 
     async def replay_delivery(self, delivery_id: int, now: int) -> bool:
         """Send a delivery again (whatever its state), from its first attempt."""
