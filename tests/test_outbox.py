@@ -268,3 +268,23 @@ def test_deliveries_done_are_pruned_and_pending_ones_kept(store: Store) -> None:
         assert [d.state for d in await store.deliveries(hook.hook_id, 10)] == ["pending"]
 
     scenario(store, [(200, {}), (500, {})], body)
+
+
+def test_a_cursor_past_the_head_starts_again_from_now(
+    store: Store, empty_catalogue: Catalogue, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        moved = f"UPDATE webhooks SET cursor_seq = 999 WHERE id = {hook.hook_id}"
+        await asyncio.to_thread(empty_catalogue.sql, moved)  # (PostgreSQL's: its own loop)
+        await outbox.step()
+        await outbox.step()  # one warning, not one a second
+        await store.upsert_jobs([job(1, "Running")])
+        await outbox.step()
+        assert [json.loads(b)["data"]["jobSummary"]["jobId"] for _, b in receiver.received] == [1]
+
+    scenario(store, [], body)
+    warnings = [r for r in caplog.records if "past the change log's head" in r.getMessage()]
+    assert len(warnings) == 1

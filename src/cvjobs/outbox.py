@@ -121,6 +121,18 @@ class Outbox:
     async def _enqueue(self, hook: Webhook) -> None:
         scope = Scope(everything=not hook.clients, clients=frozenset(hook.clients))
         page = await self._store.changes_after(hook.cursor, BATCH, scope)
+        if hook.cursor > page.head:  # a catalogue copied over, or restored: from now on
+            log.warning(
+                "webhook %d: its cursor is past the change log's head; from now on", hook.hook_id
+            )
+            await self._store.enqueue_deliveries(hook.hook_id, hook.cursor, page.head, [])
+            return
+        if hook.cursor < page.pruned_through:
+            log.warning(
+                "webhook %d: the change log was pruned past its cursor (%d to %d);"
+                " those changes are not sent",
+                *(hook.hook_id, hook.cursor + 1, page.pruned_through),
+            )
         if page.head <= hook.cursor and not page.changes:
             return
         now = int(self._clock())
@@ -180,7 +192,7 @@ class Outbox:
                 wait = _retry_after(response.headers.get("retry-after"), now)
         except httpx.TimeoutException:
             error = f"no answer within {TIMEOUT_SECONDS:g} s"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
         latency = int((time.perf_counter() - started) * 1000)
         attempts = d.attempts + 1
