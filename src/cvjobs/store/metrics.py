@@ -40,15 +40,20 @@ _JOBS = (
 )
 
 
+def _where_scoped(column: str, scope: Scope) -> tuple[str, list[Any]]:
+    """A WHERE clause keeping the rows of `scope`'s clients ("" for everything)."""
+    if scope.everything:
+        return "", []
+    condition, params = scope_filter(column, scope)
+    return f" WHERE {condition}", params
+
+
 class MetricTables:
     _db: Database
 
     async def job_count_rows(self, scope: Scope) -> list[tuple[int, str, str, str, int]]:
         """(client id, client name, job type, status, jobs) of every key with jobs."""
-        where, params = "", list[Any]()
-        if not scope.everything:
-            condition, params = scope_filter("t.client_id", scope)
-            where = f" WHERE {condition}"
+        where, params = _where_scoped("t.client_id", scope)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
                 "SELECT t.client_id, coalesce(c.name, ''), t.job_type, t.status, sum(t.n)"
@@ -62,10 +67,7 @@ class MetricTables:
     async def duration_rows(self, scope: Scope) -> list[tuple[str, str, int, int, int]]:
         """(job type, status, bucket, jobs, seconds) of finished jobs in `scope`
         (store/durations.py's buckets)."""
-        where, params = "", list[Any]()
-        if not scope.everything:
-            condition, params = scope_filter("client_id", scope)
-            where = f" WHERE {condition}"
+        where, params = _where_scoped("client_id", scope)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
                 "SELECT job_type, status, bucket, sum(n), sum(seconds)"
