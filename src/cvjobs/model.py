@@ -284,6 +284,17 @@ class ChangePage:
     pruned_through: int
     changes: list[Change]
 
+    def lost(self, after: int) -> bool:
+        """Whether the log no longer holds, or never held, the records right after
+        cursor `after` (pruned past it, or beyond the head: another catalogue's)."""
+        return after < self.pruned_through or after > self.head
+
+    def next_cursor(self, limit: int) -> int:
+        """Where a reader that asked for `limit` goes on from: its last record, or the
+        head if the page was not full (every record up to the head was read, or out of
+        scope)."""
+        return self.changes[-1].seq if len(self.changes) >= limit else self.head
+
 
 @dataclass(frozen=True, slots=True)
 class LastJob:

@@ -151,8 +151,9 @@ class Outbox:
             )
             for change, event in wanted
         ]
-        cursor = page.changes[-1].seq if len(page.changes) >= BATCH else page.head
-        await self._store.enqueue_deliveries(hook.hook_id, hook.cursor, cursor, deliveries)
+        await self._store.enqueue_deliveries(
+            hook.hook_id, hook.cursor, page.next_cursor(BATCH), deliveries
+        )
 
     async def _send_due(self) -> None:
         due = await self._store.due_deliveries(int(self._clock()), BATCH)

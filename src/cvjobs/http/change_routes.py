@@ -82,7 +82,7 @@ async def changes(ctx: Context) -> Response:
     page = await feed.read(after, limit, ctx.scope, wait=wait)
     body = {
         "changes": [change_json(c) for c in page.changes],
-        "next": ChangeFeed.cursor(page, limit),
+        "next": page.next_cursor(limit),
         "head": page.head,
     }
     return ctx.respond("", body)
@@ -142,7 +142,7 @@ class EventStream(Response):
                 yield b"id: %d\nevent: change\ndata: %s\n\n" % (c.seq, orjson.dumps(change_json(c)))
             if not page.changes:
                 yield b": keep-alive\n\n"
-            self._after = ChangeFeed.cursor(page, DEFAULT_LIMIT)
+            self._after = page.next_cursor(DEFAULT_LIMIT)
 
 
 ROUTES: list[Route] = [

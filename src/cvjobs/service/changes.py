@@ -87,12 +87,12 @@ class ChangeFeed:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
             page = await self._store.changes_after(after, limit, scope)
-            if page.changes or after < page.pruned_through or after > page.head:
+            if page.changes or page.lost(after):
                 break
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0 or not await self._watch.wait_past(page.head, left):
                 break
-        if after < page.pruned_through or after > page.head:
+        if page.lost(after):
             raise CursorGone(
                 f"the change log holds no records right after {after}: it holds"
                 f" {page.pruned_through + 1} to {page.head}; read the jobs again (GET Job)"
@@ -109,14 +109,6 @@ class ChangeFeed:
     async def oldest_cursor(self) -> int:
         """The cursor of "from the oldest record kept"."""
         return (await self._store.changes_after(0, 1, EVERYTHING)).pruned_through
-
-    @staticmethod
-    def cursor(page: ChangePage, limit: int) -> int:
-        """Where the reader goes on from: its last record, or the head if the page was
-        not full (every record up to the head was read; the rest were out of scope)."""
-        if len(page.changes) >= limit:
-            return page.changes[-1].seq
-        return page.head
 
     async def prune(self) -> None:
         """Drop the records older than the retention (the server runs it every minute)."""
