@@ -288,3 +288,17 @@ def test_a_cursor_past_the_head_starts_again_from_now(
     scenario(store, [], body)
     warnings = [r for r in caplog.records if "past the change log's head" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_hook_gone_in_the_middle_of_a_round_is_sent_nothing_more(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        await store.upsert_jobs([job(1, "Running"), job(2, "Running")])
+        await outbox.step()  # both due in one round: the first answer is 410
+        assert len(receiver.received) == 1
+        states = sorted(d.state for d in await store.deliveries(hook.hook_id, 10))
+        assert states == ["failed", "pending"]
+
+    scenario(store, [(410, {})], body)

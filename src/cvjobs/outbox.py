@@ -113,10 +113,11 @@ class Outbox:
     # -- the outbox (the leader, each second) -------------------------------------------
 
     async def step(self) -> None:
-        for hook in await self._store.webhooks():
+        hooks = {hook.hook_id: hook for hook in await self._store.webhooks()}
+        for hook in hooks.values():
             if hook.enabled:
                 await self._enqueue(hook)
-        await self._send_due()
+        await self._send_due(hooks)
 
     async def _enqueue(self, hook: Webhook) -> None:
         scope = Scope(everything=not hook.clients, clients=frozenset(hook.clients))
@@ -155,22 +156,28 @@ class Outbox:
             hook.hook_id, hook.cursor, page.next_cursor(BATCH), deliveries
         )
 
-    async def _send_due(self) -> None:
+    async def _send_due(self, hooks: dict[int, Webhook]) -> None:
+        """Send what is due to the enabled ones of `hooks` (a hook disabled on the way
+        is sent nothing more)."""
         due = await self._store.due_deliveries(int(self._clock()), BATCH)
         if not due:
             return
-        hooks = {hook.hook_id: hook for hook in await self._store.webhooks()}
         client = self._client or httpx.AsyncClient(follow_redirects=False, timeout=TIMEOUT_SECONDS)
         try:
             for delivery in due:
                 hook = hooks.get(delivery.hook_id)
-                if hook is not None and hook.enabled:
-                    await self._attempt(client, hook, delivery)
+                if (
+                    hook is not None
+                    and hook.enabled
+                    and not await self._attempt(client, hook, delivery)
+                ):
+                    hooks[hook.hook_id] = replace(hook, enabled=False)
         finally:
             if self._client is None:
                 await client.aclose()
 
-    async def _attempt(self, client: httpx.AsyncClient, hook: Webhook, d: Delivery) -> None:
+    async def _attempt(self, client: httpx.AsyncClient, hook: Webhook, d: Delivery) -> bool:
+        """One attempt at `d`, recorded; False if it disabled the hook (410)."""
         now = self._clock()
         message_id = f"msg_{d.delivery_id}"
         body = d.body.encode()
@@ -231,3 +238,4 @@ class Outbox:
             latency,
             f" ({error}); {state}" if error else "",
         )
+        return status != 410
