@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cvjobs.model import Change, ChangePage, Scope
-from cvjobs.store.driver import Database
+from cvjobs.store.driver import Connection, Database
 from cvjobs.store.filters import ACTIVE_LITERALS, Where, scope_filter
 from cvjobs.store.rows import COLUMN_NAMES
 
@@ -230,16 +230,8 @@ class ChangeTables:
         async with self._db.reading() as conn:
             return (await self._state(conn))[0]
 
-    async def _state(self, conn: Any) -> tuple[int, int]:
-        if self._db.dialect.name == "sqlite":
-            # AUTOINCREMENT's own record of the last number given.
-            row = await conn.fetchone(
-                "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),"
-                " pruned_through FROM job_change_state",
-                [TABLE],
-            )
-        else:
-            row = await conn.fetchone("SELECT head, pruned_through FROM job_change_state")
+    async def _state(self, conn: Connection) -> tuple[int, int]:
+        row = await conn.fetchone(self._db.dialect.change_state)
         assert row is not None, "schema v11 makes the row"
         return int(row[0]), int(row[1])
 
@@ -254,11 +246,10 @@ class ChangeTables:
             if row is None or row[0] is None:
                 return 0
             through = int(row[0])
-            gone = await conn.fetchone(f"SELECT count(*) FROM {TABLE} WHERE seq <= ?", [through])
-            await conn.execute(f"DELETE FROM {TABLE} WHERE seq <= ?", [through])
+            gone = await conn.execute(f"DELETE FROM {TABLE} WHERE seq <= ?", [through])
             await conn.execute(
                 "UPDATE job_change_state SET pruned_through ="
                 f" {self._db.dialect.greatest}(pruned_through, ?)",
                 [through],
             )
-            return int(gone[0]) if gone else 0
+            return gone

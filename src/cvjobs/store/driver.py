@@ -88,3 +88,5 @@ class Dialect:
     # at the end instead of row by row: its secondary indexes, checked constraints and the
     # triggers that keep its counts (store/counts.py, rebuilt then).
     job_structure: str
+    # The change log's head (the last sequence number given) and the highest pruned.
+    change_state: str

@@ -36,6 +36,8 @@ DIALECT = Dialect(
     " WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname <> 'jobs_pkey'"
     " UNION ALL SELECT 'DROP TRIGGER ' || tgname || ' ON jobs', pg_get_triggerdef(oid)"
     " FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal",
+    # Numbered records only: cvjobs_sequence_changes() moves the head (store/changes.py).
+    change_state="SELECT head, pruned_through FROM job_change_state",
 )
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002

@@ -39,6 +39,9 @@ DIALECT = Dialect(
     job_structure="SELECT 'DROP ' || upper(type) || ' ' || name, sql FROM sqlite_master"
     " WHERE type IN ('index', 'trigger') AND tbl_name = 'jobs' AND sql IS NOT NULL"
     " ORDER BY type, name",
+    # AUTOINCREMENT's own record of the last number given (store/changes.py).
+    change_state="SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'job_changes'),"
+    " 0), pruned_through FROM job_change_state",
 )
 
 
