@@ -28,7 +28,7 @@ from typing import Any
 
 from cvjobs.model import Change, ChangePage, Scope
 from cvjobs.store.driver import Connection, Database
-from cvjobs.store.filters import ACTIVE_LITERALS, Where, scope_filter
+from cvjobs.store.filters import ACTIVE_LITERALS, Where
 from cvjobs.store.rows import COLUMN_NAMES
 
 TABLE = "job_changes"
@@ -212,8 +212,7 @@ class ChangeTables:
         await self.sequence_changes()
         where = Where()
         where.add("seq > ?", [after])
-        if not scope.everything:
-            where.add(*scope_filter("client_id", scope))
+        where.scoped("client_id", scope)
         await self._db.committed()  # a number not committed may yet be given again
         async with self._db.reading() as conn:
             head, pruned = await self._state(conn)

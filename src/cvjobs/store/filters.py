@@ -58,6 +58,11 @@ class Where:
         if values is not None:
             self.add(in_list(column, values) if values else "1 = 0", sorted(values))
 
+    def scoped(self, column: str, scope: Scope) -> None:
+        """Keep the rows of a client id `column` that `scope` allows (all, for everything)."""
+        if not scope.everything:
+            self.add(*scope_filter(column, scope))
+
     @property
     def sql(self) -> str:
         """` WHERE ...`, or "" when there is no condition."""
@@ -90,8 +95,7 @@ def counted_terms(q: JobQuery, table: str) -> Where:
         where.add("1 = 0")  # no job is flagged anomalous here
     if not q.show_aged:
         where.add(f"{table}.is_aged = 0")
-    if not q.scope.everything:
-        where.add(*scope_filter(f"{table}.client_id", q.scope))
+    where.scoped(f"{table}.client_id", q.scope)
     return where
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from cvjobs import vocab
 from cvjobs.model import LastJob, Scope
 from cvjobs.store.driver import Database
-from cvjobs.store.filters import ACTIVE_LITERALS, in_list, scope_filter
+from cvjobs.store.filters import ACTIVE_LITERALS, Where
 
 # The selectors and the condition each puts on the subclient's jobs, newest first. The
 # columns are wrapped in expressions so that no planner takes the status index instead of
@@ -36,16 +36,8 @@ _LAST = (
 _JOBS = (
     "SELECT j.id, coalesce(j.client_id, 0), coalesce(c.name, ''), j.status, j.end_time,"
     " j.elapsed_time, j.size_of_application, j.size_of_media_on_disk, j.total_num_of_files,"
-    " j.total_failed_files FROM jobs j LEFT JOIN clients c ON c.id = j.client_id WHERE "
+    " j.total_failed_files FROM jobs j LEFT JOIN clients c ON c.id = j.client_id"
 )
-
-
-def _where_scoped(column: str, scope: Scope) -> tuple[str, list[Any]]:
-    """A WHERE clause keeping the rows of `scope`'s clients ("" for everything)."""
-    if scope.everything:
-        return "", []
-    condition, params = scope_filter(column, scope)
-    return f" WHERE {condition}", params
 
 
 class MetricTables:
@@ -53,27 +45,29 @@ class MetricTables:
 
     async def job_count_rows(self, scope: Scope) -> list[tuple[int, str, str, str, int]]:
         """(client id, client name, job type, status, jobs) of every key with jobs."""
-        where, params = _where_scoped("t.client_id", scope)
+        where = Where()
+        where.scoped("t.client_id", scope)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
                 "SELECT t.client_id, coalesce(c.name, ''), t.job_type, t.status, sum(t.n)"
-                f" FROM job_totals t LEFT JOIN clients c ON c.id = t.client_id{where}"
+                f" FROM job_totals t LEFT JOIN clients c ON c.id = t.client_id{where.sql}"
                 " GROUP BY t.client_id, c.name, t.job_type, t.status HAVING sum(t.n) > 0"
                 " ORDER BY 1, 3, 4",
-                params,
+                where.params,
             )
         return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
     async def duration_rows(self, scope: Scope) -> list[tuple[str, str, int, int, int]]:
         """(job type, status, bucket, jobs, seconds) of finished jobs in `scope`
         (store/durations.py's buckets)."""
-        where, params = _where_scoped("client_id", scope)
+        where = Where()
+        where.scoped("client_id", scope)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
                 "SELECT job_type, status, bucket, sum(n), sum(seconds)"
-                f" FROM job_duration_counts{where} GROUP BY 1, 2, 3 HAVING sum(n) > 0"
+                f" FROM job_duration_counts{where.sql} GROUP BY 1, 2, 3 HAVING sum(n) > 0"
                 " ORDER BY 1, 2, 3",
-                params,
+                where.params,
             )
         return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
@@ -85,11 +79,10 @@ class MetricTables:
             jobs: dict[int, Sequence[Any]] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                condition, params = in_list("j.id", chunk), list(chunk)
-                if not scope.everything:
-                    allowed, more = scope_filter("j.client_id", scope)
-                    condition, params = f"{condition} AND {allowed}", params + more
-                for r in await conn.fetchall(_JOBS + condition, params):
+                where = Where()
+                where.among("j.id", chunk)
+                where.scoped("j.client_id", scope)
+                for r in await conn.fetchall(_JOBS + where.sql, where.params):
                     jobs[r[0]] = r
         return [
             LastJob(
