@@ -14,6 +14,7 @@ from typing import Any
 
 from cvjobs.model import Delivery, Webhook
 from cvjobs.store.driver import Database
+from cvjobs.store.filters import Where
 
 _HOOK_COLUMNS = "id, url, events, clients, secret, enabled, disabled_reason, cursor_seq, created_at"
 _DELIVERY_COLUMNS = (
@@ -158,12 +159,13 @@ class WebhookTables:
 
     async def deliveries(self, hook_id: int | None, limit: int) -> list[Delivery]:
         """Newest first; of one hook, or of all."""
-        where, params = ("WHERE hook_id = ? ", [hook_id]) if hook_id is not None else ("", [])
+        where = Where()
+        where.equal("hook_id", hook_id)
         async with self._db.reading() as conn:
             rows = await conn.fetchall(
-                f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries {where}"
-                "ORDER BY id DESC LIMIT ?",
-                [*params, limit],
+                f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries{where.sql}"
+                " ORDER BY id DESC LIMIT ?",
+                [*where.params, limit],
             )
         return [_delivery(r) for r in rows]
 
