@@ -126,8 +126,15 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_rotation(self) -> None:
+        """Take the catalogue back from schema v14 (webhook templates, rotation) to v13."""
+        for column in ("template", "old_secret", "old_secret_until"):
+            self.sql(f"ALTER TABLE webhooks DROP COLUMN {column}")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 14")
+
     def undo_webhooks(self) -> None:
         """Take the catalogue back from schema v13 (webhooks) to v12."""
+        self.undo_rotation()
         self.sql("DROP TABLE webhook_deliveries")
         self.sql("DROP TABLE webhooks")
         self.sql("DELETE FROM schema_migrations WHERE version >= 13")

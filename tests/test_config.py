@@ -27,6 +27,8 @@ DOCUMENTED = {
     "token_idle_minutes": 30,
     "change_retention_days": 7,
     "metrics_open": False,
+    "webhook_hosts": "",
+    "rpo_hours": 24,
     "admin_password": "",  # none: a random one is printed on first start
     "engine": True,
     "engine_speed": 1,

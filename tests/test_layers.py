@@ -29,8 +29,16 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "cvjobs.store.protocols",
         "cvjobs.store.values",
         "argon2",
+        "jinja2",  # webhook templates are checked as they are set
     ),
-    "render": (*CORE, "cvjobs.summaries", "cvjobs.spellings", "cvjobs.render.*", "orjson"),
+    "render": (
+        *CORE,
+        "cvjobs.summaries",
+        "cvjobs.spellings",
+        "cvjobs.render.*",
+        "orjson",
+        "jinja2",
+    ),
     "http": (
         *CORE,
         "cvjobs.__version__",

@@ -17,9 +17,10 @@ import pytest
 from standardwebhooks import Webhook as Verifier
 
 from cvjobs import outbox as outboxes
-from cvjobs.errors import BadRequest
+from cvjobs.errors import BadRequest, NoSuchWebhook
 from cvjobs.model import Job, JobRecord, Ref
 from cvjobs.outbox import Outbox
+from cvjobs.render.webhooks import message
 from cvjobs.service import webhooks as hooks
 from cvjobs.service.webhooks import WebhookService
 from cvjobs.store import open_store
@@ -98,7 +99,7 @@ def scenario(store: Store, answers: list[tuple[int, dict[str, str]]], body: Any)
     async def go() -> Any:
         async with receiving(Receiver(answers=list(answers))) as receiver:
             clock = Clock()
-            service = WebhookService(store, store, clock=clock)
+            service = WebhookService(store, store, message, clock=clock)
             return await body(service, Outbox(store, clock=clock), receiver, clock)
 
     return run(go())
@@ -243,7 +244,7 @@ def test_the_test_message_reaches_the_endpoint(store: Store) -> None:
         service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
     ) -> None:
         hook = await service.add(receiver.url, ["job.failed"], [], secret=hooks.new_secret())
-        await outbox.queue_test(hook.hook_id)
+        await service.queue_test(hook.hook_id)
         await outbox.step()
         [(headers, sent)] = receiver.received
         assert Verifier(hook.secret).verify(sent, headers)["type"] == "webhook.test"
@@ -302,3 +303,192 @@ def test_a_hook_gone_in_the_middle_of_a_round_is_sent_nothing_more(store: Store)
         assert states == ["failed", "pending"]
 
     scenario(store, [(410, {})], body)
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_until_its_time(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        old = await service.add(receiver.url, ["job.created"], [])
+        new = await service.rotate(old.hook_id, keep_old_hours=2)
+        assert new.secret != old.secret and new.old_secret_until == int(clock.now) + 7200
+        await store.upsert_jobs([job(1, "Running")])
+        await outbox.step()
+        [(headers, sent)] = receiver.received
+        assert len(headers["webhook-signature"].split(" ")) == 2
+        for secret in (old.secret, new.secret):  # a receiver on either secret accepts it
+            assert Verifier(secret).verify(sent, headers)["type"] == "job.created"
+        assert new.secrets_at(clock.now + 7199) == (new.secret, old.secret)
+        assert new.secrets_at(clock.now + 7200) == (new.secret,)  # then the new one alone
+        newest = await service.rotate(old.hook_id, keep_old_hours=0)  # at once
+        await store.upsert_jobs([job(2, "Running")])
+        await outbox.step()
+        headers, sent = receiver.received[1]
+        assert len(headers["webhook-signature"].split(" ")) == 1
+        Verifier(newest.secret).verify(sent, headers)
+        with pytest.raises(Exception, match="No matching signature"):
+            Verifier(new.secret).verify(sent, headers)
+
+    scenario(store, [], body)
+
+
+SLACK = (
+    '{"text": {{ ("Job %s on %s: %s" | format(job.jobId, job.subclient.clientName,'
+    " job.status)) | tojson }}}"
+)
+
+
+def test_a_template_makes_a_chat_message_signed_as_sent(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.failed"], [], template=SLACK)
+        await store.upsert_jobs([job(7, "Failed", client=3)])
+        await outbox.step()
+        [(headers, sent)] = receiver.received
+        assert json.loads(sent) == {"text": "Job 7 on c3: Failed"}
+        Verifier(hook.secret).verify(sent, headers)  # the signature is over what was sent
+        # The delivery keeps the standard message: a changed template applies to replays.
+        [d] = await store.deliveries(hook.hook_id, 10)
+        assert json.loads(d.body)["type"] == "job.failed"
+
+    scenario(store, [], body)
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("not json {{ job.jobId }}", "made no JSON"),
+        ('{"a": {{ job.__class__.__mro__ }}}', "failed: SecurityError"),
+        ("{{ range(10**7) | list }}", "failed"),
+    ],
+)
+def test_a_template_that_fails_sends_nothing_and_says_why(
+    store: Store, template: str, why: str
+) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [], template=template)
+        await store.upsert_jobs([job(1, "Running")])
+        await outbox.step()
+        assert receiver.received == []
+        [d] = await store.deliveries(hook.hook_id, 10)
+        assert d.state == "pending" and d.attempts == 1 and why in d.last_error
+        await service.set_template(hook.hook_id, "")  # fixed: the retry is sent
+        clock.now += 10
+        await outbox.step()
+        assert len(receiver.received) == 1
+
+    scenario(store, [], body)
+
+
+def test_a_template_that_does_not_compile_is_refused(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        with pytest.raises(BadRequest, match="does not compile"):
+            await service.add(receiver.url, ["job.created"], [], template="{{ job.jobId ")
+        with pytest.raises(BadRequest, match="does not compile"):
+            await service.add(receiver.url, ["job.created"], [], template="{{ 1 | nosuch }}")
+        assert await store.webhooks() == []
+
+    scenario(store, [], body)
+
+
+def test_hosts_not_allowed_are_refused_when_added_and_when_sent(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        await service.add(receiver.url, ["job.created"], [])  # any host: none named
+        narrow = WebhookService(store, store, message, allowed_hosts=("*.example.com",))
+        with pytest.raises(BadRequest, match=r"only to \*\.example\.com"):
+            await narrow.add(receiver.url, ["job.created"], [])
+        narrow.check_url("https://hooks.example.com/x")
+        held = Outbox(store, clock=clock, check_url=narrow.check_url)
+        await store.upsert_jobs([job(1, "Running")])
+        await held.step()  # the hook was added before the hosts were narrowed
+        assert receiver.received == []
+        [d] = await store.deliveries(None, 10)
+        assert d.state == "pending" and "only to *.example.com" in d.last_error
+
+    scenario(store, [], body)
+
+
+def test_a_disabled_hook_enabled_again_hears_from_then_on(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        await store.upsert_jobs([job(1, "Running")])
+        await outbox.step()  # 410: disabled
+        await store.upsert_jobs([job(2, "Running")])  # missed while disabled
+        await outbox.step()
+        again = await service.enable(hook.hook_id)
+        assert again.enabled and again.disabled_reason == ""
+        await store.upsert_jobs([job(3, "Running")])
+        await outbox.step()
+        ids = [json.loads(b)["data"]["jobSummary"]["jobId"] for _, b in receiver.received]
+        assert ids == [1, 3]
+
+    scenario(store, [(410, {})], body)
+
+
+def test_what_a_hook_may_be(store: Store) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        for url, events, secret, match in [
+            ("ftp://x/", ["job.failed"], "", "http:// or https://"),
+            ("http:///nohost", ["job.failed"], "", "with a host"),
+            (receiver.url, ["job.nosuch"], "", "unknown events job.nosuch"),
+            (receiver.url, [], "", r"\(none given\)"),
+            (receiver.url, ["job.failed"], "c2VjcmV0", "whsec_"),
+            (receiver.url, ["job.failed"], "whsec_!!", "whsec_"),
+        ]:
+            with pytest.raises(BadRequest, match=match):
+                await service.add(url, events, [], secret)
+        hook = await service.add(receiver.url, ["job.failed"], [])
+        for call, match in [
+            (service.rotate(hook.hook_id, keep_old_hours=-1), "0 to"),
+            (service.rotate(hook.hook_id, secret="nope"), "whsec_"),
+            (service.deliveries(hook.hook_id, 0), "1 to"),
+        ]:
+            with pytest.raises(BadRequest, match=match):
+                await call
+        for missing in (
+            service.get(99),
+            service.remove(99),
+            service.enable(99),
+            service.rotate(99),
+            service.set_template(99, ""),
+            service.queue_test(99),
+            service.deliveries(99, 10),
+            service.replay(99),
+            service.replay(1, hook_id=99),
+        ):
+            with pytest.raises(NoSuchWebhook):
+                await missing
+        assert [h.hook_id for h in await service.hooks()] == [hook.hook_id]
+        assert (await service.get(hook.hook_id)).secret == hook.secret
+
+    scenario(store, [], body)
+
+
+def test_a_webhook_of_schema_13_is_kept_by_the_migration(
+    store: Store, empty_catalogue: Catalogue
+) -> None:
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        await store.close()
+        await asyncio.to_thread(empty_catalogue.undo_rotation)
+        again = await open_store(empty_catalogue.url)
+        try:
+            [kept] = await again.webhooks()
+            assert kept == hook  # no template, no old secret
+        finally:
+            await again.close()
+
+    scenario(store, [], body)

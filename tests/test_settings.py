@@ -25,6 +25,8 @@ DECLARED = [
     ("token_idle_minutes", int, 30),
     ("change_retention_days", int, 7),
     ("metrics_open", bool, False),
+    ("webhook_hosts", str, ""),
+    ("rpo_hours", int, 24),
     ("admin_password", str, ""),
     ("engine", bool, True),
     ("engine_speed", int, 1),

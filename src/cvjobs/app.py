@@ -24,13 +24,14 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import Receive, Scope, Send
 
 from cvjobs import logs, vocab
-from cvjobs.config import Settings, load
+from cvjobs.config import Settings, host_patterns, load
 from cvjobs.http import openapi
 from cvjobs.http.access_log import AccessLog, AccessWriter
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
 from cvjobs.outbox import Outbox
+from cvjobs.render.webhooks import message
 from cvjobs.service.auth import AuthService
 from cvjobs.service.changes import ChangeFeed
 from cvjobs.service.clients import ClientService
@@ -41,6 +42,7 @@ from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 from cvjobs.service.metrics import MetricsService
 from cvjobs.service.rendered import RenderCache
+from cvjobs.service.webhooks import WebhookService
 from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
 
@@ -168,6 +170,9 @@ def create_app(
             engine_settles=settings.engine,
             job_id_base=settings.job_id_base,
         )
+        webhooks = WebhookService(
+            store, store, message, allowed_hosts=host_patterns(settings.webhook_hosts)
+        )
         rendered = RenderCache()  # finished jobs' answers: read by jobs, forgotten by ingest
         services = Services(
             auth=AuthService(store, clock=clock, idle_seconds=settings.token_idle_minutes * 60),
@@ -178,6 +183,7 @@ def create_app(
             clients=ClientService(store),
             changes=ChangeFeed(store, retention_days=settings.change_retention_days),
             metrics=MetricsService(store, store),
+            webhooks=webhooks,
             commcell=CommCell(
                 name=settings.commcell_name,
                 guid=str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.commcell_name)).upper(),
@@ -219,7 +225,7 @@ def create_app(
                 _every(PRUNE_SECONDS, services.changes.prune, "pruning the change log", stopping)
             ),
         ]
-        outbox = Outbox(store)
+        outbox = Outbox(store, check_url=webhooks.check_url)
 
         async def lead_and_deliver() -> None:
             # The process that leads makes and sends the webhooks' deliveries.

@@ -46,6 +46,11 @@ def _setting(default: T, help: str, *, env_only: bool = False) -> T:
     return field(default=default, metadata={"help": help, "env_only": env_only})
 
 
+def host_patterns(text: str) -> tuple[str, ...]:
+    """The comma-separated patterns of --webhook-hosts."""
+    return tuple(h.strip().lower() for h in text.split(",") if h.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting, declared once, in the order `cvjobs serve --help` lists them."""
@@ -94,6 +99,17 @@ class Settings:
         False,
         "serve /metrics without a token (for a Prometheus that sends none); otherwise a"
         " token (Authorization: Bearer) is required and its account's scope applies",
+    )
+    webhook_hosts: str = _setting(
+        "",
+        "hosts webhooks may be sent to, comma-separated, `*` as a wildcard"
+        " (*.example.com,10.1.2.*); empty: any host an administrator names",
+    )
+    rpo_hours: int = _setting(
+        24,
+        "hours within which each client should have a successful backup (its recovery"
+        " point objective) unless one of its client groups says otherwise (cvjobs rpo);"
+        " past it, webhooks hear job.overdue",
     )
     admin_password: str = _setting(
         "",
@@ -210,6 +226,8 @@ def _validate(settings: Settings) -> None:
         raise ValueError("workers must be between 1 and 64")
     if not 1 <= settings.change_retention_days <= 3650:
         raise ValueError("change_retention_days must be between 1 and 3650")
+    if not 1 <= settings.rpo_hours <= 8760:
+        raise ValueError("rpo_hours must be between 1 and 8760 (a year)")
     if settings.token_idle_minutes < 1:
         raise ValueError("token_idle_minutes must be at least 1")
     if not 1 <= settings.engine_speed <= 100_000:

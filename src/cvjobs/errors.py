@@ -64,6 +64,13 @@ class NoSuchJob(CvjobsError):
     error_code = CODE_JOB
 
 
+class NoSuchWebhook(CvjobsError):
+    """A webhook (or a delivery of one) that does not exist (HTTP 404)."""
+
+    http_status = 404
+    error_code = CODE_NOT_FOUND
+
+
 class MethodNotAllowed(CvjobsError):
     http_status = 405
     error_code = CODE_METHOD_NOT_ALLOWED

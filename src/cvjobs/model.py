@@ -344,6 +344,15 @@ class Webhook:
     disabled_reason: str = ""
     cursor: int = 0
     created_at: int = 0
+    template: str = ""  # Jinja2 (sandboxed) making the body; empty: the standard message
+    old_secret: str = ""  # the secret before the last rotation, signed with until...
+    old_secret_until: int = 0
+
+    def secrets_at(self, now: float) -> tuple[str, ...]:
+        """The secrets a message sent at `now` is signed with (two while a rotation lasts)."""
+        if self.old_secret and now < self.old_secret_until:
+            return (self.secret, self.old_secret)
+        return (self.secret,)
 
 
 @dataclass(frozen=True, slots=True)

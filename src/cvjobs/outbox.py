@@ -27,7 +27,7 @@ import hmac
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -37,7 +37,7 @@ import httpx
 from cvjobs import vocab
 from cvjobs.errors import BadRequest
 from cvjobs.model import Delivery, Scope, Webhook
-from cvjobs.render.webhooks import job_data, message
+from cvjobs.render.webhooks import job_data, message, templated
 from cvjobs.store.protocols import ChangeLog, WebhookStore
 
 log = logging.getLogger("cvjobs.webhooks")
@@ -54,11 +54,17 @@ class OutboxStore(ChangeLog, WebhookStore, Protocol):
     """What the outbox asks of the store."""
 
 
-def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under a `whsec_` secret."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+def signature(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under each `whsec_` secret,
+    space-separated (several while a secret rotates: a receiver accepts any)."""
     signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return " ".join(
+        "v1,"
+        + base64.b64encode(
+            hmac.new(base64.b64decode(s.removeprefix("whsec_")), signed, hashlib.sha256).digest()
+        ).decode()
+        for s in secrets
+    )
 
 
 def _retry_after(value: str | None, now: float) -> int:
@@ -80,8 +86,10 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        check_url: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
+        self._check_url = check_url  # raises BadRequest for a host no longer allowed
         self._clock = clock
         self._client = client
         self._rng = rng or random.Random()
@@ -91,24 +99,6 @@ class Outbox:
         gone = await self._store.prune_deliveries(before)
         if gone:
             log.info("pruned %d webhook deliveries done before the retention", gone)
-
-    async def queue_test(self, hook_id: int) -> None:
-        """Queue a webhook.test delivery for the hook, due now."""
-        hook = await self._hook(hook_id)
-        now = int(self._clock())
-        body = message("webhook.test", now, {"webhookId": hook.hook_id})
-        delivery = Delivery(0, hook.hook_id, "webhook.test", 0, body, next_at=now, created_at=now)
-        # The cursor stays where it is: compare and set it to itself.
-        if not await self._store.enqueue_deliveries(
-            hook.hook_id, hook.cursor, hook.cursor, [delivery]
-        ):
-            raise BadRequest("the webhook changed meanwhile; try again")
-
-    async def _hook(self, hook_id: int) -> Webhook:
-        for hook in await self._store.webhooks():
-            if hook.hook_id == hook_id:
-                return hook
-        raise BadRequest(f"there is no webhook {hook_id}")
 
     # -- the outbox (the leader, each second) -------------------------------------------
 
@@ -179,29 +169,17 @@ class Outbox:
     async def _attempt(self, client: httpx.AsyncClient, hook: Webhook, d: Delivery) -> bool:
         """One attempt at `d`, recorded; False if it disabled the hook (410)."""
         now = self._clock()
-        message_id = f"msg_{d.delivery_id}"
-        body = d.body.encode()
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "cvjobs-webhooks",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(now)),
-            "webhook-signature": signature(hook.secret, message_id, int(now), body),
-        }
         started = time.perf_counter()
         status, error, wait = 0, "", 0
         try:
-            response = await client.post(hook.url, content=body, headers=headers)
-            status = response.status_code
-            if 300 <= status < 400:
-                error = f"redirected to {response.headers.get('location', '?')[:200]}: refused"
-            elif not 200 <= status < 300:
-                error = f"answered {status}"
-                wait = _retry_after(response.headers.get("retry-after"), now)
-        except httpx.TimeoutException:
-            error = f"no answer within {TIMEOUT_SECONDS:g} s"
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+            if self._check_url is not None:
+                self._check_url(hook.url)
+            body = templated(hook.template, d.body) if hook.template else d.body.encode()
+        except (ValueError, BadRequest) as exc:
+            # No request made; tried again later, as the template or the settings may change.
+            error = str(exc)[:300]
+        else:
+            status, error, wait = await self._post(client, hook, d, body, now)
         latency = int((time.perf_counter() - started) * 1000)
         attempts = d.attempts + 1
         if not error:
@@ -239,3 +217,33 @@ class Outbox:
             f" ({error}); {state}" if error else "",
         )
         return status != 410
+
+    async def _post(
+        self, client: httpx.AsyncClient, hook: Webhook, d: Delivery, body: bytes, now: float
+    ) -> tuple[int, str, int]:
+        """POST `body` signed: (status or 0, what went wrong or '', seconds asked to wait)."""
+        message_id = f"msg_{d.delivery_id}"
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "cvjobs-webhooks",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now)),
+            "webhook-signature": signature(hook.secrets_at(now), message_id, int(now), body),
+        }
+        try:
+            response = await client.post(hook.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return 0, f"no answer within {TIMEOUT_SECONDS:g} s", 0
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return 0, f"{type(exc).__name__}: {exc}"[:300], 0
+        status = response.status_code
+        if 300 <= status < 400:
+            return (
+                status,
+                f"redirected to {response.headers.get('location', '?')[:200]}: refused",
+                0,
+            )
+        if not 200 <= status < 300:
+            wait = _retry_after(response.headers.get("retry-after"), now)
+            return status, f"answered {status}", wait
+        return status, "", 0

@@ -39,7 +39,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
     """A server of its own (schemathesis kills, resubmits and ingests), and an access
     token: Logout and RenewLoginToken, fuzzed too, end login sessions but not tokens."""
     workdir: Path = tmp_path_factory.mktemp("openapi")
-    with running_server(workdir, "--no-engine") as srv:
+    # No webhook the fuzzing adds may be sent anywhere: none.invalid is never a host.
+    with running_server(workdir, "--no-engine", "--webhook-hosts", "none.invalid") as srv:
         command = ["token", "create", "--user", "admin", "--expires", "1d", "--db", str(srv.db)]
         made = subprocess.run(
             [sys.executable, "-m", "cvjobs", *command],

@@ -118,3 +118,36 @@ def test_a_server_killed_mid_delivery_sends_it_again_once(tmp_path: Path) -> Non
         ids = [headers["webhook-id"] for headers, _ in got.messages]
         assert ids == [first_id, first_id]
         assert json.loads(got.messages[1][1])["data"]["jobSummary"]["jobId"] == 990_002
+
+
+def test_a_chat_template_and_a_rotation_from_the_command_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "cvjobs.db")
+    template = tmp_path / "slack.j2"
+    template.write_text(
+        '{"text": {{ ("Job %s failed: %s" | format(job.jobId, job.status)) | tojson }}}'
+    )
+    with receiver() as (url, got), server_group(tmp_path, db, "server.log") as (srv, _):
+        added = cli("add", url, "--events", "job.failed", "--template", str(template), "--db", db)
+        hook_id = added.split(":", 1)[0].removeprefix("webhook ")
+        old = added.split("signatures): ", 1)[1].split()[0]
+        assert "\ttemplated" in cli("list", "--db", db)
+        rotated = cli("rotate", hook_id, "--keep-old-hours", "1", "--db", db)
+        new = rotated.split("signatures): ", 1)[1].split()[0]
+        assert "and with the old one too until" in rotated and new != old
+        status, _ = call(srv, "POST", V1 + "jobs", failed_job(990_003), login(srv))
+        assert status == 200
+        wait_for(lambda: len(got.messages) == 1)
+        headers, body = got.messages[0]
+        assert json.loads(body) == {"text": "Job 990003 failed: Failed"}
+        for secret in (old, new):
+            Verifier(secret).verify(body, headers)
+        assert "standard messages" in cli("template", hook_id, "--db", db)
+        assert "\ttemplated" not in cli("list", "--db", db)
+        wrong = subprocess.run(
+            [sys.executable, "-m", "cvjobs", "webhook", "enable", "999", "--db", db],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert wrong.returncode != 0 and "there is no webhook 999" in wrong.stderr
+        assert "Traceback" not in wrong.stderr

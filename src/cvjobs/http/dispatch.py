@@ -17,6 +17,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import (
     BadRequest,
     ClientGone,
@@ -41,6 +42,7 @@ from cvjobs.service.events import EventService
 from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 from cvjobs.service.metrics import MetricsService
+from cvjobs.service.webhooks import WebhookService
 
 ROOTS = ("commandcenter/api", "webconsole/api", "searchsvc/cvwebservice.svc")
 # cvjobs' own routes (the ingest API) live apart from the vendor's and speak JSON only.
@@ -77,6 +79,7 @@ class Services:
     commcell: CommCell
     changes: ChangeFeed
     metrics: MetricsService
+    webhooks: WebhookService
     clock: Callable[[], float]
     # One big page (over BIG_PAGE jobs) at a time: four of them at once would otherwise
     # stall every other request behind their reads for seconds.
@@ -110,6 +113,22 @@ class Context:
 
     def respond(self, root: str, body: dict[str, object], status: int = 200) -> Response:
         return Response(self.fmt.render(root, body), status, media_type=self.fmt.media_type)
+
+    def body_object(self) -> dict[str, Any]:
+        """The request body as an object (JSON or XML; an empty body is {}), or BadRequest."""
+        return request_object(self.body, self.request.headers.get("content-type", ""))
+
+
+# Request children that are lists even when an XML body has only one of them.
+REQUEST_LIST_KEYS = frozenset({"clientList", "jobTypeList", "statusList", "jobs", "events"})
+
+
+def request_object(raw: bytes, content_type: str) -> dict[str, Any]:
+    try:
+        _, body = read_object(raw, content_type, REQUEST_LIST_KEYS)
+    except DocumentError as exc:
+        raise BadRequest(f"unreadable request body: {exc}") from None
+    return body
 
 
 def single_query(ctx: Context, name: str) -> str | None:

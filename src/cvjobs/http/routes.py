@@ -10,17 +10,22 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from cvjobs import parse
-from cvjobs.documents import DocumentError, read_object
 from cvjobs.errors import BadRequest, JobActionFailed, TaskDetailsFailed
-from cvjobs.http import change_routes, entity_routes, queries
+from cvjobs.http import change_routes, entity_routes, queries, webhook_routes
 from cvjobs.http import operations as ops
-from cvjobs.http.dispatch import BIG_PAGE, Context, Route, single_query, token_of
+from cvjobs.http.dispatch import (
+    BIG_PAGE,
+    Context,
+    Route,
+    request_object,
+    single_query,
+    token_of,
+)
 from cvjobs.http.streaming import PartsResponse
 from cvjobs.model import EventQuery, Job, JobQuery, Scope
 from cvjobs.render import advanced, lists, shapes
@@ -43,27 +48,11 @@ def parse_id(value: object, what: str = "job id") -> int:
         ) from None
 
 
-# Request children that are lists even when an XML body has only one of them.
-REQUEST_LIST_KEYS = frozenset({"clientList", "jobTypeList", "statusList", "jobs", "events"})
-
-
-def body_of(ctx: Context) -> dict[str, Any]:
-    return _body(ctx.body, ctx.request.headers.get("content-type", ""))
-
-
-def _body(raw: bytes, content_type: str) -> dict[str, Any]:
-    try:
-        _, body = read_object(raw, content_type, REQUEST_LIST_KEYS)
-    except DocumentError as exc:
-        raise BadRequest(f"unreadable request body: {exc}") from None
-    return body
-
-
 # -- authentication -------------------------------------------------------------------
 
 
 async def login(ctx: Context) -> Response:
-    body = body_of(ctx)
+    body = ctx.body_object()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise BadRequest("Login needs a username and a password (Base64)")
@@ -90,7 +79,7 @@ async def who_am_i(ctx: Context) -> Response:
 
 
 async def renew_login_token(ctx: Context) -> Response:
-    session_id = body_of(ctx).get("sessionId")
+    session_id = ctx.body_object().get("sessionId")
     token = session_id if isinstance(session_id, str) and session_id else token_of(ctx.request)
     session = await ctx.services.auth.renew(token)
     return ctx.respond("DM2ContentIndexing_RenewTokenResp", {"token": session.token})
@@ -139,7 +128,7 @@ async def advanced_details(ctx: Context) -> Response:
 
 
 async def job_details(ctx: Context) -> Response:
-    body = body_of(ctx)
+    body = ctx.body_object()
     if "jobId" not in body:
         raise BadRequest("JobDetails needs a jobId")
     job, extras = await ctx.services.jobs.job_detail(parse_id(body["jobId"]), ctx.scope)
@@ -164,7 +153,7 @@ def post_query(ctx: Context) -> JobQuery:
 
 @queries.remembered
 def _post_query(raw: bytes, content_type: str, now: int, scope: Scope) -> JobQuery:
-    return queries.from_post(_body(raw, content_type), now, scope)
+    return queries.from_post(request_object(raw, content_type), now, scope)
 
 
 async def list_jobs(ctx: Context) -> Response:
@@ -262,7 +251,7 @@ def action_done(ctx: Context, message: str) -> Response:
 
 async def multi_job_operation(ctx: Context) -> Response:
     assert ctx.account is not None
-    op = body_of(ctx).get("jobOpReq")
+    op = ctx.body_object().get("jobOpReq")
     if not isinstance(op, dict):
         raise BadRequest('MultiJobOperation needs {"jobOpReq": {"operationType", "jobs"}}')
     operation = operation_named(op.get("operationType", ""))
@@ -347,20 +336,20 @@ async def task_details(ctx: Context) -> Response:
 
 async def ingest_jobs(ctx: Context) -> Response:
     assert ctx.account is not None
-    ids = await ctx.services.ingest.put_jobs(body_of(ctx), ctx.account, ctx.address)
+    ids = await ctx.services.ingest.put_jobs(ctx.body_object(), ctx.account, ctx.address)
     return ctx.respond("", {"written": len(ids), "jobIds": ids})
 
 
 async def ingest_job_update(ctx: Context) -> Response:
     assert ctx.account is not None
     job_id = parse_id(ctx.params["job_id"])
-    job = await ctx.services.ingest.patch_job(job_id, body_of(ctx), ctx.account, ctx.address)
+    job = await ctx.services.ingest.patch_job(job_id, ctx.body_object(), ctx.account, ctx.address)
     return ctx.respond("", {"jobSummary": shapes.job_summary(job, xml=False)})
 
 
 async def ingest_events(ctx: Context) -> Response:
     assert ctx.account is not None
-    written = await ctx.services.ingest.add_events(body_of(ctx), ctx.account, ctx.address)
+    written = await ctx.services.ingest.add_events(ctx.body_object(), ctx.account, ctx.address)
     return ctx.respond("", {"written": written})
 
 
@@ -382,6 +371,7 @@ ROUTES: list[Route] = [
     Route("GET", "CommServ", commserv, doc=ops.COMMSERV),
     *entity_routes.ROUTES,
     *change_routes.ROUTES,
+    *webhook_routes.ROUTES,
     Route("POST", "jobs", ingest_jobs, native=True, doc=ops.INGEST_JOBS),
     Route("PATCH", "jobs/{job_id}", ingest_job_update, native=True, doc=ops.INGEST_JOB_UPDATE),
     Route("POST", "events", ingest_events, native=True, doc=ops.INGEST_EVENTS),

@@ -170,5 +170,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (12, durations.migration("sqlite")),
     # v13: webhooks and their deliveries (store/webhooks.py).
     (13, webhooks.migration("INTEGER PRIMARY KEY")),
+    # v14: webhooks' templates and secret rotation (store/webhooks.py).
+    (14, webhooks.ROTATION_MIGRATION),
 )
 LATEST: Final = MIGRATIONS[-1][0]

@@ -5,7 +5,11 @@ appends to in its own transaction: the deliveries for the records after a hook's
 and the cursor's move past them are written in one transaction, compare-and-set on the
 cursor, so a crash loses none and two makers cannot both make them. A delivery then stays
 until it is delivered, or failed after its last attempt. `WebhookTables` is a mixin of
-`SqlStore`."""
+`SqlStore`.
+
+Schema v14 adds what a hook may change later: a message template (render/webhooks.py)
+and the secret it signed with before its last rotation, still signed with until
+`old_secret_until`, so receivers can move to the new secret without losing a message."""
 
 from __future__ import annotations
 
@@ -16,7 +20,10 @@ from cvjobs.model import Delivery, Webhook
 from cvjobs.store.driver import Database
 from cvjobs.store.filters import Where
 
-_HOOK_COLUMNS = "id, url, events, clients, secret, enabled, disabled_reason, cursor_seq, created_at"
+_HOOK_COLUMNS = (
+    "id, url, events, clients, secret, enabled, disabled_reason, cursor_seq, created_at,"
+    " template, old_secret, old_secret_until"
+)
 _DELIVERY_COLUMNS = (
     "id, hook_id, event, job_id, body, state, attempts, next_at, last_status, last_error,"
     " latency_ms, created_at"
@@ -57,6 +64,14 @@ def migration(serial: str) -> str:
     )
 
 
+# v14: a hook's template and, while a rotation lasts, its previous secret.
+ROTATION_MIGRATION = (
+    "ALTER TABLE webhooks ADD COLUMN template TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE webhooks ADD COLUMN old_secret TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE webhooks ADD COLUMN old_secret_until BIGINT NOT NULL DEFAULT 0;\n"
+)
+
+
 def _hook(r: Sequence[Any]) -> Webhook:
     return Webhook(
         hook_id=r[0],
@@ -68,6 +83,9 @@ def _hook(r: Sequence[Any]) -> Webhook:
         disabled_reason=r[6],
         cursor=r[7],
         created_at=r[8],
+        template=r[9],
+        old_secret=r[10],
+        old_secret_until=r[11],
     )
 
 
@@ -82,7 +100,8 @@ class WebhookTables:
         async with self._db.transaction() as conn:
             row = await conn.fetchone(
                 "INSERT INTO webhooks (url, events, clients, secret, enabled, disabled_reason,"
-                " cursor_seq, created_at) VALUES (?, ?, ?, ?, 1, '', ?, ?) RETURNING id",
+                " cursor_seq, created_at, template) VALUES (?, ?, ?, ?, 1, '', ?, ?, ?)"
+                " RETURNING id",
                 [
                     hook.url,
                     ",".join(hook.events),
@@ -90,6 +109,7 @@ class WebhookTables:
                     hook.secret,
                     hook.cursor,
                     hook.created_at,
+                    hook.template,
                 ],
             )
         assert row is not None
@@ -99,6 +119,13 @@ class WebhookTables:
         async with self._db.reading() as conn:
             rows = await conn.fetchall(f"SELECT {_HOOK_COLUMNS} FROM webhooks ORDER BY id")
         return [_hook(r) for r in rows]
+
+    async def webhook(self, hook_id: int) -> Webhook | None:
+        async with self._db.reading() as conn:
+            row = await conn.fetchone(
+                f"SELECT {_HOOK_COLUMNS} FROM webhooks WHERE id = ?", [hook_id]
+            )
+        return None if row is None else _hook(row)
 
     async def remove_webhook(self, hook_id: int) -> bool:
         async with self._db.transaction() as conn:
@@ -110,6 +137,40 @@ class WebhookTables:
             await conn.execute(
                 "UPDATE webhooks SET enabled = 0, disabled_reason = ? WHERE id = ?",
                 [reason, hook_id],
+            )
+
+    async def enable_webhook(self, hook_id: int, cursor: int) -> bool:
+        """Enable a hook again, told of changes after `cursor` (not those it missed)."""
+        async with self._db.transaction() as conn:
+            return (
+                await conn.execute(
+                    "UPDATE webhooks SET enabled = 1, disabled_reason = '', cursor_seq = ?"
+                    " WHERE id = ?",
+                    [cursor, hook_id],
+                )
+                > 0
+            )
+
+    async def rotate_secret(self, hook_id: int, secret: str, old_until: int) -> bool:
+        """Sign with `secret` from now on, and with the one it replaces until
+        `old_until` too."""
+        async with self._db.transaction() as conn:
+            return (
+                await conn.execute(
+                    "UPDATE webhooks SET old_secret = secret, secret = ?, old_secret_until = ?"
+                    " WHERE id = ?",
+                    [secret, old_until, hook_id],
+                )
+                > 0
+            )
+
+    async def set_template(self, hook_id: int, template: str) -> bool:
+        async with self._db.transaction() as conn:
+            return (
+                await conn.execute(
+                    "UPDATE webhooks SET template = ? WHERE id = ?", [template, hook_id]
+                )
+                > 0
             )
 
     async def enqueue_deliveries(
@@ -188,14 +249,18 @@ class WebhookTables:
                 [before],
             )
 
-    async def replay_delivery(self, delivery_id: int, now: int) -> bool:
-        """Send a delivery again (whatever its state), from its first attempt."""
+    async def replay_delivery(self, delivery_id: int, now: int, hook_id: int | None = None) -> bool:
+        """Send a delivery (of `hook_id`, if given) again, whatever its state, from its
+        first attempt."""
+        where = Where()
+        where.equal("id", delivery_id)
+        where.equal("hook_id", hook_id)
         async with self._db.transaction() as conn:
             return (
                 await conn.execute(
                     "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_at = ?"
-                    " WHERE id = ?",
-                    [now, delivery_id],
+                    + where.sql,
+                    [now, *where.params],
                 )
                 > 0
             )
