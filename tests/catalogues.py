@@ -126,8 +126,15 @@ class Catalogue:
 
         return asyncio.run(run())
 
+    def undo_rpo(self) -> None:
+        """Take the catalogue back from schema v15 (RPOs, overdue clients) to v14."""
+        self.sql("DROP TABLE overdue_told")
+        self.sql("ALTER TABLE client_groups DROP COLUMN rpo_seconds")
+        self.sql("DELETE FROM schema_migrations WHERE version >= 15")
+
     def undo_rotation(self) -> None:
         """Take the catalogue back from schema v14 (webhook templates, rotation) to v13."""
+        self.undo_rpo()
         for column in ("template", "old_secret", "old_secret_until"):
             self.sql(f"ALTER TABLE webhooks DROP COLUMN {column}")
         self.sql("DELETE FROM schema_migrations WHERE version >= 14")

@@ -42,6 +42,7 @@ from cvjobs.service.ingest import IngestService
 from cvjobs.service.jobs import JobService
 from cvjobs.service.metrics import MetricsService
 from cvjobs.service.rendered import RenderCache
+from cvjobs.service.rpo import RpoService
 from cvjobs.service.webhooks import WebhookService
 from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
@@ -53,6 +54,7 @@ SERVER_BUSY_SECONDS = 2.0
 PURGE_SECONDS = 600.0
 MAINTAIN_SECONDS = 5.0
 PRUNE_SECONDS = 60.0
+OVERDUE_SECONDS = 60.0
 STOP_SECONDS = 20.0
 log = logging.getLogger("cvjobs")
 
@@ -170,6 +172,7 @@ def create_app(
             engine_settles=settings.engine,
             job_id_base=settings.job_id_base,
         )
+        rpo = RpoService(store, default_hours=settings.rpo_hours)
         webhooks = WebhookService(
             store, store, message, allowed_hosts=host_patterns(settings.webhook_hosts)
         )
@@ -182,7 +185,7 @@ def create_app(
             ingest=IngestService(store, clock=job_clock, rendered=rendered),
             clients=ClientService(store),
             changes=ChangeFeed(store, retention_days=settings.change_retention_days),
-            metrics=MetricsService(store, store),
+            metrics=MetricsService(store, store, rpo, job_clock),
             webhooks=webhooks,
             commcell=CommCell(
                 name=settings.commcell_name,
@@ -232,11 +235,21 @@ def create_app(
             if await store.try_lead():
                 await outbox.step()
 
+        async def lead_and_check_overdue() -> None:
+            # The same leader tells webhooks of clients past their RPO (job.overdue).
+            if await store.try_lead():
+                await outbox.check_overdue(rpo, int(job_clock()))
+
         async def prune_deliveries() -> None:
             await outbox.prune(int(time.time()) - settings.change_retention_days * 86_400)
 
         if run_engine:
             tasks.append(asyncio.create_task(_every(1.0, lead_and_deliver, "webhooks", stopping)))
+            tasks.append(
+                asyncio.create_task(
+                    _every(OVERDUE_SECONDS, lead_and_check_overdue, "overdue clients", stopping)
+                )
+            )
         tasks.append(
             asyncio.create_task(
                 _every(PRUNE_SECONDS, prune_deliveries, "pruning webhook deliveries", stopping)

@@ -1,6 +1,6 @@
 """The `cvjobs` command: its parsers, and demo, import and copy (the commands' own work is
 in cvjobs.commands: serve.py; imports.py; copy.py; user, token and audit in accounts.py;
-webhook in webhooks.py).
+webhook in webhooks.py; rpo in rpo.py).
 
 `serve` options come from the settings table (`cvjobs.config.SETTINGS`), so every setting
 is also a CVJOBS_* environment variable and the help text is written once.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cvjobs import __version__, job_files, vocab
-from cvjobs.commands import accounts, webhooks
+from cvjobs.commands import accounts, rpo, webhooks
 from cvjobs.commands.bulk import fill_demo, no_gc, say_if_new
 from cvjobs.commands.copy import copy_catalogue
 from cvjobs.commands.imports import Loader
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accounts.add_parsers(sub)
     webhooks.add_parsers(sub)
+    rpo.add_parsers(sub)
     return parser
 
 
@@ -254,7 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(accounts.run(args))
         if args.command == "webhook":
             return asyncio.run(webhooks.run(args))
+        if args.command == "rpo":
+            return asyncio.run(rpo.run(args))
         return asyncio.run(run_import(args))
+    except BrokenPipeError:
+        # Output into `| head`, which has read enough: no traceback, and none at exit
+        # when Python flushes the closed pipe again (the Python docs' recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except InvalidRecord as exc:
         # Where it went wrong, unless that is only the command itself.
         what = exc.message if exc.where == args.command else str(exc)

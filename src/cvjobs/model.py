@@ -297,6 +297,31 @@ class ChangePage:
 
 
 @dataclass(frozen=True, slots=True)
+class Freshness:
+    """How recently a client was backed up: its RPO (seconds; 0, the server's default),
+    its last successful backup (job id and end, 0 if none) and its first finished
+    backup's end."""
+
+    client_id: int
+    client: str
+    rpo_seconds: int
+    last_success_job: int
+    last_success_end: int
+    first_backup_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRpo:
+    """A watched client as /metrics shows it: its RPO in effect, its last successful
+    backup's end (0: none yet) and whether it is overdue now."""
+
+    client: str
+    rpo_seconds: int
+    last_success_end: int
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LastJob:
     """A subclient's last job of a /metrics selector (last, last_successful,
     last_successful_full), with what its gauges show."""
@@ -319,14 +344,16 @@ class LastJob:
 class MetricsSnapshot:
     """What /metrics shows: job counts as (client id, client name, job type, status,
     jobs), finished jobs' durations as (job type, status, bucket, jobs, seconds), each
-    subclient's last jobs, the change log's head, and the webhooks' deliveries by state
-    (only for a scrape that sees everything: webhooks are the administrators')."""
+    subclient's last jobs, the change log's head, the webhooks' deliveries by state
+    (only for a scrape that sees everything: webhooks are the administrators'), and each
+    watched client's RPO."""
 
     counts: list[tuple[int, str, str, str, int]]
     durations: list[tuple[str, str, int, int, int]]
     last: list[LastJob]
     head: int
     webhooks: list[tuple[int, bool, str, int]]  # (id, enabled, state, deliveries): admins'
+    rpo: list[ClientRpo] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

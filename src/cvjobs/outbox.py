@@ -36,9 +36,11 @@ import httpx
 
 from cvjobs import vocab
 from cvjobs.errors import BadRequest
+from cvjobs.logs import shown
 from cvjobs.model import Delivery, Scope, Webhook
-from cvjobs.render.webhooks import job_data, message, templated
-from cvjobs.store.protocols import ChangeLog, WebhookStore
+from cvjobs.render.webhooks import job_data, message, overdue_data, templated
+from cvjobs.service.rpo import RpoService
+from cvjobs.store.protocols import ChangeLog, RpoStore, WebhookStore
 
 log = logging.getLogger("cvjobs.webhooks")
 
@@ -48,9 +50,10 @@ TIMEOUT_SECONDS = 15.0
 RETRIES = (5, 60, 300, 1800, 7200, 18_000, 36_000, 36_000, 50_400, 72_000)
 MAX_RETRY_AFTER = 86_400
 BATCH = 500  # change log records read per hook and round; deliveries sent per round
+OVERDUE = "job.overdue"
 
 
-class OutboxStore(ChangeLog, WebhookStore, Protocol):
+class OutboxStore(ChangeLog, WebhookStore, RpoStore, Protocol):
     """What the outbox asks of the store."""
 
 
@@ -145,6 +148,41 @@ class Outbox:
         await self._store.enqueue_deliveries(
             hook.hook_id, hook.cursor, page.next_cursor(BATCH), deliveries
         )
+
+    async def check_overdue(self, rpo: RpoService, now: int) -> None:
+        """Tell each hook that wants job.overdue of each client in its scope overdue at
+        `now` (service/rpo.py), once a spell: what a hook is told is recorded with the
+        delivery, in one transaction, and forgotten once the client backs up. A hook
+        added while a client is overdue hears of it at the next check."""
+        overdue = await rpo.overdue(now)
+        await self._store.clear_overdue({f.client_id for f, _ in overdue})
+        hooks = [h for h in await self._store.webhooks() if h.enabled and OVERDUE in h.events]
+        if not overdue or not hooks:
+            return
+        told = await self._store.overdue_told()
+        due = [
+            (hook, f, since)
+            for f, since in overdue
+            for hook in hooks
+            if (hook.hook_id, f.client_id) not in told
+            and (not hook.clients or f.client_id in hook.clients)
+        ]
+        jobs = await self._store.get_jobs({f.last_success_job for _, f, _ in due} - {0})
+        made = int(self._clock())
+        for hook, f, since in due:
+            data = overdue_data(f, since, rpo.default_seconds, jobs.get(f.last_success_job))
+            body = message(OVERDUE, now, data)
+            delivery = Delivery(
+                0, hook.hook_id, OVERDUE, f.last_success_job, body, next_at=made, created_at=made
+            )
+            if await self._store.mark_overdue(f.client_id, since, delivery):
+                log.info(
+                    "webhook %d told client %s (%d) is overdue: no successful backup within %d h",
+                    hook.hook_id,
+                    shown(f.client),
+                    f.client_id,
+                    (f.rpo_seconds or rpo.default_seconds) // 3600,
+                )
 
     async def _send_due(self, hooks: dict[int, Webhook]) -> None:
         """Send what is due to the enabled ones of `hooks` (a hook disabled on the way

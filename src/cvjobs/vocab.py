@@ -73,6 +73,8 @@ WEBHOOK_EVENTS: Final[dict[str, str]] = {
     "job.completed": "a job finished Completed",
     "job.failed": "a job finished failed, failed to start, killed, interrupted or abnormally",
     "job.deleted": "a job left the catalogue",
+    "job.overdue": "a client had no successful backup within its RPO (told once a spell;"
+    " cvjobs rpo)",
     "webhook.test": "sent by `cvjobs webhook test` (always delivered, whatever the events)",
 }
 

@@ -151,3 +151,49 @@ def test_a_chat_template_and_a_rotation_from_the_command_line(tmp_path: Path) ->
         )
         assert wrong.returncode != 0 and "there is no webhook 999" in wrong.stderr
         assert "Traceback" not in wrong.stderr
+
+
+def stale_backup(job_id: int, ended: int) -> dict[str, Any]:
+    """A Completed backup of a client of its own, stale-01, that ended at `ended`."""
+    return {
+        "jobId": job_id,
+        "status": "Completed",
+        "jobType": "Backup",
+        "backupLevel": 1,
+        "percentComplete": 100,
+        "jobStartTime": ended - 600,
+        "jobEndTime": ended,
+        "lastUpdateTime": ended,
+        "subclient": {
+            "clientId": 7001,
+            "clientName": "stale-01",
+            "applicationId": 33,
+            "appName": "File System",
+            "subclientId": 7002,
+            "subclientName": "default",
+        },
+    }
+
+
+def test_a_client_past_its_rpo_is_told_once_across_restarts(tmp_path: Path) -> None:
+    db = str(tmp_path / "cvjobs.db")
+    with server_group(tmp_path, db, "first.log") as (srv, _):
+        backup = stale_backup(990_010, int(time.time()) - 30 * 3600)
+        assert call(srv, "POST", V1 + "jobs", backup, login(srv))[0] == 200
+    overdue = subprocess.run(
+        [sys.executable, "-m", "cvjobs", "rpo", "overdue", "--db", db],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert any("\tstale-01\tRPO 24 h\t" in line for line in overdue)
+    with receiver() as (url, got):
+        cli("add", url, "--events", "job.overdue", "--db", db)
+        with server_group(tmp_path, db, "second.log"):  # checks as it starts
+            wait_for(lambda: len(got.messages) == len(overdue))
+        told = [json.loads(body)["data"] for _, body in got.messages]
+        [stale] = [d for d in told if d["client"]["clientName"] == "stale-01"]
+        assert stale["lastSuccessfulJob"]["jobId"] == 990_010 and stale["rpoSeconds"] == 86_400
+        with server_group(tmp_path, db, "third.log"):  # killed and started again
+            time.sleep(2.5)
+        assert len(got.messages) == len(overdue)  # told once

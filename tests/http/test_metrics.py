@@ -109,7 +109,7 @@ def test_a_scoped_account_scrapes_only_its_clients(
     clients = {
         dict(labels)["client"]
         for (metric, labels) in samples
-        if metric.startswith(("cvjobs_jobs_finished", "cvjobs_last_job"))
+        if metric.startswith(("cvjobs_jobs_finished", "cvjobs_last_job", "cvjobs_client_"))
     }
     assert clients == {name}
     mine = catalogue.scalar(f"SELECT count(*) FROM jobs WHERE client_id = {tenant.client_id}")
@@ -178,3 +178,36 @@ def test_webhook_deliveries_are_counted_for_administrators_only(
     assert named(samples, "cvjobs_webhook_enabled") == {(("webhook", str(hook)),): 0}
     tenant = Tenant(catalogue, VIEWER)
     assert not [n for n, _ in scrape(client, tenant.token) if n.startswith("cvjobs_webhook")]
+
+
+def test_each_clients_rpo_and_whether_it_is_overdue(
+    client: TestClient, token: str, catalogue: Catalogue, clock: FakeClock
+) -> None:
+    backups = ", ".join(f"'{t}'" for t in sorted(vocab.BACKUP_JOB_TYPES))
+    group = int(catalogue.scalar("SELECT min(group_id) FROM client_group_members"))
+    long = 20 * 8760 * 3600  # the group's clients are within it; the others' day has passed
+    catalogue.sql(f"UPDATE client_groups SET rpo_seconds = {long} WHERE id = {group}")
+    rows = catalogue.sql(
+        "SELECT c.name,"
+        f" max(CASE WHEN j.status = 'Completed' THEN j.end_time ELSE 0 END), min(j.end_time),"
+        f" EXISTS (SELECT 1 FROM client_group_members m WHERE m.client_id = c.id"
+        f" AND m.group_id = {group})"
+        f" FROM clients c JOIN jobs j ON j.client_id = c.id AND j.job_type IN ({backups})"
+        " AND j.end_time > 0 GROUP BY c.id, c.name"
+    )
+    expected = {}
+    for name, last_ok, first_end, in_group in rows:
+        rpo = long if in_group else 86_400
+        overdue = (last_ok or first_end) + rpo <= int(clock())
+        expected[name] = (rpo, last_ok, int(overdue))
+    samples = scrape(client, token)
+    shown = {
+        dict(labels)["client"]: (
+            value,
+            named(samples, "cvjobs_client_last_successful_backup_timestamp_seconds")[labels],
+            named(samples, "cvjobs_client_overdue")[labels],
+        )
+        for labels, value in named(samples, "cvjobs_client_rpo_seconds").items()
+    }
+    assert shown == expected
+    assert {o for _, _, o in expected.values()} == {0, 1}

@@ -7,6 +7,8 @@
   status}` of finished jobs' elapsed times.
 - For a scrape that sees everything: `cvjobs_webhook_enabled{webhook}` and
   `cvjobs_webhook_deliveries{webhook, state}`.
+- Per client watched for its RPO (service/rpo.py): `cvjobs_client_rpo_seconds`,
+  `cvjobs_client_last_successful_backup_timestamp_seconds`, `cvjobs_client_overdue`.
 - Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
   `cvjobs_last_job_end_timestamp_seconds`, `cvjobs_last_job_status{status}` (one-hot over
   the finished statuses), `_duration_seconds`, `_application_bytes`, `_media_bytes`,
@@ -19,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from cvjobs import vocab
-from cvjobs.model import LastJob, MetricsSnapshot
+from cvjobs.model import ClientRpo, LastJob, MetricsSnapshot
 from cvjobs.render.prometheus import Family, render
 
 _LAST_LABELS = ("client", "subclient", "subclient_id", "selector")
@@ -41,8 +43,33 @@ def exposition(snapshot: MetricsSnapshot) -> bytes:
             _durations(snapshot.durations),
             *_last_job(snapshot.last),
             *_webhooks(snapshot.webhooks),
+            *_rpo(snapshot.rpo),
         ]
     )
+
+
+def _rpo(clients: list[ClientRpo]) -> Iterator[Family]:
+    families = (
+        Family("cvjobs_client_rpo_seconds", "gauge", "the client's RPO in effect", ("client",)),
+        Family(
+            "cvjobs_client_last_successful_backup_timestamp_seconds",
+            "gauge",
+            "end of the client's last successful backup (UNIX seconds; 0: none yet)",
+            ("client",),
+        ),
+        Family(
+            "cvjobs_client_overdue",
+            "gauge",
+            "1 if the client has had no successful backup within its RPO",
+            ("client",),
+        ),
+    )
+    for c in clients:
+        for family, value in zip(
+            families, (c.rpo_seconds, c.last_success_end, int(c.overdue)), strict=True
+        ):
+            family.add(value, c.client)
+    yield from families
 
 
 def _webhooks(rows: list[tuple[int, bool, str, int]]) -> Iterator[Family]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import orjson
 from jinja2.sandbox import SandboxedEnvironment
 
-from cvjobs.model import Change, Delivery, Job, Webhook
+from cvjobs.model import Change, Delivery, Freshness, Job, Webhook
 from cvjobs.render import shapes
 
 MAX_TEMPLATED = 262_144  # bytes a template may make
@@ -36,6 +36,19 @@ def job_data(change: Change, job: Job | None) -> dict[str, object]:
     if job is None:
         return {"jobSummary": {"jobId": change.job_id, "status": change.new_status}}
     return {"jobSummary": shapes.job_summary(job, xml=False)}
+
+
+def overdue_data(
+    f: Freshness, since: int, default_seconds: int, last: Job | None
+) -> dict[str, object]:
+    """A job.overdue message's data: the client, its RPO, since when it is overdue, and
+    its last successful backup (null if it never had one)."""
+    return {
+        "client": {"clientId": f.client_id, "clientName": f.client},
+        "rpoSeconds": f.rpo_seconds or default_seconds,
+        "overdueSince": since,
+        "lastSuccessfulJob": None if last is None else shapes.job_summary(last, xml=False),
+    }
 
 
 def templated(template: str, body: str) -> bytes:

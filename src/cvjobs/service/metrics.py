@@ -8,14 +8,21 @@ at a million jobs costs milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cvjobs.model import MetricsSnapshot, Scope
+from cvjobs.service.rpo import RpoService
 from cvjobs.store.protocols import ChangeLog, MetricReads
 
 
 class MetricsService:
-    def __init__(self, store: MetricReads, log: ChangeLog) -> None:
+    def __init__(
+        self, store: MetricReads, log: ChangeLog, rpo: RpoService, clock: Callable[[], float]
+    ) -> None:
         self._store = store
         self._log = log
+        self._rpo = rpo
+        self._clock = clock  # the jobs' clock, against which RPOs are judged
 
     async def snapshot(self, scope: Scope) -> MetricsSnapshot:
         return MetricsSnapshot(
@@ -24,4 +31,5 @@ class MetricsService:
             last=await self._store.last_jobs(scope),
             head=await self._log.change_head(),
             webhooks=await self._store.delivery_counts() if scope.everything else [],
+            rpo=await self._rpo.clients(int(self._clock()), scope),
         )

@@ -12,6 +12,7 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from cvjobs.model import (
+    EVERYTHING,
     Account,
     AuditEntry,
     AuditQuery,
@@ -22,6 +23,7 @@ from cvjobs.model import (
     EntityPath,
     Event,
     EventQuery,
+    Freshness,
     Job,
     JobQuery,
     JobRecord,
@@ -442,6 +444,24 @@ class WebhookStore(Protocol):
         ...
 
 
+class RpoStore(Protocol):
+    """Recovery point objectives and the overdue clients told to each hook (store/rpo.py)."""
+
+    async def client_freshness(self, scope: Scope = EVERYTHING) -> list[Freshness]: ...
+
+    async def group_rpos(self) -> list[tuple[int, str, int]]: ...
+
+    async def set_group_rpo(self, group_id: int, seconds: int) -> bool: ...
+
+    async def overdue_told(self) -> set[tuple[int, int]]: ...
+
+    async def mark_overdue(self, client_id: int, since: int, delivery: Delivery) -> bool:
+        """Recorded with its delivery, or nothing (False) if recorded already."""
+        ...
+
+    async def clear_overdue(self, still_overdue: Collection[int]) -> int: ...
+
+
 class Store(
     JobStore,
     EventStore,
@@ -451,6 +471,7 @@ class Store(
     ChangeLog,
     MetricReads,
     WebhookStore,
+    RpoStore,
     Protocol,
 ):
     """A whole job catalogue, as a server or a command opens it."""

@@ -16,6 +16,7 @@ from cvjobs.store.jobs import JobTables
 from cvjobs.store.logins import LoginTables
 from cvjobs.store.metrics import MetricTables
 from cvjobs.store.rows import select_job
+from cvjobs.store.rpo import RpoTables
 from cvjobs.store.webhooks import WebhookTables
 
 
@@ -29,6 +30,7 @@ class SqlStore(
     ChangeTables,
     MetricTables,
     WebhookTables,
+    RpoTables,
 ):
     """A job catalogue in a SQL database."""
 

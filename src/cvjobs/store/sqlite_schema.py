@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from cvjobs.store import changes, counts, durations, webhooks
+from cvjobs.store import changes, counts, durations, rpo, webhooks
 from cvjobs.store.schema import SHARED_MIGRATIONS, serial_ids
 
 _V1: Final = """
@@ -172,5 +172,7 @@ MIGRATIONS: Final[tuple[tuple[int, str], ...]] = (
     (13, webhooks.migration("INTEGER PRIMARY KEY")),
     # v14: webhooks' templates and secret rotation (store/webhooks.py).
     (14, webhooks.ROTATION_MIGRATION),
+    # v15: recovery point objectives per client group, and overdue clients (store/rpo.py).
+    (15, rpo.MIGRATION),
 )
 LATEST: Final = MIGRATIONS[-1][0]

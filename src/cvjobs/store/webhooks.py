@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cvjobs.model import Delivery, Webhook
-from cvjobs.store.driver import Database
+from cvjobs.store.driver import Connection, Database
 from cvjobs.store.filters import Where
 
 _HOOK_COLUMNS = (
@@ -70,6 +70,15 @@ ROTATION_MIGRATION = (
     "ALTER TABLE webhooks ADD COLUMN old_secret TEXT NOT NULL DEFAULT '';\n"
     "ALTER TABLE webhooks ADD COLUMN old_secret_until BIGINT NOT NULL DEFAULT 0;\n"
 )
+
+
+async def insert_deliveries(conn: Connection, deliveries: Sequence[Delivery]) -> None:
+    """Write new deliveries, pending, in the caller's transaction."""
+    await conn.executemany(
+        "INSERT INTO webhook_deliveries (hook_id, event, job_id, body, state, next_at,"
+        " created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        [(d.hook_id, d.event, d.job_id, d.body, d.next_at, d.created_at) for d in deliveries],
+    )
 
 
 def _hook(r: Sequence[Any]) -> Webhook:
@@ -130,6 +139,7 @@ class WebhookTables:
     async def remove_webhook(self, hook_id: int) -> bool:
         async with self._db.transaction() as conn:
             await conn.execute("DELETE FROM webhook_deliveries WHERE hook_id = ?", [hook_id])
+            await conn.execute("DELETE FROM overdue_told WHERE hook_id = ?", [hook_id])
             return await conn.execute("DELETE FROM webhooks WHERE id = ?", [hook_id]) > 0
 
     async def disable_webhook(self, hook_id: int, reason: str) -> None:
@@ -185,11 +195,7 @@ class WebhookTables:
             )
             if moved == 0:
                 return False
-            await conn.executemany(
-                "INSERT INTO webhook_deliveries (hook_id, event, job_id, body, state, next_at,"
-                " created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                [(hook_id, d.event, d.job_id, d.body, d.next_at, d.created_at) for d in deliveries],
-            )
+            await insert_deliveries(conn, deliveries)
         return True
 
     async def due_deliveries(self, now: int, limit: int) -> list[Delivery]:
