@@ -318,3 +318,43 @@ def test_no_engine_says_what_it_turns_off(capsys: pytest.CaptureFixture[str]) ->
 
 def test_the_engine_lock_file_is_ignored_by_git() -> None:
     assert "*.engine-lock" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_rpo_sets_lists_and_names_the_overdue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "d.db")
+    assert main(["demo", "--jobs", "300", "--db", db, "--now", str(int(time.time()))]) == 0
+    capsys.readouterr()
+    assert main(["rpo", "set", "production", "6", "--db", db]) == 0
+    assert capsys.readouterr().out == "client group 4 (Production): RPO 6 h\n"
+    assert main(["rpo", "list", "--db", db]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0] == "default (--rpo-hours): 24 h" and "4\tProduction\t6 h" in listed
+    assert main(["rpo", "overdue", "--db", db]) == 0
+    overdue = capsys.readouterr().out.splitlines()
+    assert overdue and all("\tRPO " in line and "\toverdue for " in line for line in overdue)
+    assert main(["rpo", "set", "nosuch", "6", "--db", db]) == 2
+    assert "there is no client group 'nosuch'" in capsys.readouterr().err
+    assert main(["rpo", "set", "4", "9000", "--db", db]) == 2
+    assert "1 to 8760 hours" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path: Path) -> None:
+    """As into `| head` once head has read enough: its end of the pipe is closed."""
+    db = str(tmp_path / "d.db")
+    assert cvjobs("demo", "--jobs", "300", "--db", db, cwd=tmp_path).returncode == 0
+    read, write = os.pipe()
+    os.close(read)  # closed before the command writes: its first line is refused
+    try:
+        done = subprocess.run(
+            [str(CVJOBS), "rpo", "list", "--db", db],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == ""
