@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import socket
 import sys
 import time
@@ -28,6 +29,7 @@ from cvjobs.config import Settings, host_patterns, load
 from cvjobs.http import openapi
 from cvjobs.http.access_log import AccessLog, AccessWriter
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
+from cvjobs.http.request_metrics import WORKERS_DIR_ENV, RequestMetrics
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
 from cvjobs.outbox import Outbox
@@ -77,12 +79,15 @@ class App(Starlette):
         routes: list[StarletteRoute],
         *,
         writer: AccessWriter | None,
+        requests: RequestMetrics,
         lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]],
     ) -> None:
         super().__init__(
-            routes=routes, middleware=[Middleware(AccessLog, writer=writer)], lifespan=lifespan
+            routes=routes,
+            middleware=[Middleware(AccessLog, writer=writer, requests=requests)],
+            lifespan=lifespan,
         )
-        self._direct = AccessLog(self._dispatch, writer=writer)
+        self._direct = AccessLog(self._dispatch, writer=writer, requests=requests)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -203,6 +208,7 @@ def create_app(
             body_seconds=settings.body_timeout_seconds,
             queue_seconds=settings.queue_seconds,
             metrics_open=settings.metrics_open,
+            requests=requests,
         )
         engine = JobEngine(
             store,
@@ -255,6 +261,14 @@ def create_app(
                 _every(PRUNE_SECONDS, prune_deliveries, "pruning webhook deliveries", stopping)
             )
         )
+
+        async def save_requests() -> None:
+            # (Several workers) this one's request counts, for the others' scrapes.
+            await asyncio.to_thread(requests.save, requests.own())
+
+        tasks.append(
+            asyncio.create_task(_every(1.0, save_requests, "saving request metrics", stopping))
+        )
         if settings.engine and run_engine:
 
             async def lead_and_step() -> None:
@@ -278,6 +292,7 @@ def create_app(
                 log.warning("a background task did not stop in %s s; cancelling it", STOP_SECONDS)
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(requests.save, requests.own())  # the last of them
             await store.close()
 
     document = orjson.dumps(openapi.document(ROUTES))
@@ -285,6 +300,7 @@ def create_app(
     async def openapi_endpoint(request: Request) -> Response:
         return Response(document, media_type="application/json")
 
+    requests = RequestMetrics(os.environ.get(WORKERS_DIR_ENV) if server else None)
     writer = None
     if settings.log_level in ("debug", "info"):
         writer = AccessWriter(access_log or sys.stderr, settings.log_format)
@@ -294,5 +310,6 @@ def create_app(
             StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
         ],
         writer=writer,
+        requests=requests,
         lifespan=lifespan,
     )

@@ -311,6 +311,19 @@ class Freshness:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestCounts:
+    """The requests a server answered on one route with one method and status: how
+    many, their seconds in all, and how many within each of vocab.REQUEST_BUCKETS (not
+    cumulative; the last, past every bound)."""
+
+    route: str
+    method: str
+    status: int
+    seconds: float
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRpo:
     """A watched client as /metrics shows it: its RPO in effect, its last successful
     backup's end (0: none yet) and whether it is overdue now."""

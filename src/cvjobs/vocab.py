@@ -97,6 +97,9 @@ def webhook_events(kind: str, new_status: str) -> list[str]:
 # seconds (1 minute to a day; the last bucket, +Inf, has none). store/durations.py keeps
 # the jobs per bucket.
 DURATION_BUCKETS: Final = (60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400)
+# /metrics' histogram of the server's answers' latencies: upper bounds in seconds (the
+# last bucket, +Inf, has none). http/request_metrics.py counts requests per bucket.
+REQUEST_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 # What /metrics' last_successful selectors count as a successful job.
 SUCCESSFUL_STATUSES: Final[frozenset[str]] = frozenset({JobStatus.COMPLETED.value})
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.catalogues import RUN, Catalogue, admin_sql, pg_url, postgres_problem
 from tests.e2e.conftest import PASSWORD, Server, running_server
@@ -75,11 +76,30 @@ def engine_settles(server: Server, token: str) -> bool:
     return wait_for(suspended)
 
 
+def requests_counted(server: Server, token: str, route: str) -> float:
+    """What /metrics (of whichever worker answers) says the workers answered on `route`
+    with GET and 200."""
+    request = urllib.request.Request(f"{server.url}/metrics", headers={"Authtoken": token})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            wanted = {"route": route, "method": "GET", "status": "200"}
+            if sample.name == "cvjobs_http_requests_total" and sample.labels == wanted:
+                return float(sample.value)
+    return 0.0
+
+
 def test_two_workers_on_sqlite(tmp_path: Path) -> None:
     with running_server(tmp_path, "--workers", "2", "--demo-job-interval", "0") as server:
         token = login(server)
         for _ in range(50):  # spread over both workers by the kernel
             assert call(server, "GET", "Job/4", token)["totalRecordsWithoutPaging"] == 1
+        # Each worker counted its own; a scrape of either adds the other's (saved each
+        # second): the total, whichever answers, once both have saved.
+        assert wait_for(
+            lambda: all(requests_counted(server, token, "Job/{job_id}") == 50 for _ in range(6))
+        )
         lock = Path(str(server.db) + ".engine-lock")
         assert wait_for(lambda: lock.exists() and len(lock_holders(lock)) == 1)
         assert engine_settles(server, token)

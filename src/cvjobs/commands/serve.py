@@ -5,12 +5,16 @@ and run granian or uvicorn with the app of cvjobs.app."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 from cvjobs import __version__, logs
 from cvjobs.commands.bulk import fill_demo, say_if_new
 from cvjobs.config import Settings, to_environ
+from cvjobs.http.request_metrics import WORKERS_DIR_ENV
 from cvjobs.listener import CannotListen, Claim, claim
 from cvjobs.service.auth import AuthService
 from cvjobs.store import open_store, redacted
@@ -121,10 +126,26 @@ def _run_server(settings: Settings, held: Claim) -> None:
             " will be refused",
             file=sys.stderr,
         )
-    if settings.server == "granian":
-        _serve_granian(settings)  # binds in each worker, beside the guard `held`
-    else:
-        _serve_uvicorn(settings, held.sock)
+    with _shared_request_metrics(settings.workers):
+        if settings.server == "granian":
+            _serve_granian(settings)  # binds in each worker, beside the guard `held`
+        else:
+            _serve_uvicorn(settings, held.sock)
+
+
+@contextlib.contextmanager
+def _shared_request_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory of this run where each writes its request
+    counts, for whichever answers a scrape (http/request_metrics.py); gone at the end."""
+    if workers == 1:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="cvjobs-metrics-")
+    os.environ[WORKERS_DIR_ENV] = directory
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def raise_open_file_limit() -> int:

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cvjobs.http.request_metrics import RequestMetrics
 from cvjobs.logs import shown
 
 REQUEST_ID = b"x-request-id"
@@ -158,9 +159,15 @@ class AccessLog:
     """ASGI middleware around the whole app. Without a writer it only hands out and
     echoes request ids (a log level above info)."""
 
-    def __init__(self, app: ASGIApp, writer: AccessWriter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        writer: AccessWriter | None = None,
+        requests: RequestMetrics | None = None,
+    ) -> None:
         self.app = app
         self.writer = writer
+        self.requests = requests  # counted for /metrics (http/request_metrics.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -193,6 +200,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, counting)
         finally:
+            seconds = time.perf_counter() - started
+            if self.requests is not None:
+                self.requests.observe(scope, status, seconds)
             if self.writer is not None:
                 query = logged_query(scope.get("query_string", b""))
                 self.writer.add(
@@ -201,7 +211,7 @@ class AccessLog:
                         "path": scope["path"] + ("?" + query if query else ""),
                         "status": status,
                         "bytes": sent,
-                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                        "ms": round(seconds * 1000, 1),
                         "account": account_of(scope),
                         "request_id": request_id,
                     }

@@ -31,6 +31,7 @@ from cvjobs.http.access_log import remember_account
 from cvjobs.http.admission import Turn
 from cvjobs.http.errors import error_response, unexpected_response
 from cvjobs.http.negotiation import choose
+from cvjobs.http.request_metrics import RequestMetrics, added, remember_route
 from cvjobs.model import EVERYTHING, Account, Scope
 from cvjobs.render import JSON, Format, metrics
 from cvjobs.render.prometheus import CONTENT_TYPE
@@ -158,9 +159,11 @@ class Route:
     # Its OpenAPI operation (cvjobs.http.operations): what /openapi.json says of it.
     doc: dict[str, Any] = field(kw_only=True, compare=False, repr=False)
     segments: tuple[str, ...] = field(init=False)
+    label: str = field(init=False)  # its `route` label in /metrics
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.pattern.lower().split("/")))
+        object.__setattr__(self, "label", (NATIVE_ROOT + "/" if self.native else "") + self.pattern)
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
         if len(parts) != len(self.segments):
@@ -197,8 +200,10 @@ class Dispatcher:
         body_seconds: float,
         queue_seconds: float,
         metrics_open: bool = False,
+        requests: RequestMetrics | None = None,
     ) -> None:
         self._metrics_open = metrics_open
+        self._requests = requests or RequestMetrics()
         self._max_body = {False: max_body, True: max_ingest_body}  # by Route.native
         self._body_seconds = body_seconds
         self._queue_seconds = queue_seconds
@@ -227,6 +232,7 @@ class Dispatcher:
     async def _metrics(self, request: Request) -> Response:
         """/metrics (service/metrics.py) for a token's account and its scope, or for
         anyone with --metrics-open."""
+        remember_route(request.scope, "metrics")
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(f"{request.method} is not allowed on {METRICS_PATH}; use GET")
         scope = EVERYTHING
@@ -234,7 +240,12 @@ class Dispatcher:
             account = await self._services.auth.authenticate(token_of(request))
             remember_account(request.scope, account.name)
             scope = account.sees
-        body = metrics.exposition(await self._services.metrics.snapshot(scope))
+        snapshot = await self._services.metrics.snapshot(scope)
+        requests = []
+        if scope.everything:  # the server's own: not any one tenant's business
+            others = await asyncio.to_thread(self._requests.others)
+            requests = added([*self._requests.own(), *others])
+        body = metrics.exposition(snapshot, requests)
         return Response(body, headers={"Content-Type": CONTENT_TYPE})
 
     async def _dispatch(
@@ -244,6 +255,7 @@ class Dispatcher:
             raise RouteNotFound(f"no such resource: {path}")
         native, parts = found
         if not parts:
+            remember_route(request.scope, "root")
             if request.method in ("GET", "HEAD"):
                 return Response(b"", 200, media_type="text/plain")
             raise MethodNotAllowed(f"{request.method} is not allowed on the API root")
@@ -255,6 +267,7 @@ class Dispatcher:
             if route.method != request.method:
                 allowed.append(route.method)
                 continue
+            remember_route(request.scope, route.label)
             ctx = Context(request, fmt, self._services, params)
             if route.auth:
                 ctx.account = await self._services.auth.authenticate(token_of(request))

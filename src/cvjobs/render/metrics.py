@@ -7,6 +7,9 @@
   status}` of finished jobs' elapsed times.
 - For a scrape that sees everything: `cvjobs_webhook_enabled{webhook}` and
   `cvjobs_webhook_deliveries{webhook, state}`.
+- For a scrape that sees everything, the server's own answers (all workers'):
+  `cvjobs_http_requests_total{route, method, status}` and the histogram
+  `cvjobs_http_request_duration_seconds` (http/request_metrics.py).
 - Per client watched for its RPO (service/rpo.py): `cvjobs_client_rpo_seconds`,
   `cvjobs_client_last_successful_backup_timestamp_seconds`, `cvjobs_client_overdue`.
 - Per subclient and selector (`last`, `last_successful`, `last_successful_full`):
@@ -21,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from cvjobs import vocab
-from cvjobs.model import ClientRpo, LastJob, MetricsSnapshot
+from cvjobs.model import ClientRpo, LastJob, MetricsSnapshot, RequestCounts
 from cvjobs.render.prometheus import Family, render
 
 _LAST_LABELS = ("client", "subclient", "subclient_id", "selector")
@@ -36,7 +39,7 @@ _LAST_GAUGES = (
 _FINISHED = sorted(vocab.FINISHED_STATUSES)
 
 
-def exposition(snapshot: MetricsSnapshot) -> bytes:
+def exposition(snapshot: MetricsSnapshot, requests: list[RequestCounts]) -> bytes:
     return render(
         [
             *_catalogue(snapshot.counts, snapshot.head),
@@ -44,8 +47,36 @@ def exposition(snapshot: MetricsSnapshot) -> bytes:
             *_last_job(snapshot.last),
             *_webhooks(snapshot.webhooks),
             *_rpo(snapshot.rpo),
+            *_requests(requests),
         ]
     )
+
+
+def _requests(rows: list[RequestCounts]) -> Iterator[Family]:
+    """The server's answers by route, method and status (all its workers'): a counter,
+    and the histogram of their latencies."""
+    if not rows:
+        return
+    labels = ("route", "method", "status")
+    total = Family("cvjobs_http_requests", "counter", "requests answered", labels)
+    latency = Family(
+        "cvjobs_http_request_duration_seconds",
+        "histogram",
+        "time from a request's arrival to its answer's last byte",
+        labels,
+    )
+    bounds = [*map(float, vocab.REQUEST_BUCKETS), float("inf")]
+    for r in rows:
+        values = (r.route, r.method, str(r.status))
+        count = sum(r.buckets)
+        total.add(count, *values)
+        cumulative, buckets = 0, []
+        for bound, within in zip(bounds, r.buckets, strict=True):
+            cumulative += within
+            buckets.append((bound, cumulative))
+        latency.observed(values, buckets, count, round(r.seconds, 6))
+    yield total
+    yield latency
 
 
 def _rpo(clients: list[ClientRpo]) -> Iterator[Family]:
