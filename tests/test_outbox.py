@@ -51,6 +51,10 @@ class Receiver:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.received.append((headers, body))
         status, extra = self.answers.pop(0) if self.answers else (200, {})
+        if status == 0:  # no answer: wait until the outbox gives up and hangs up
+            await reader.read()
+            writer.close()
+            return
         more = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
         writer.write(
             f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\n{more}Connection: close\r\n\r\n".encode()
@@ -492,3 +496,27 @@ def test_a_webhook_of_schema_13_is_kept_by_the_migration(
             await again.close()
 
     scenario(store, [], body)
+
+
+def test_an_endpoint_that_does_not_answer_in_time_is_tried_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outboxes, "TIMEOUT_SECONDS", 0.3)
+
+    async def body(
+        service: WebhookService, outbox: Outbox, receiver: Receiver, clock: Clock
+    ) -> None:
+        hook = await service.add(receiver.url, ["job.created"], [])
+        closed = await service.add("http://127.0.0.1:9/nobody-listens", ["job.created"], [])
+        await store.upsert_jobs([job(1, "Running")])
+        await outbox.step()
+        [late] = await store.deliveries(hook.hook_id, 10)
+        assert late.state == "pending" and late.last_error == "no answer within 0.3 s"
+        assert late.next_at >= int(clock.now) + 4  # the first retry: 5 s, a tenth of jitter
+        [refused] = await store.deliveries(closed.hook_id, 10)
+        assert refused.state == "pending" and refused.last_error.startswith("ConnectError")
+        clock.now += 6
+        await outbox.step()  # answered this time
+        assert [d.state for d in await store.deliveries(hook.hook_id, 10)] == ["delivered"]
+
+    scenario(store, [(0, {})], body)
