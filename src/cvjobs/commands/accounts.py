@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cvjobs.config import DEFAULTS, load
+from cvjobs.commands.bulk import with_db
+from cvjobs.config import load
 from cvjobs.errors import BadRequest
 from cvjobs.logs import shown
 from cvjobs.model import ROLES, VIEWER, AuditQuery, Scope
@@ -52,10 +53,6 @@ def scope_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def add_parsers(sub: Any) -> None:
-    def with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--db", default=None, help=f"the catalogue (default: {DEFAULTS.db})")
-        return parser
-
     def password_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--generate-password",

@@ -1,8 +1,10 @@
-"""What the commands that write many jobs share: no cyclic garbage collection while they
-write, the demo fill with its progress, and saying when a catalogue is new."""
+"""What the commands share: the --db option of the catalogue commands, and for those that
+write many jobs, no cyclic garbage collection while they write, the demo fill with its
+progress, and saying when a catalogue is new."""
 
 from __future__ import annotations
 
+import argparse
 import gc
 import sys
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cvjobs import demo
+from cvjobs.config import DEFAULTS
 from cvjobs.progress import Progress
 from cvjobs.store import POSTGRES_SCHEMES, redacted, sqlite_path
 from cvjobs.store.protocols import Store
@@ -24,6 +27,12 @@ def no_gc() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A subcommand's --db option (the catalogue it works on)."""
+    parser.add_argument("--db", default=None, help=f"the catalogue (default: {DEFAULTS.db})")
+    return parser
 
 
 def say_if_new(store: Store, url: str) -> None:

@@ -7,6 +7,7 @@ import argparse
 import time
 from typing import Any
 
+from cvjobs.commands.bulk import with_db
 from cvjobs.config import DEFAULTS, load
 from cvjobs.logs import shown
 from cvjobs.service.rpo import MAX_RPO_HOURS, RpoService
@@ -14,10 +15,6 @@ from cvjobs.store import open_store
 
 
 def add_parsers(sub: Any) -> None:
-    def with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--db", default=None, help=f"the catalogue (default: {DEFAULTS.db})")
-        return parser
-
     rpo = sub.add_parser(
         "rpo",
         help="recovery point objectives: how recent each client's last good backup must be",

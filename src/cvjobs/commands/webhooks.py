@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from cvjobs import vocab
-from cvjobs.config import DEFAULTS, host_patterns, load
+from cvjobs.commands.bulk import with_db
+from cvjobs.config import host_patterns, load
 from cvjobs.logs import shown
 from cvjobs.render.webhooks import message
 from cvjobs.service.webhooks import DEFAULT_ROTATION_HOURS, WebhookService
@@ -33,10 +34,6 @@ def _template_file(path: str) -> str:
 
 
 def add_parsers(sub: Any) -> None:
-    def with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--db", default=None, help=f"the catalogue (default: {DEFAULTS.db})")
-        return parser
-
     hook = sub.add_parser(
         "webhook",
         help="tell HTTP endpoints when jobs change (signed, retried, durable)",
