@@ -8,12 +8,19 @@ cursor past them, in one transaction (store/webhooks.py), then sends what is due
 - a POST of `{"type": event, "timestamp": ISO 8601, "data": {"jobSummary": ...}}` with
   `webhook-id` (the delivery's, the same on every attempt, so a receiver can drop a
   repeat), `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of
-  id.timestamp.body>` under the hook's secret;
+  id.timestamp.body>` under the hook's secret (and its old one while a rotation lasts);
 - 2xx is delivered; 410 Gone disables the hook; a redirect is refused (an endpoint must
   be named as it answers), as are other statuses, timeouts (TIMEOUT_SECONDS) and
   connection errors, which are tried again after RETRIES (with a tenth of jitter, and at
   least the `Retry-After` a 429 or 503 asks for), about three days in all, then failed;
 - every attempt is a log line: hook, delivery, attempt, status, latency.
+
+A hook with a template is sent what its template makes of the message (render/webhooks.py),
+made as each attempt is sent: a fixed template applies to the retries. A host no longer
+allowed (--webhook-hosts) is sent nothing, and the attempt says why.
+
+Each minute the same leader also tells the hooks that want job.overdue of the clients
+newly past their RPO (service/rpo.py), once a spell per hook (store/rpo.py).
 
 A delivery written but not yet marked delivered when the process dies is sent again by
 the next leader: at least once, so receivers should drop repeats by `webhook-id`.
@@ -172,9 +179,8 @@ class Outbox:
         for hook, f, since in due:
             data = overdue_data(f, since, rpo.default_seconds, jobs.get(f.last_success_job))
             body = message(OVERDUE, now, data)
-            delivery = Delivery(
-                0, hook.hook_id, OVERDUE, f.last_success_job, body, next_at=made, created_at=made
-            )
+            # About a client, not a job (its last successful one is in the message).
+            delivery = Delivery(0, hook.hook_id, OVERDUE, 0, body, next_at=made, created_at=made)
             if await self._store.mark_overdue(f.client_id, since, delivery):
                 log.info(
                     "webhook %d told client %s (%d) is overdue: no successful backup within %d h",
