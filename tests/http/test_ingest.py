@@ -80,6 +80,13 @@ def test_batch_with_sections(client: TestClient, token: str) -> None:
     ]
     advanced = client.get(API + "Job/700002/AdvancedDetails?infoType=1", headers=headers).json()
     assert advanced == {"jobRetention": {"storagePolicyRetentionInfoList": []}}
+    # The finished job's answer is kept a while; a report of it forgets it at once.
+    retention = {"storagePolicyRetentionInfoList": [{"storagePolicyName": "SP-Gold"}]}
+    batch["jobs"][0]["advancedDetails"] = {"jobRetention": retention}
+    batch["jobs"][0]["jobSummary"]["lastUpdateTime"] = 1_764_000_300
+    assert client.post(V1 + "jobs", json=batch, headers={"Authtoken": token}).status_code == 200
+    advanced = client.get(API + "Job/700002/AdvancedDetails?infoType=1", headers=headers).json()
+    assert advanced == {"jobRetention": retention}
 
 
 @pytest.mark.parametrize(

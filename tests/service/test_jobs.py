@@ -25,7 +25,7 @@ from cvjobs.model import (
 )
 from cvjobs.render import advanced
 from cvjobs.service.jobs import JobService
-from cvjobs.service.rendered import RenderCache
+from cvjobs.service.rendered import TTL_SECONDS, RenderCache
 
 BACKUP = Job(
     job_id=4,
@@ -49,13 +49,16 @@ class Jobs:
     policies: dict[int, StoragePolicy] = field(default_factory=dict)
     version: int = 0  # what catalogue_version answers; a test moves it as a write would
     lists: int = 0  # list reads made
+    reads: int = 0  # reads of any kind made
     write_while_listing: bool = False
     gate: asyncio.Event | None = None  # a list read waits for it
 
     async def get_job(self, job_id: int) -> Job | None:
+        self.reads += 1
         return self.jobs.get(job_id)
 
     async def get_sections(self, job_id: int, names: Collection[str]) -> dict[str, JsonObject]:
+        self.reads += 1
         stored = self.sections.get(job_id, {})
         return {name: stored[name] for name in names if name in stored}
 
@@ -68,6 +71,7 @@ class Jobs:
         return len(self.jobs), list(self.jobs.values())[: query.limit]
 
     async def catalogue_version(self) -> Hashable:
+        self.reads += 1
         return self.version
 
     async def get_storage_policy(self, policy_id: int) -> StoragePolicy | None:
@@ -212,8 +216,8 @@ def test_a_page_read_while_the_catalogue_changed_is_not_kept() -> None:
     assert store.lists == 2
 
 
-def test_advanced_details_asked_again_of_an_unchanged_catalogue_are_kept() -> None:
-    store = Jobs({4: BACKUP}, {4: {"bkpInfo": {"a": 1}}}, {7: POLICY})
+def test_advanced_details_of_an_active_job_are_kept_while_the_catalogue_is_unchanged() -> None:
+    store = Jobs({4: replace(BACKUP, status="Running")}, {4: {"bkpInfo": {"a": 1}}}, {7: POLICY})
     jobs = JobService(store)
     renders: list[tuple[str, ...]] = []
 
@@ -265,3 +269,35 @@ def test_a_page_being_made_is_finished_for_the_others_when_its_first_asker_goes(
 
     assert asyncio.run(first_goes()) == b"1:[4]"
     assert store.lists == 1
+
+
+def test_advanced_details_of_a_finished_job_are_kept_a_while_for_those_who_may_see_it() -> None:
+    store = Jobs({4: BACKUP}, {4: {"bkpInfo": {"a": 1}}}, {7: POLICY})
+    clock = [float(NOW)]
+    rendered = RenderCache()
+    jobs = JobService(store, clock=lambda: clock[0], rendered=rendered)
+    renders: list[object] = []
+
+    def render(details: AdvancedDetails) -> bytes:
+        renders.append(details.recorded["bkpInfo"])
+        return repr(details.recorded["bkpInfo"]).encode()
+
+    def ask(scope: Scope = EVERYTHING, fmt: str = "json") -> bytes:
+        return asyncio.run(jobs.rendered_advanced(4, 16, scope, fmt, render))
+
+    assert ask() == b"{'a': 1}"
+    reads = store.reads
+    store.sections[4]["bkpInfo"] = {"a": 2}
+    store.version += 1  # another process's write: shown within the TTL
+    winter = Scope(everything=False, clients=frozenset({3}))  # the job's client
+    assert ask() == b"{'a': 1}" and ask(winter) == b"{'a': 1}"
+    assert store.reads == reads  # no query at all
+    with pytest.raises(OperationFailed, match="No job exists"):  # as if absent
+        ask(ONLY_CLIENT_2)
+    assert ask(fmt="xml") == b"{'a': 2}"  # each format its own
+    rendered.forget([4])  # what ingest does when it writes the job
+    assert ask() == b"{'a': 2}"
+    store.sections[4]["bkpInfo"] = {"a": 3}
+    store.version += 1
+    clock[0] += TTL_SECONDS
+    assert ask() == b"{'a': 3}"

@@ -102,11 +102,22 @@ class JobService:
         fmt: str,
         render: Callable[[AdvancedDetails], bytes],
     ) -> bytes:
-        """AdvancedDetails' answer in `fmt`: `render` of `advanced_details`, kept like a
-        list page while the catalogue is unchanged (refusals are not kept)."""
+        """AdvancedDetails' answer in `fmt`: `render` of `advanced_details`. A finished
+        job's is kept a while like its GET Job (service.rendered: no query at all, for
+        everyone who may see the job); an active job's like a list page, while the
+        catalogue is unchanged. Refusals are not kept."""
+        now = int(self._clock())
+        variant = f"advanced {info_type} {fmt}"
+        hit = self._rendered.get(job_id, variant, now)
+        if hit is not None and scope.allows(hit[0]):
+            return hit[1]
 
         async def answer() -> bytes:
-            return render(await self.advanced_details(job_id, info_type, scope))
+            details = await self.advanced_details(job_id, info_type, scope)
+            body = render(details)
+            if not details.job.is_active:
+                self._rendered.put(details.job, variant, now, body)
+            return body
 
         return await self._kept_or_made(("advanced", job_id, info_type, scope, fmt), answer)
 
