@@ -134,3 +134,28 @@ def test_deeply_nested_bodies_are_400_not_500(
     )
     assert response.status_code == 400
     assert "errorMessage" in response.json()
+
+
+def test_query_strings_read_once_are_kept_within_bounds() -> None:
+    from starlette.requests import Request
+
+    from cvjobs.http import dispatch
+
+    def request(raw: bytes) -> Request:
+        return Request({"type": "http", "query_string": raw, "headers": []})
+
+    dispatch._QUERIES.clear()
+    assert dispatch.query_items(request(b"infoType=16&a=1&a=2")) == (
+        ("infoType", "16"),
+        ("a", "1"),
+        ("a", "2"),
+    )
+    assert dispatch.query_items(request(b"infoType=16&a=1&a=2")) is dispatch.query_items(
+        request(b"infoType=16&a=1&a=2")
+    )
+    long = b"x=" + b"y" * dispatch._QUERY_KEPT_BYTES
+    assert dispatch.query_items(request(long)) == (("x", "y" * dispatch._QUERY_KEPT_BYTES),)
+    assert long not in dispatch._QUERIES
+    for n in range(dispatch._QUERIES_KEPT + 10):
+        dispatch.query_items(request(b"n=%d" % n))
+    assert len(dispatch._QUERIES) <= dispatch._QUERIES_KEPT

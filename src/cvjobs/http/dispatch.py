@@ -132,9 +132,31 @@ def request_object(raw: bytes, content_type: str) -> dict[str, Any]:
     return body
 
 
+# Query strings read into their parameters, by the raw string: parsing one (Starlette's
+# QueryParams) was a third of an AdvancedDetails answer's own time, and pollers send the
+# same few again and again. Short ones only, a bounded number.
+_QUERIES: dict[bytes, tuple[tuple[str, str], ...]] = {}
+_QUERIES_KEPT = 4096
+_QUERY_KEPT_BYTES = 256
+
+
+def query_items(request: Request) -> tuple[tuple[str, str], ...]:
+    """The query's (name, value) pairs, as given."""
+    raw: bytes = request.scope["query_string"]
+    items = _QUERIES.get(raw)
+    if items is None:
+        items = tuple(request.query_params.multi_items())
+        if len(raw) <= _QUERY_KEPT_BYTES:
+            if len(_QUERIES) >= _QUERIES_KEPT:
+                _QUERIES.clear()
+            _QUERIES[raw] = items
+    return items
+
+
 def single_query(ctx: Context, name: str) -> str | None:
     """A query parameter named in any casing, given at most once."""
-    values = [v for k, v in ctx.request.query_params.multi_items() if k.lower() == name.lower()]
+    wanted = name.lower()
+    values = [v for k, v in query_items(ctx.request) if k.lower() == wanted]
     if len(values) > 1:
         raise BadRequest(f"{name} is given {len(values)} times")
     return values[0] if values else None

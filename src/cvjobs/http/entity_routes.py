@@ -17,7 +17,7 @@ from starlette.responses import Response
 from cvjobs.errors import BadRequest
 from cvjobs.http import operations as ops
 from cvjobs.http import queries
-from cvjobs.http.dispatch import Context, Route
+from cvjobs.http.dispatch import Context, Route, single_query
 from cvjobs.render import entities
 
 # XML roots: the vendor's where a client reads them (App_PerformClientGroupResp and
@@ -45,11 +45,7 @@ _BY_NAME = re.compile(r"byname\(clientname='(.*)'\)", re.IGNORECASE | re.DOTALL)
 def query(ctx: Context, name: str) -> str | None:
     """A query parameter named in any casing, given at most once. (`+` is already a
     space: the PowerShell SDK's UrlEncode spells spaces so.)"""
-    wanted = name.lower()
-    values = [v for k, v in ctx.request.query_params.multi_items() if k.lower() == wanted]
-    if len(values) > 1:
-        raise BadRequest(f"{name} is given {len(values)} times")
-    return values[0] if values else None
+    return single_query(ctx, name)
 
 
 def entity_id(value: str, what: str) -> int:

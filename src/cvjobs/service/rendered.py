@@ -3,10 +3,11 @@ and AdvancedDetails, JobService.rendered_job and rendered_advanced), and of job 
 pages and active jobs' AdvancedDetails, while the catalogue is unchanged (`KeptAnswers`).
 
 A finished job does not change in the normal course of things, so GET Job/{id} of one,
-or its AdvancedDetails, can answer bytes already rendered: no query, no render. Job control and the engine move only
-active jobs, which are never kept; the one write that may change a finished job, a
-report (IngestService), forgets it in this process at once. A change made by another
-process (an import, another worker's ingest) shows within TTL_SECONDS.
+or its AdvancedDetails, can answer bytes already rendered: no query, no render. Job
+control and the engine move only active jobs, which are never kept; the one write that
+may change a finished job, a report (IngestService), forgets it in this process at once.
+A change made by another process (an import, another worker's ingest) shows within
+TTL_SECONDS.
 """
 
 from __future__ import annotations
