@@ -126,15 +126,19 @@ def test_pruning_remembers_the_highest_number_it_deleted(
 
 
 def test_a_bulk_load_logs_every_job_it_created(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, empty_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batches, "DEFER_FROM", 50)
     loaded = [job(n, "Completed" if n % 3 else "Running") for n in range(1, 121)]
     assert run(store.load([prepare(JobRecord(j) for j in loaded)])) == 120
+    # Numbered as they were written, with the head (PostgreSQL: no numbering left to do).
+    assert empty_catalogue.scalar("SELECT count(*) FROM job_changes WHERE seq IS NULL") == 0
+    assert run(store.change_head()) == 120
     found = changes(store)
     assert [(c.job_id, c.kind, c.new_status) for c in found] == [
         (j.job_id, "created", j.status) for j in loaded
     ]
+    assert [c.seq for c in found] == list(range(1, 121))
     run(store.upsert_jobs([JobRecord(job(1, "Failed"))]))  # and the triggers are back
     assert summary(changes(store, 120)) == [(1, "finished", "Completed", "Failed")]
 

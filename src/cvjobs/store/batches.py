@@ -306,7 +306,7 @@ async def _defer_structure_if_empty(db: Database, conn: Connection) -> list[str]
     return [
         *counts.REBUILD,
         *durations.REBUILD,
-        changes.log_all(db.dialect.name),
+        *changes.log_all(db.dialect.name),
         *(create for _, create in reversed(structure)),
     ]
 

@@ -169,13 +169,26 @@ NOW = {
 }
 
 
-def log_all(dialect: str) -> str:
+def log_all(dialect: str) -> list[str]:
     """A bulk load that left the triggers out logs the jobs it created at its end (it
-    loads only into an empty catalogue, so every job there is new)."""
-    return (
-        f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT id, client_id, 'created', NULL, status,"
-        f" {NOW[dialect]} FROM jobs ORDER BY id"
-    )
+    loads only into an empty catalogue, so every job there is new). On PostgreSQL the
+    records are numbered as they are written, under the numbering's lock, which the
+    load's transaction then holds until it commits: the head moves with the records, so
+    no reader passes them, and a million records are not each written twice (numbered
+    by an UPDATE later, leaving a million dead rows that every numbering walked until a
+    vacuum: 40-70 ms each time)."""
+    if dialect == "sqlite":
+        return [
+            f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT id, client_id, 'created', NULL, status,"
+            f" {NOW[dialect]} FROM jobs ORDER BY id"
+        ]
+    return [
+        f"SELECT pg_advisory_xact_lock({_LOCK}, hashtext(current_schema()))",
+        f"INSERT INTO {TABLE} (seq, {_COLUMNS}) SELECT"
+        " (SELECT head FROM job_change_state) + row_number() OVER (ORDER BY id), id,"
+        f" client_id, 'created', NULL, status, {NOW[dialect]} FROM jobs ORDER BY id",
+        "UPDATE job_change_state SET head = head + (SELECT count(*) FROM jobs)",
+    ]
 
 
 def _change(r: Sequence[Any]) -> Change:
