@@ -520,3 +520,24 @@ def test_an_endpoint_that_does_not_answer_in_time_is_tried_again(
         assert [d.state for d in await store.deliveries(hook.hook_id, 10)] == ["delivered"]
 
     scenario(store, [(0, {})], body)
+
+
+@pytest.mark.parametrize(
+    ("host", "pattern", "allowed"),
+    [
+        ("hooks.example.com", "*.example.com", True),
+        ("HOOKS.example.com".lower(), "*.example.com", True),
+        ("a.b.example.com", "*.example.com", False),  # one label, not several
+        ("example.com", "*.example.com", False),
+        ("evil-example.com", "*.example.com", False),
+        ("10.1.2.7", "10.1.2.*", True),
+        ("10.1.2.example.com", "10.1.2.*", False),
+        ("10.1.2.com", "10.1.2.*", False),  # a name, though its labels fit
+        ("10.1.3.7", "10.1.2.*", False),
+        ("127.0.0.1", "127.0.0.1", True),
+        ("::1", "::1", True),
+        ("hooks.example.com", "hooks.example.com", True),
+    ],
+)
+def test_which_hosts_a_pattern_allows(host: str, pattern: str, allowed: bool) -> None:
+    assert hooks.host_allowed(host, pattern) is allowed

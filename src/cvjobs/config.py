@@ -102,8 +102,9 @@ class Settings:
     )
     webhook_hosts: str = _setting(
         "",
-        "hosts webhooks may be sent to, comma-separated, `*` as a wildcard"
-        " (*.example.com,10.1.2.*); empty: any host an administrator names",
+        "hosts webhooks may be sent to, comma-separated, `*` standing for one label"
+        " (*.example.com,10.1.2.*; a pattern of numbers names addresses only); empty:"
+        " any host an administrator names",
     )
     rpo_hours: int = _setting(
         24,

@@ -7,7 +7,7 @@ delivers them."""
 from __future__ import annotations
 
 import base64
-import fnmatch
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -32,6 +32,22 @@ Message = Callable[[str, int, dict[str, object]], str]
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def host_allowed(host: str, pattern: str) -> bool:
+    """Whether `host` is one `pattern` of --webhook-hosts names: label by label, `*`
+    standing for any one label (`*.example.com` is a.example.com, not a.b.example.com
+    nor example.com). A pattern of numbers (`10.1.2.*`) names addresses only, so no name
+    such as 10.1.2.example.com passes for one."""
+    labels, wanted = host.split("."), pattern.split(".")
+    if len(labels) != len(wanted):
+        return False
+    if all(w == "*" or w.isdigit() for w in wanted):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+    return all(w in ("*", label) for w, label in zip(wanted, labels, strict=True))
 
 
 def require_admin(account: Account) -> None:
@@ -85,7 +101,7 @@ class WebhookService:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadRequest(f"a webhook URL is http:// or https:// with a host, not {url[:200]!r}")
         host = parts.hostname.lower()
-        if self._allowed and not any(fnmatch.fnmatchcase(host, h) for h in self._allowed):
+        if self._allowed and not any(host_allowed(host, h) for h in self._allowed):
             raise BadRequest(
                 f"webhooks may be sent only to {', '.join(self._allowed)}"
                 f" (--webhook-hosts), not to {host[:100]!r}"
