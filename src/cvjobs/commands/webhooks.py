@@ -61,7 +61,7 @@ def add_parsers(sub: Any) -> None:
         default="",
         metavar="FILE",
         help="a Jinja2 file making the body instead of the standard message (for chat"
-        ' webhooks: {"text": ...}); see docs/webhooks.md',
+        ' webhooks: {"text": ...}); see the README, "Webhooks"',
     )
     with_db(hooks.add_parser("list", help="list webhooks (never their secrets)"))
     remove = with_db(hooks.add_parser("remove", help="remove a webhook and its deliveries"))

@@ -24,7 +24,8 @@ def _admin(ctx: Context) -> None:
     require_admin(ctx.account)
 
 
-def _hook_id(ctx: Context, name: str = "hook_id") -> int:
+def _path_id(ctx: Context, name: str = "hook_id") -> int:
+    """An id of the path (the webhook's by default)."""
     return queries.whole(ctx.params[name], name, low=1)
 
 
@@ -72,19 +73,19 @@ async def add_webhook(ctx: Context) -> Response:
 
 async def get_webhook(ctx: Context) -> Response:
     _admin(ctx)
-    return _hook(ctx, await ctx.services.webhooks.get(_hook_id(ctx)))
+    return _hook(ctx, await ctx.services.webhooks.get(_path_id(ctx)))
 
 
 async def remove_webhook(ctx: Context) -> Response:
     _admin(ctx)
-    hook_id = _hook_id(ctx)
+    hook_id = _path_id(ctx)
     await ctx.services.webhooks.remove(hook_id)
     return ctx.respond("", {"removed": hook_id})
 
 
 async def enable_webhook(ctx: Context) -> Response:
     _admin(ctx)
-    return _hook(ctx, await ctx.services.webhooks.enable(_hook_id(ctx)))
+    return _hook(ctx, await ctx.services.webhooks.enable(_path_id(ctx)))
 
 
 async def rotate_secret(ctx: Context) -> Response:
@@ -93,7 +94,7 @@ async def rotate_secret(ctx: Context) -> Response:
     hours = body.get("keepOldHours", DEFAULT_ROTATION_HOURS)
     if type(hours) is not int:
         raise BadRequest("keepOldHours is a whole number of hours")
-    hook = await ctx.services.webhooks.rotate(_hook_id(ctx), _text(body, "secret"), hours)
+    hook = await ctx.services.webhooks.rotate(_path_id(ctx), _text(body, "secret"), hours)
     return _hook(ctx, hook, secret=hook.secret)
 
 
@@ -101,13 +102,13 @@ async def set_template(ctx: Context) -> Response:
     _admin(ctx)
     body = _body(ctx, frozenset({"template"}))
     return _hook(
-        ctx, await ctx.services.webhooks.set_template(_hook_id(ctx), _text(body, "template"))
+        ctx, await ctx.services.webhooks.set_template(_path_id(ctx), _text(body, "template"))
     )
 
 
 async def test_webhook(ctx: Context) -> Response:
     _admin(ctx)
-    hook_id = _hook_id(ctx)
+    hook_id = _path_id(ctx)
     await ctx.services.webhooks.queue_test(hook_id)
     return ctx.respond("", {"queued": hook_id})
 
@@ -120,14 +121,14 @@ async def list_deliveries(ctx: Context) -> Response:
         if raw is None
         else queries.whole(raw, "limit", low=1, high=MAX_DELIVERIES)
     )
-    found = await ctx.services.webhooks.deliveries(_hook_id(ctx), limit)
+    found = await ctx.services.webhooks.deliveries(_path_id(ctx), limit)
     return ctx.respond("", {"deliveries": [delivery_json(d) for d in found]})
 
 
 async def replay_delivery(ctx: Context) -> Response:
     _admin(ctx)
-    delivery_id = _hook_id(ctx, "delivery_id")
-    await ctx.services.webhooks.replay(delivery_id, _hook_id(ctx))
+    delivery_id = _path_id(ctx, "delivery_id")
+    await ctx.services.webhooks.replay(delivery_id, _path_id(ctx))
     return ctx.respond("", {"queued": delivery_id})
 
 
