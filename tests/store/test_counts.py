@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from cvjobs import vocab
 from cvjobs.model import Job, JobQuery, JobRecord, Ref, Scope
 from cvjobs.store import counts, open_store
+from cvjobs.store import jobs as store_jobs
 from cvjobs.store.batches import DEFER_FROM, prepare
 from cvjobs.store.filters import job_filter
 from cvjobs.store.protocols import Store
@@ -236,3 +237,61 @@ def test_filters_the_counts_do_not_hold_are_counted_exactly() -> None:
     assert not counts.covers(JobQuery(now=NOW, backup_levels=frozenset({1})))
     assert not counts.covers(JobQuery(now=NOW, client_ids=(0,)))  # client 0 stands for none
     assert counts.covers(JobQuery(now=NOW, client_ids=(1, 2), category="finished"))
+
+
+def test_a_page_found_by_walking_the_jobs_is_the_indexs_page(
+    store: Store, empty_catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of a filter most jobs match is found by walking the jobs in id order
+    (store/jobs.py `walk_pays`); the page must be the one the filter's index finds."""
+    run(store.upsert_jobs(JobRecord(a_job(n, *drawn)) for n, drawn in enumerate(SPREAD, 1)))
+    monkeypatch.setattr(store_jobs, "WALK_FROM", 0)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        drawn=queries,
+        limit=st.integers(1, 30),
+        offset=st.integers(0, 60),
+        descending=st.booleans(),
+    )
+    def example(drawn: JobQuery, limit: int, offset: int, descending: bool) -> None:
+        q = replace(drawn, limit=limit, offset=offset, descending=descending)
+        where = job_filter(q)
+        order = "DESC" if descending else "ASC"
+        expected = [
+            r[0]
+            for r in empty_catalogue.sql(
+                f"SELECT j.id FROM jobs j{where.sql} ORDER BY j.id {order} LIMIT ? OFFSET ?",
+                (*where.params, limit, offset),
+            )
+        ]
+        pages = []
+        for walk in (True, False):
+            monkeypatch.setattr(store_jobs, "walk_pays", lambda *_, w=walk: w)
+            pages.append([j.job_id for j in run(store.list_jobs(q))[1]])
+        assert pages == [expected, expected], q
+
+    example()
+
+
+SPREAD = [
+    (status, job_type, client, NOW - (n % 9) * DAY // 3, n % 7 == 0)
+    for n, (status, job_type, client) in enumerate(
+        (s, t, c) for s in STATUSES for t in ("Backup", "Restore") for c in CLIENTS
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("total", "jobs", "reach", "walk"),
+    [
+        (1_000_000, 1_000_000, 100, True),  # everything matches: the first rows do
+        (500_000, 10_000_000, 100, True),  # one in twenty: 2,000 rows walked
+        (30_000, 10_000_000, 100, False),  # one in 333: 33,000 rows walked, 30,000 sorted
+        (1_000_000, 1_000_000, 1_000_000, True),  # the last page: the whole walk, no sort
+    ],
+)
+def test_the_walk_is_taken_when_it_reads_fewer_rows(
+    total: int, jobs: int, reach: int, walk: bool
+) -> None:
+    assert store_jobs.walk_pays(total, jobs, reach) is walk

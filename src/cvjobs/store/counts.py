@@ -241,6 +241,12 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
     raise AssertionError("an unbounded sum is always complete")
 
 
+async def all_jobs(conn: Connection) -> int:
+    """Every job of the catalogue, from the kept counts."""
+    row = await conn.fetchone("SELECT coalesce(sum(n), 0) FROM job_totals")
+    return int(row[0]) if row else 0
+
+
 async def _sum(
     conn: Connection, table: str, keys: Where, condition: str, params: tuple[int, ...] = ()
 ) -> int:

@@ -90,3 +90,6 @@ class Dialect:
     job_structure: str
     # The change log's head (the last sequence number given) and the highest pruned.
     change_state: str
+    # The jobs table read in id order, its indexes left aside: how a page of a filter
+    # that most jobs match is found (store/jobs.py list_jobs).
+    jobs_in_id_order: str

@@ -50,6 +50,7 @@ from cvjobs.store.values import JobChange, JobState
 
 JOB_ID_MAX = RANGES["jobId"][1]
 _SCAN = 1000  # ids read at a time when looking for a gap
+WALK_FROM = 20_000  # matches from which a page may be found by walking the jobs
 
 
 async def allocate_job_id(conn: Connection, first_id: int) -> int:
@@ -89,6 +90,16 @@ async def _first_gap(conn: Connection, start: int) -> int | None:
             candidate += 1
         if len(rows) < _SCAN:
             return candidate if candidate <= JOB_ID_MAX else None
+
+
+def walk_pays(total: int, jobs: int, reach: int) -> bool:
+    """Whether a page in id order, ending `reach` matches in, is found sooner by walking
+    the `jobs` from one end than from an index of the filter's columns. The index finds
+    every match, then sorts them: `total` rows. The walk stops at the page's last match,
+    after about reach x jobs / total rows if the matches are spread alike. SQLite's
+    planner took the index for the unfiltered list (most jobs match): 392 ms at three
+    million jobs, and 3.5 s at ten, where the walk takes 0.05 ms."""
+    return reach * jobs <= total * total
 
 
 class JobTables:
@@ -244,10 +255,15 @@ class JobTables:
                 f", j.id {direction}" if column != "j.id" else ""
             )
             join = " LEFT JOIN clients c ON c.id = j.client_id" if column.startswith("c.") else ""
+            table = "jobs j"
+            if column == "j.id" and total >= WALK_FROM:
+                reach = query.offset + query.limit
+                if walk_pays(total, await counts.all_jobs(conn), reach):
+                    table = self._db.dialect.jobs_in_id_order
             ids = [
                 r[0]
                 for r in await conn.fetchall(
-                    f"SELECT j.id FROM jobs j{join}{where.sql}{order} LIMIT ? OFFSET ?",
+                    f"SELECT j.id FROM {table}{join}{where.sql}{order} LIMIT ? OFFSET ?",
                     [*where.params, query.limit, query.offset],
                 )
             ]

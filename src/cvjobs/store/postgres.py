@@ -38,6 +38,8 @@ DIALECT = Dialect(
     " FROM pg_trigger WHERE tgrelid = 'jobs'::regclass AND NOT tgisinternal",
     # Numbered records only: cvjobs_sequence_changes() moves the head (store/changes.py).
     change_state="SELECT head, pruned_through FROM job_change_state",
+    # PostgreSQL's planner, with real statistics, walks the primary key itself.
+    jobs_in_id_order="jobs j",
 )
 _MIGRATION_LOCK = 7_227_000
 _ENGINE_LOCK = 7_227_002

@@ -42,6 +42,7 @@ DIALECT = Dialect(
     # AUTOINCREMENT's own record of the last number given (store/changes.py).
     change_state="SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'job_changes'),"
     " 0), pruned_through FROM job_change_state",
+    jobs_in_id_order="jobs j NOT INDEXED",
 )
 
 
