@@ -209,6 +209,10 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
         return total
     if q.lookup_seconds is None:
         return total + await _sum(conn, TOTALS, keys, _FINISHED)
+    since = q.now - q.lookup_seconds
+    at_once = await _window_at_once(conn, q, keys, since)
+    if at_once is not None:
+        return total + at_once
     # The first and last days any finished job ended on (one statement: on PostgreSQL
     # each is a round trip).
     span = f"SELECT k.end_day FROM {DAYS} k WHERE k.n > 0 ORDER BY k.end_day"
@@ -216,7 +220,6 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
     if ends is None or ends[0] is None or ends[1] is None:
         return total
     oldest, newest = int(ends[0]), int(ends[1])
-    since = q.now - q.lookup_seconds
     day = since // DAY
     if since <= oldest * DAY:  # the window holds every finished job
         return total + await _sum(conn, TOTALS, keys, _FINISHED)
@@ -239,6 +242,29 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
                 return total + everything - before - await _exact(conn, q, day * DAY, since)
         inside_first = not inside_first
     raise AssertionError("an unbounded sum is always complete")
+
+
+async def _window_at_once(conn: Connection, q: JobQuery, keys: Where, since: int) -> int | None:
+    """The finished jobs `q` matches that ended from `since` on, in one statement: the
+    days after the cut day from the day counts (if at most FIRST_BOUND rows hold them,
+    else None: kept_total's sides then) and the cut day's jobs one by one. The windows
+    pollers send are a few days; on PostgreSQL this is one round trip instead of three."""
+    day = since // DAY
+    inside = f"SELECT k.n FROM {DAYS} k" + (
+        f"{keys.sql} AND k.end_day > ?" if keys.terms else " WHERE k.end_day > ?"
+    )
+    cut = counted_terms(q, "j")
+    cut.add(f"NOT {IS_ACTIVE} AND j.end_time >= ? AND j.end_time < ?", (since, (day + 1) * DAY))
+    row = await conn.fetchone(
+        "SELECT i.s, i.c, e.c FROM"
+        f" (SELECT coalesce(sum(n), 0) AS s, count(*) AS c FROM ({inside} LIMIT ?) r) i,"
+        f" (SELECT count(*) AS c FROM jobs j{cut.sql}) e",
+        [*keys.params, day, FIRST_BOUND + 1, *cut.params],
+    )
+    assert row is not None
+    if int(row[1]) > FIRST_BOUND:
+        return None
+    return int(row[0]) + int(row[2])
 
 
 async def all_jobs(conn: Connection) -> int:
