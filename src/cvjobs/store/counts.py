@@ -10,9 +10,10 @@ whoever writes (ingest, import, the engine, job actions, aging):
 A total with a lookup window ("finished in the last N seconds") is the day counts of the
 whole days inside the window plus an exact count of the one day the window's start cuts;
 or the totals less the days before the window and less the part of the cut day before its
-start, whichever reads fewer rows (`kept_total`). Active jobs count whatever their end
-time. A list filtered on anything the key does not hold (subclient, backup set, instance,
-agent, backup level) is counted exactly instead (`covers`).
+start, whichever reads fewer rows (`kept_total`); a window of a few days, as pollers send,
+is summed with its cut day and the active jobs in one statement. Active jobs count
+whatever their end time. A list filtered on anything the key does not hold (subclient,
+backup set, instance, agent, backup level) is counted exactly instead (`covers`).
 
 The triggers are the dialect's (sqlite_schema.py and postgres_schema.py, schema v10); the
 key, the rebuild and the reading are here, once."""
@@ -202,17 +203,17 @@ _FINISHED = finished("k")
 async def kept_total(conn: Connection, q: JobQuery) -> int:
     """The exact number of jobs `q` matches, from the kept counts (`covers(q)` must hold)."""
     keys = counted_terms(q, "k")
-    total = 0
-    if q.category != "finished":
-        total += await _sum(conn, TOTALS, keys, _ACTIVE)
+    with_active = q.category != "finished"
+    if q.category != "active" and q.lookup_seconds is not None:
+        at_once = await _window_at_once(conn, q, keys, q.now - q.lookup_seconds, with_active)
+        if at_once is not None:
+            return at_once
+    total = await _sum(conn, TOTALS, keys, _ACTIVE) if with_active else 0
     if q.category == "active":
         return total
     if q.lookup_seconds is None:
         return total + await _sum(conn, TOTALS, keys, _FINISHED)
     since = q.now - q.lookup_seconds
-    at_once = await _window_at_once(conn, q, keys, since)
-    if at_once is not None:
-        return total + at_once
     # The first and last days any finished job ended on (one statement: on PostgreSQL
     # each is a round trip).
     span = f"SELECT k.end_day FROM {DAYS} k WHERE k.n > 0 ORDER BY k.end_day"
@@ -244,27 +245,36 @@ async def kept_total(conn: Connection, q: JobQuery) -> int:
     raise AssertionError("an unbounded sum is always complete")
 
 
-async def _window_at_once(conn: Connection, q: JobQuery, keys: Where, since: int) -> int | None:
-    """The finished jobs `q` matches that ended from `since` on, in one statement: the
-    days after the cut day from the day counts (if at most FIRST_BOUND rows hold them,
-    else None: kept_total's sides then) and the cut day's jobs one by one. The windows
-    pollers send are a few days; on PostgreSQL this is one round trip instead of three."""
+async def _window_at_once(
+    conn: Connection, q: JobQuery, keys: Where, since: int, with_active: bool
+) -> int | None:
+    """The jobs `q` matches that finished from `since` on (and, `with_active`, the
+    active ones), in one statement: the days after the cut day from the day counts (if
+    at most FIRST_BOUND rows hold them, else None: kept_total's sides then) and the cut
+    day's jobs one by one. The windows pollers send are a few days; on PostgreSQL this
+    is one round trip instead of four."""
     day = since // DAY
     inside = f"SELECT k.n FROM {DAYS} k" + (
         f"{keys.sql} AND k.end_day > ?" if keys.terms else " WHERE k.end_day > ?"
     )
     cut = counted_terms(q, "j")
     cut.add(f"NOT {IS_ACTIVE} AND j.end_time >= ? AND j.end_time < ?", (since, (day + 1) * DAY))
+    active, active_params = "SELECT 0 AS s", []
+    if with_active:
+        condition = f"{keys.sql} AND {_ACTIVE}" if keys.terms else f" WHERE {_ACTIVE}"
+        active = f"SELECT coalesce(sum(k.n), 0) AS s FROM {TOTALS} k{condition}"
+        active_params = list(keys.params)
     row = await conn.fetchone(
-        "SELECT i.s, i.c, e.c FROM"
+        "SELECT a.s, i.s, i.c, e.c FROM"
+        f" ({active}) a,"
         f" (SELECT coalesce(sum(n), 0) AS s, count(*) AS c FROM ({inside} LIMIT ?) r) i,"
         f" (SELECT count(*) AS c FROM jobs j{cut.sql}) e",
-        [*keys.params, day, FIRST_BOUND + 1, *cut.params],
+        [*active_params, *keys.params, day, FIRST_BOUND + 1, *cut.params],
     )
     assert row is not None
-    if int(row[1]) > FIRST_BOUND:
+    if int(row[2]) > FIRST_BOUND:
         return None
-    return int(row[0]) + int(row[2])
+    return int(row[0]) + int(row[1]) + int(row[3])
 
 
 async def all_jobs(conn: Connection) -> int:
