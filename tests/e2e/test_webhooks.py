@@ -188,12 +188,20 @@ def test_a_client_past_its_rpo_is_told_once_across_restarts(tmp_path: Path) -> N
     ).stdout.splitlines()
     assert any("\tstale-01\tRPO 24 h\t" in line for line in overdue)
     with receiver() as (url, got):
+
+        def told() -> dict[str, Any]:
+            """Each message by its webhook-id: one sent as the server was killed, before
+            it recorded the answer, comes again with the same id (at least once)."""
+            return {h["webhook-id"]: json.loads(body)["data"] for h, body in got.messages}
+
         cli("add", url, "--events", "job.overdue", "--db", db)
         with server_group(tmp_path, db, "second.log"):  # checks as it starts
-            wait_for(lambda: len(got.messages) == len(overdue))
-        told = [json.loads(body)["data"] for _, body in got.messages]
-        [stale] = [d for d in told if d["client"]["clientName"] == "stale-01"]
+            wait_for(lambda: len(told()) == len(overdue))
+        [stale] = [d for d in told().values() if d["client"]["clientName"] == "stale-01"]
         assert stale["lastSuccessfulJob"]["jobId"] == 990_010 and stale["rpoSeconds"] == 86_400
         with server_group(tmp_path, db, "third.log"):  # killed and started again
             time.sleep(2.5)
-        assert len(got.messages) == len(overdue)  # told once
+        assert len(told()) == len(overdue)  # each client told once
+        assert sorted(d["client"]["clientName"] for d in told().values()) == sorted(
+            line.split("\t")[1] for line in overdue
+        )
