@@ -5,17 +5,24 @@ client id column."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from cvjobs import vocab
 from cvjobs.model import AuditQuery, EventQuery, JobQuery, Scope
 
+
+def literals(values: Iterable[str]) -> str:
+    """SQL string literals of `values`, sorted and comma-separated, for an IN list."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values))
+
+
 # The active statuses spelled out as literals, not parameters: the partial index
 # jobs_active (schema v3) applies only to a query that repeats its condition, and with it
 # the planner knows the active jobs are few (a parameterised IN looked like half the table
 # to SQLite, which then scanned a million rows).
-ACTIVE_LITERALS = ", ".join("'" + s.replace("'", "''") + "'" for s in sorted(vocab.ACTIVE_STATUSES))
+ACTIVE_LITERALS = literals(vocab.ACTIVE_STATUSES)
+SUCCESSFUL_LITERALS = literals(vocab.SUCCESSFUL_STATUSES)
 IS_ACTIVE = f"j.status IN ({ACTIVE_LITERALS})"
 
 # GET Job's sort fields as the columns of `jobs j` (and `clients c`, joined to sort by name).

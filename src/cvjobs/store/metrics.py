@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cvjobs import vocab
 from cvjobs.model import LastJob, Scope
 from cvjobs.store.driver import Database
-from cvjobs.store.filters import ACTIVE_LITERALS, Where
+from cvjobs.store.filters import ACTIVE_LITERALS, SUCCESSFUL_LITERALS, Where
 
 # The selectors and the condition each puts on the subclient's jobs, newest first. The
 # status is wrapped in an expression so that no planner takes the status index instead of
@@ -20,11 +19,10 @@ from cvjobs.store.filters import ACTIVE_LITERALS, Where
 # is not (no index has it): wrapped, PostgreSQL guessed that almost no job matches both
 # and read all of each subclient's jobs to sort them, 2.4 s a scrape.
 _STATUS = "(j.status || '')"
-_SUCCESSFUL = ", ".join(f"'{s}'" for s in sorted(vocab.SUCCESSFUL_STATUSES))
 SELECTORS = {
     "last": f"{_STATUS} NOT IN ({ACTIVE_LITERALS})",
-    "last_successful": f"{_STATUS} IN ({_SUCCESSFUL})",
-    "last_successful_full": f"{_STATUS} IN ({_SUCCESSFUL}) AND j.backup_level = 1",
+    "last_successful": f"{_STATUS} IN ({SUCCESSFUL_LITERALS})",
+    "last_successful_full": f"{_STATUS} IN ({SUCCESSFUL_LITERALS}) AND j.backup_level = 1",
 }
 _LAST = (
     "SELECT s.id, s.name, "

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from cvjobs import vocab
 from cvjobs.model import EVERYTHING, Delivery, Freshness, Scope
 from cvjobs.store.driver import Database
-from cvjobs.store.filters import Where, in_list
+from cvjobs.store.filters import SUCCESSFUL_LITERALS, Where, in_list, literals
 from cvjobs.store.webhooks import insert_deliveries
 
 MIGRATION = (
@@ -29,11 +29,10 @@ MIGRATION = (
     ");\n"
 )
 
-_BACKUPS = ", ".join(f"'{t}'" for t in sorted(vocab.BACKUP_JOB_TYPES))
-_SUCCESSFUL = ", ".join(f"'{s}'" for s in sorted(vocab.SUCCESSFUL_STATUSES))
+_BACKUPS = literals(vocab.BACKUP_JOB_TYPES)
 _LAST_OK = (
     "SELECT j.{column} FROM jobs j WHERE j.client_id = c.id AND j.end_time > 0"
-    f" AND j.status IN ({_SUCCESSFUL}) AND j.job_type IN ({_BACKUPS})"
+    f" AND j.status IN ({SUCCESSFUL_LITERALS}) AND j.job_type IN ({_BACKUPS})"
     " ORDER BY j.end_time DESC LIMIT 1"
 )
 _FRESHNESS = (
