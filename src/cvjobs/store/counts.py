@@ -254,15 +254,12 @@ async def _window_at_once(
     day's jobs one by one. The windows pollers send are a few days; on PostgreSQL this
     is one round trip instead of four."""
     day = since // DAY
-    inside = f"SELECT k.n FROM {DAYS} k" + (
-        f"{keys.sql} AND k.end_day > ?" if keys.terms else " WHERE k.end_day > ?"
-    )
+    inside = f"SELECT k.n FROM {DAYS} k{_where(keys, 'k.end_day > ?')}"
     cut = counted_terms(q, "j")
     cut.add(f"NOT {IS_ACTIVE} AND j.end_time >= ? AND j.end_time < ?", (since, (day + 1) * DAY))
     active, active_params = "SELECT 0 AS s", []
     if with_active:
-        condition = f"{keys.sql} AND {_ACTIVE}" if keys.terms else f" WHERE {_ACTIVE}"
-        active = f"SELECT coalesce(sum(k.n), 0) AS s FROM {TOTALS} k{condition}"
+        active = f"SELECT coalesce(sum(k.n), 0) AS s FROM {TOTALS} k{_where(keys, _ACTIVE)}"
         active_params = list(keys.params)
     row = await conn.fetchone(
         "SELECT a.s, i.s, i.c, e.c FROM"
@@ -281,6 +278,11 @@ async def all_jobs(conn: Connection) -> int:
     """Every job of the catalogue, from the kept counts."""
     row = await conn.fetchone("SELECT coalesce(sum(n), 0) FROM job_totals")
     return int(row[0]) if row else 0
+
+
+def _where(keys: Where, condition: str) -> str:
+    """` WHERE` the key's terms and `condition` (whose parameters follow the keys')."""
+    return f"{keys.sql} AND {condition}" if keys.terms else f" WHERE {condition}"
 
 
 async def _sum(
@@ -302,8 +304,7 @@ async def _sum_at_most(
 ) -> int | None:
     """The sum of the counts of `table` that match, or None if more than `bound` rows
     match (not all read then)."""
-    where = f"{keys.sql} AND {condition}" if keys.terms else f" WHERE {condition}"
-    rows = f"SELECT k.n FROM {table} k{where}"
+    rows = f"SELECT k.n FROM {table} k{_where(keys, condition)}"
     values = [*keys.params, *params]
     if bound is not None:
         rows += " LIMIT ?"
