@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from cvjobs import vocab
 from cvjobs.model import ClientRpo, LastJob, MetricsSnapshot, RequestCounts
@@ -65,16 +65,13 @@ def _requests(rows: list[RequestCounts]) -> Iterator[Family]:
         "time from a request's arrival to its answer's last byte",
         labels,
     )
-    bounds = [*map(float, vocab.REQUEST_BUCKETS), float("inf")]
     for r in rows:
         values = (r.route, r.method, str(r.status))
         count = sum(r.buckets)
         total.add(count, *values)
-        cumulative, buckets = 0, []
-        for bound, within in zip(bounds, r.buckets, strict=True):
-            cumulative += within
-            buckets.append((bound, cumulative))
-        latency.observed(values, buckets, count, round(r.seconds, 6))
+        latency.observed(
+            values, _cumulative(vocab.REQUEST_BUCKETS, r.buckets), count, round(r.seconds, 6)
+        )
     yield total
     yield latency
 
@@ -168,17 +165,23 @@ def _durations(rows: list[tuple[str, str, int, int, int]]) -> Family:
     series: dict[tuple[str, str], list[tuple[int, int, int]]] = defaultdict(list)
     for job_type, status, bucket, n, seconds in rows:
         series[(job_type, status)].append((bucket, n, seconds))
-    bounds = [*map(float, vocab.DURATION_BUCKETS), float("inf")]
     for labels, found in series.items():
-        within = dict.fromkeys(range(len(bounds)), 0)
+        within = [0] * (len(vocab.DURATION_BUCKETS) + 1)
         for bucket, n, _ in found:
             within[bucket] += n
-        cumulative, buckets = 0, []
-        for index, bound in enumerate(bounds):
-            cumulative += within[index]
-            buckets.append((bound, cumulative))
-        histogram.observed(labels, buckets, cumulative, sum(f[2] for f in found))
+        buckets = _cumulative(vocab.DURATION_BUCKETS, within)
+        histogram.observed(labels, buckets, sum(within), sum(f[2] for f in found))
     return histogram
+
+
+def _cumulative(bounds: tuple[float, ...], within: Sequence[int]) -> list[tuple[float, int]]:
+    """A histogram's buckets, (upper bound, observations up to it), from the observations
+    within each of `bounds` and past the last (+Inf)."""
+    buckets, cumulative = [], 0
+    for bound, n in zip([*map(float, bounds), float("inf")], within, strict=True):
+        cumulative += n
+        buckets.append((bound, cumulative))
+    return buckets
 
 
 def _last_job(jobs: list[LastJob]) -> Iterator[Family]:
