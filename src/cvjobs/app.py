@@ -29,7 +29,7 @@ from cvjobs.config import Settings, host_patterns, load
 from cvjobs.http import openapi
 from cvjobs.http.access_log import AccessLog, AccessWriter
 from cvjobs.http.dispatch import CommCell, Dispatcher, Services
-from cvjobs.http.request_metrics import WORKERS_DIR_ENV, RequestMetrics
+from cvjobs.http.request_metrics import METHODS, WORKERS_DIR_ENV, RequestMetrics
 from cvjobs.http.routes import ROUTES
 from cvjobs.model import JobQuery
 from cvjobs.outbox import Outbox
@@ -49,7 +49,6 @@ from cvjobs.service.webhooks import WebhookService
 from cvjobs.store import open_store
 from cvjobs.store.protocols import Store
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 OPENAPI_PATH = "/openapi.json"
 ENGINE_TICK_SECONDS = 1.0
 SERVER_BUSY_SECONDS = 2.0
@@ -307,7 +306,7 @@ def create_app(
     return App(
         routes=[
             StarletteRoute(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
-            StarletteRoute("/{path:path}", _endpoint, methods=METHODS),
+            StarletteRoute("/{path:path}", _endpoint, methods=sorted(METHODS)),
         ],
         writer=writer,
         requests=requests,

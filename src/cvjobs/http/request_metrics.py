@@ -29,6 +29,7 @@ from cvjobs import vocab
 from cvjobs.model import RequestCounts
 
 WORKERS_DIR_ENV = "CVJOBS_WORKER_METRICS_DIR"
+# The methods the server serves (the app routes them all to the dispatcher).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 _BOUNDS = tuple(float(b) for b in vocab.REQUEST_BUCKETS)
 
